@@ -1,0 +1,205 @@
+"""The command line: click parses options, calls a typed function in ``envbuild.commands``, prints the result.
+
+``main`` is the one place where an ``EnvbuildError`` becomes a one-line message and an exit code
+(0 ok, 1 drift / out of date, 2 error).  Anything else that escapes is a bug and keeps its traceback.
+Heavy modules (rich, tomlkit, the resolvers) are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from envbuild import __version__
+from envbuild.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, EnvbuildError, SpecNotFound
+
+if TYPE_CHECKING:
+    from envbuild.commands.lock import LockResult
+
+HELP = """Freeze a whole ML training environment into one lockfile, and use it.
+
+\b
+Typical use:
+  envbuild lock              resolve envbuild.toml into envbuild.lock
+  envbuild lock --check      in CI / pre-commit: is the lock still up to date?
+  envbuild sync              make ./.venv match the lock exactly
+  envbuild export --format requirements -o requirements.txt
+
+The spec is ./envbuild.toml (or [tool.envbuild] in ./pyproject.toml); the lock is envbuild.lock beside it.
+Exit codes: 0 ok, 1 out of date (lock --check), 2 error.
+"""
+
+
+def _echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _default_lock(lock: Path | None) -> Path:
+    """-l LOCK as given, else envbuild.lock beside the spec, else ./envbuild.lock."""
+    if lock is not None:
+        return lock
+    from envbuild.spec import find_spec
+
+    try:
+        return find_spec().parent / "envbuild.lock"
+    except SpecNotFound:
+        return Path("envbuild.lock")
+
+
+@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="envbuild")
+def cli() -> None:
+    pass
+
+
+_spec_option = click.option(
+    "-s", "--spec", "spec", type=click.Path(path_type=Path), default=None,
+    help="The spec: an envbuild.toml, or a pyproject.toml with [tool.envbuild]. [default: ./envbuild.toml, "
+         "else ./pyproject.toml]")
+_lock_option = click.option(
+    "-l", "--lock", "lock_path", type=click.Path(path_type=Path), default=None,
+    help="The lock to read. [default: envbuild.lock beside the spec]")
+
+
+@cli.command("lock")
+@_spec_option
+@click.option("-o", "--output", "lock_path", type=click.Path(path_type=Path), default=None,
+              help="Where to write the lock. [default: envbuild.lock beside the spec]")
+@click.option("-P", "--upgrade-package", "upgrade_packages", multiple=True, metavar="NAME",
+              help="Let NAME move to its newest allowed version; every other pin stays. Repeatable.")
+@click.option("-U", "--upgrade", is_flag=True, help="Let every package move to its newest allowed version.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only say whether the lock matches the spec (no network, no write): exit 0 if it does, "
+                   "1 if it is out of date.")
+def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tuple[str, ...], upgrade: bool,
+                 check_only: bool) -> int:
+    """Resolve the spec and write envbuild.lock.
+
+    Python packages are pinned, with the sha256 of every file, for the spec's target platform and Python
+    (not this host's). Existing pins are kept unless the spec no longer allows them, or -P / -U frees
+    them. The lock is replaced atomically: a failed or interrupted run leaves the old one untouched.
+
+    \b
+    Examples:
+      envbuild lock                     lock ./envbuild.toml into ./envbuild.lock
+      envbuild lock -P numpy            upgrade numpy only
+      envbuild lock --check             exit 1 when envbuild.toml changed since the last lock
+    """
+    from envbuild.commands import lock as lock_cmd
+
+    if check_only:
+        if upgrade or upgrade_packages:
+            raise click.UsageError("--check does not resolve, so it takes no -P/-U")
+        result = lock_cmd.check(spec, lock_path)
+        click.echo(result.reason)
+        return EXIT_OK if result.up_to_date else EXIT_DRIFT
+
+    from envbuild import progress
+
+    outcome = lock_cmd.lock(spec, lock_path, upgrade=upgrade, upgrade_packages=upgrade_packages,
+                            status=progress.status)
+    for warning in outcome.warnings:
+        _echo_err(f"warning: {warning}")
+    _print_lock_summary(outcome)
+    return EXIT_OK
+
+
+def _print_lock_summary(outcome: LockResult) -> None:
+    from envbuild.validate import shown
+
+    lock = outcome.lock
+    count = len(lock.python.packages)
+    what = (f"{count} Python package{'s' if count != 1 else ''} for {lock.target.platform}, Python "
+            f"{lock.python.version or lock.python.requested} ({lock.python.resolver}, {outcome.seconds:.1f} s)")
+    if outcome.created:
+        click.echo(f"Locked {what} -> {shown(outcome.path)}")
+    elif outcome.written:
+        click.echo(f"Updated {shown(outcome.path)}: {what}")
+    else:
+        click.echo(f"{shown(outcome.path)} is unchanged: {what}")
+    diff = outcome.diff
+    if outcome.created:
+        return
+    for name, old, new in diff.changed:
+        click.echo(f"  changed  {name} {old} -> {new}")
+    for name, version in diff.added:
+        click.echo(f"  added    {name} {version}")
+    for name, version in diff.removed:
+        click.echo(f"  removed  {name} {version}")
+    for name in diff.rehashed:
+        click.echo(f"  rehashed {name} (same version, other files or hashes)")
+    if diff.empty and outcome.written:
+        click.echo("  no pin changed")
+
+
+@cli.command("sync")
+@_lock_option
+@click.option("--venv", type=click.Path(path_type=Path), default=None,
+              help="The virtual environment to make match the lock; created if missing. "
+                   "[default: .venv beside the lock]")
+def sync_command(lock_path: Path | None, venv: Path | None) -> int:
+    """Make a virtual environment hold exactly the lock's Python packages.
+
+    Installs every locked package with its hash required, and removes whatever the lock does not
+    list. This is how a new developer gets the team's environment with one command.
+
+    \b
+    Example:
+      envbuild sync && . .venv/bin/activate
+    """
+    from envbuild.commands.sync import sync
+
+    path = _default_lock(lock_path)
+    result = sync(path, venv if venv is not None else path.parent / ".venv")
+    click.echo(f"{'Created and synced' if result.created else 'Synced'} {result.venv}: {result.total} packages "
+               f"({len(result.installed)} installed, {len(result.removed)} removed)")
+    return EXIT_OK
+
+
+@cli.command("export")
+@_lock_option
+@click.option("--format", "fmt", type=click.Choice(["requirements", "pylock"]), required=True,
+              help="requirements: a hash-pinned requirements.txt for pip or uv. pylock: a PEP 751 "
+                   "pylock.toml (uv pip install -r pylock.toml).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write here (atomically) instead of standard output.")
+def export_command(lock_path: Path | None, fmt: str, output: Path | None) -> int:
+    """Hand the Python part of the lock to pip, uv or any PEP 751 installer.
+
+    \b
+    Examples:
+      envbuild export --format requirements -o requirements.txt
+      pip install --require-hashes --no-deps -r requirements.txt
+      envbuild export --format pylock -o pylock.toml && uv pip install -r pylock.toml
+    """
+    from envbuild import lockfile
+    from envbuild.export import export
+
+    text = export(lockfile.read_lock(_default_lock(lock_path)), fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        lockfile.write_atomic(output, text)
+        _echo_err(f"Wrote {output}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: run the CLI and turn envbuild's errors into exit codes, in this one place."""
+    try:
+        code = cli.main(args=argv, prog_name="envbuild", standalone_mode=False)
+    except EnvbuildError as exc:
+        _echo_err(f"envbuild: error: {exc}")
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:  # --help, --version
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors
+        exc.show()
+        sys.exit(EXIT_ERROR)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _echo_err("envbuild: interrupted")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,119 @@
+"""``envbuild lock``: resolve the spec and write ``envbuild.lock`` atomically; ``--check`` compares hashes."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from envbuild import lockfile
+from envbuild.errors import LockfileError, UnknownLockfileVersion
+from envbuild.lockfile import Lock, LockDiff, Target
+from envbuild.spec import PYPROJECT, SPEC_FILE, Spec, load_spec, spec_hash
+
+Status = Callable[[str], AbstractContextManager[None]]
+
+
+@dataclass(frozen=True)
+class LockResult:
+    path: Path
+    lock: Lock
+    diff: LockDiff
+    written: bool  # False: the file already held exactly this lock
+    created: bool  # there was no lock before
+    seconds: float
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    path: Path
+    up_to_date: bool
+    reason: str
+
+
+def lock_path_for(spec: Spec, lock_path: Path | None) -> Path:
+    return lock_path if lock_path is not None else spec.default_lock_path()
+
+
+def regenerate_command(spec: Spec, lock_path: Path) -> str:
+    """The command that regenerates this lock, run from the lock's directory (no host paths)."""
+    base = lock_path.parent.resolve()
+    words = ["envbuild lock"]
+    if not (spec.path.parent == base and spec.path.name in (SPEC_FILE, PYPROJECT)):
+        words.append(f"-s {os.path.relpath(spec.path, base)}")
+    if lock_path.name != lockfile.LOCK_FILE or spec.path.parent != base:
+        words.append(f"-o {lock_path.name}")
+    return " ".join(words)
+
+
+def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrade: bool = False,
+         upgrade_packages: tuple[str, ...] = (), status: Status | None = None) -> LockResult:
+    from envbuild.resolve.python import python_platform, resolve_python
+
+    started = time.monotonic()
+    spec = load_spec(spec_path)
+    path = lock_path_for(spec, lock_path)
+    if not path.parent.is_dir():
+        raise LockfileError(str(path), "its directory does not exist")
+    status = status or (lambda _msg: nullcontext())
+    warnings: list[str] = []
+    with lockfile.exclusive(path):
+        previous = _previous(path, warnings)
+        names = {canonicalize_name(n) for n in upgrade_packages}
+        if previous is not None:
+            pinned = set(previous.python.by_name())
+            warnings += [f"-P {n}: not in the previous lock; it is resolved fresh anyway"
+                         for n in sorted(names - pinned)]
+        with status(f"Resolving {len(spec.python.requirements)} Python requirements with "
+                    f"{spec.python.resolver} for {spec.environment.platform}, Python {spec.environment.python}"):
+            python = resolve_python(spec, previous=previous.python if previous else None, upgrade=upgrade,
+                                    upgrade_packages=tuple(sorted(names)))
+        new = Lock(
+            spec_hash=spec_hash(spec),
+            name=spec.environment.name,
+            target=Target(platform=spec.environment.platform,
+                          distro=spec.environment.distro.name if spec.environment.distro else None,
+                          python_platform=python_platform(spec)),
+            python=python,
+            env=spec.env,
+            ignore_extra=spec.check.ignore_extra,
+        )
+        text = lockfile.dumps(new, regenerate=regenerate_command(spec, path))
+        written = lockfile.write_atomic(path, text)
+    return LockResult(path=path, lock=new, diff=lockfile.diff_python(previous.python if previous else None,
+                                                                     new.python),
+                      written=written, created=previous is None, seconds=time.monotonic() - started,
+                      warnings=tuple(warnings))
+
+
+def _previous(path: Path, warnings: list[str]) -> Lock | None:
+    """The lock being replaced: its pins are preferences.  A newer lock version is never overwritten."""
+    if not path.exists():
+        return None
+    try:
+        return lockfile.read_lock(path)
+    except UnknownLockfileVersion:
+        raise
+    except LockfileError as exc:
+        warnings.append(f"the existing lock is unreadable ({exc.problem}); it is regenerated from scratch")
+        return None
+
+
+def check(spec_path: Path | None = None, lock_path: Path | None = None) -> CheckResult:
+    """Does the lock still match the spec?  Reads two files, touches no network."""
+    spec = load_spec(spec_path)
+    path = lock_path_for(spec, lock_path)
+    recorded = lockfile.read_spec_hash(path)
+    if recorded is None:
+        return CheckResult(path, False, f"{path.name} does not exist; run envbuild lock")
+    current = spec_hash(spec)
+    if recorded != current:
+        return CheckResult(path, False, f"{path.name} is out of date with {spec.path.name} (spec-hash "
+                           f"{recorded[:19]}… ≠ {current[:19]}…); run envbuild lock")
+    return CheckResult(path, True, f"{path.name} is up to date with {spec.path.name}")

@@ -1,0 +1,63 @@
+"""``envbuild sync``: make a virtual environment hold exactly the Python part of the lock."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from envbuild import lockfile
+from envbuild.errors import SyncError, UnsupportedTarget
+from envbuild.export import requirements_text
+from envbuild.lockfile import Lock
+from envbuild.spec import PLATFORMS, expand_url
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    venv: Path
+    created: bool
+    installed: tuple[tuple[str, str], ...]  # name, version now present that was not before
+    removed: tuple[tuple[str, str], ...]
+    total: int
+
+
+def sync(lock_path: Path, venv: Path) -> SyncResult:
+    from envbuild.adapters import uv
+
+    lock = lockfile.read_lock(lock_path)
+    _check_host(lock)
+    venv = venv.absolute()
+    python = venv / "bin" / "python"
+    if Path(sys.prefix).resolve() == venv.resolve():
+        raise SyncError(f"{venv} is the environment envbuild itself runs in; sync another one (--venv DIR)")
+    created = False
+    if not python.exists():
+        if venv.exists() and any(venv.iterdir()):
+            raise SyncError(f"{venv} exists but is not a virtual environment (no bin/python); choose another --venv")
+        uv.create_venv(venv, lock.python.version or lock.python.requested)
+        created = True
+    found = uv.venv_python_version(python)
+    wanted = lock.python.version or lock.python.requested
+    if not (found == wanted or found.startswith(wanted + ".")):
+        raise SyncError(f"{venv} runs Python {found} but the lock is for Python {wanted}; "
+                        f"remove it and run envbuild sync again")
+    before = uv.installed(python)
+    uv.sync(python, requirements_text(lock), expand_url(lock.python.index_url, "[python] -> index-url"),
+            [expand_url(u, "[python] -> extra-index-urls") for u in lock.python.extra_index_urls])
+    after = uv.installed(python)
+    return SyncResult(
+        venv=venv,
+        created=created,
+        installed=tuple(sorted((n, v) for n, v in after.items() if before.get(n) != v)),
+        removed=tuple(sorted((n, v) for n, v in before.items() if after.get(n) != v)),
+        total=len(after),
+    )
+
+
+def _check_host(lock: Lock) -> None:
+    machine = PLATFORMS.get(lock.target.platform)
+    if sys.platform != "linux" or platform.machine() != machine:
+        raise UnsupportedTarget(f"the lock is for {lock.target.platform}; this host is "
+                                f"{sys.platform}/{platform.machine()}, so its packages cannot be installed here")

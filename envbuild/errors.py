@@ -1,0 +1,107 @@
+"""The one exception root of envbuild.
+
+Every error a user can cause (bad input, an unreachable index, a resolver conflict) is an
+``EnvbuildError``.  Messages are built from data, so they read the same wherever they are raised.
+``envbuild.cli`` alone turns these into exit codes; anything else that escapes is our bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_DRIFT = 1  # also: `lock --check` found the lock out of date
+EXIT_ERROR = 2
+
+
+class EnvbuildError(Exception):
+    """Base of every error a user can cause.  ``str()`` is the one line shown to the user."""
+
+    exit_code = EXIT_ERROR
+
+
+def key_path(table: str | None, keys: Sequence[str | int]) -> str:
+    """Render a location inside a TOML document: ``[python] -> requirements[2]``."""
+    head = f"[{table}]" if table else ""
+    parts = [head] if head else []
+    for key in keys:
+        if isinstance(key, int):
+            if parts:
+                parts[-1] += f"[{key}]"
+            else:
+                parts.append(f"[{key}]")
+        else:
+            parts.append(key)
+    return " -> ".join(parts)
+
+
+class ConfigError(EnvbuildError):
+    """A file the user wrote (the spec, a requirements file) is malformed."""
+
+    def __init__(self, path: str, where: str, problem: str) -> None:
+        self.path = path
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{path}: {where}: {problem}" if where else f"{path}: {problem}")
+
+
+class SpecNotFound(EnvbuildError):
+    def __init__(self, searched: Sequence[str]) -> None:
+        self.searched = list(searched)
+        super().__init__(
+            "no envbuild spec found (looked for "
+            + " and ".join(self.searched)
+            + "); write an envbuild.toml or pass -s SPEC"
+        )
+
+
+class LockfileError(EnvbuildError):
+    """The lock cannot be read: missing, not TOML, an unknown version, a malformed field."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class MissingLockfileVersion(LockfileError):
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "no 'version' key: this is not an envbuild lock (regenerate it with envbuild lock)")
+
+
+class UnknownLockfileVersion(LockfileError):
+    def __init__(self, path: str, version: object, supported: int) -> None:
+        self.version = version
+        super().__init__(
+            path,
+            f"lock version {version!r} is not one this envbuild reads (it reads version {supported}); "
+            "upgrade envbuild or regenerate the lock",
+        )
+
+
+class ToolMissing(EnvbuildError):
+    def __init__(self, tool: str, hint: str) -> None:
+        self.tool = tool
+        super().__init__(f"{tool} is not available: {hint}")
+
+
+class ResolutionError(EnvbuildError):
+    """The resolver ran and said no: a conflict, a package that does not exist, an unreachable index."""
+
+    def __init__(self, resolver: str, detail: str) -> None:
+        self.resolver = resolver
+        self.detail = detail
+        super().__init__(f"{resolver} could not resolve the Python requirements: {detail}")
+
+
+class UnsupportedTarget(EnvbuildError):
+    """The chosen tool cannot produce or install for the requested target."""
+
+
+class SyncError(EnvbuildError):
+    """Installing the lock into a virtual environment failed."""
+
+
+class ExportError(EnvbuildError):
+    """The lock cannot be expressed in the requested format."""

@@ -1,0 +1,323 @@
+"""``envbuild.lock``: the lock's data model, its reader (dispatching on ``version``) and its writer.
+
+The writer is deterministic: a fixed table order, sorted packages, sorted hashes, and nothing that depends
+on the host (no timestamps, absolute paths, host names or credentials).  The same ``Lock`` always gives the
+same bytes, and ``dumps(loads(dumps(lock))) == dumps(lock)``.
+
+Writing is atomic (a temporary file in the same directory, fsync, rename) and serialised between processes
+with ``flock``, so a failed, killed or concurrent ``envbuild lock`` never leaves a half-written lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from envbuild.errors import ConfigError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
+from envbuild.validate import Table
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+LOCK_VERSION = 1
+LOCK_FILE = "envbuild.lock"
+
+
+@dataclass(frozen=True)
+class PythonFile:
+    """One distribution file of a pinned package, for the target platform."""
+
+    name: str  # the file name: numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+    url: str  # credential-free
+    hash: str  # "sha256:<hex>"
+
+
+@dataclass(frozen=True)
+class PythonPackage:
+    name: str  # normalised (PEP 503)
+    version: str
+    hashes: tuple[str, ...]  # sorted "sha256:<hex>"
+    files: tuple[PythonFile, ...] = ()  # sorted by name; empty when the resolver reports no URLs (pip-tools)
+
+
+@dataclass(frozen=True)
+class PythonLock:
+    requested: str  # the spec's python = "3.11"
+    resolver: str
+    index_url: str  # as the spec writes it: ${VAR} placeholders kept, never credentials
+    extra_index_urls: tuple[str, ...] = ()
+    packages: tuple[PythonPackage, ...] = ()  # sorted by name
+    version: str | None = None  # the exact interpreter, once the target's interpreter is resolved
+    source: str | None = None  # "system" | "image"
+
+    def by_name(self) -> dict[str, PythonPackage]:
+        return {p.name: p for p in self.packages}
+
+
+@dataclass(frozen=True)
+class Target:
+    platform: str
+    distro: str | None = None  # "debian:12"
+    python_platform: str | None = None  # the wheel platform the Python pins were resolved for
+
+
+@dataclass(frozen=True)
+class Lock:
+    spec_hash: str
+    name: str
+    target: Target
+    python: PythonLock
+    env: tuple[tuple[str, str], ...] = ()  # sorted by name
+    ignore_extra: tuple[str, ...] = ()  # [check] ignore-extra, carried so that a check needs only the lock
+    version: int = LOCK_VERSION
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_lock(path: Path) -> Lock:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LockfileError(str(path), "no such lock (create it with envbuild lock)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockfileError(str(path), f"cannot read: {exc}") from None
+    return loads(text, shown=str(path))
+
+
+def loads(text: str, shown: str = LOCK_FILE) -> Lock:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LockfileError(shown, f"not valid TOML ({exc}); regenerate it with envbuild lock") from None
+    version = raw.get("version")
+    if version is None:
+        raise MissingLockfileVersion(shown)
+    if version == 1:
+        return _parse_v1(raw, shown)
+    raise UnknownLockfileVersion(shown, version, LOCK_VERSION)
+
+
+def read_spec_hash(path: Path) -> str | None:
+    """Only the ``spec-hash`` of a lock (for ``lock --check``); None when the file is absent."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise LockfileError(str(path), f"cannot read: {exc}") from None
+    if "version" not in raw:
+        raise MissingLockfileVersion(str(path))
+    if raw["version"] != LOCK_VERSION:
+        raise UnknownLockfileVersion(str(path), raw["version"], LOCK_VERSION)
+    value = raw.get("spec-hash")
+    if not isinstance(value, str):
+        raise LockfileError(str(path), "spec-hash: missing or not a string")
+    return value
+
+
+def _parse_v1(raw: dict[str, Any], shown: str) -> Lock:
+    top = Table(shown, "", raw)
+    top.get("version")
+    spec_hash = top.required("spec-hash")
+    name = top.required("name")
+    t = top.table("target")
+    target = Target(platform=t.required("platform"), distro=t.string("distro"),
+                    python_platform=t.string("python-platform"))
+    t.done()
+    py = top.table("python")
+    packages = []
+    for p in py.tables("packages"):
+        files = []
+        for f in p.tables("files"):
+            files.append(PythonFile(name=f.required("name"), url=f.required("url"), hash=f.required("hash")))
+            f.done()
+        packages.append(PythonPackage(name=p.required("name"), version=p.required("version"),
+                                      hashes=p.strings("hashes"), files=tuple(files)))
+        p.done()
+    python = PythonLock(requested=py.required("requested"), resolver=py.required("resolver"),
+                        index_url=py.required("index-url"), extra_index_urls=py.strings("extra-index-urls"),
+                        packages=tuple(packages), version=py.string("version"), source=py.string("source"))
+    py.done()
+    env_raw = top.get("env") or {}
+    if not isinstance(env_raw, dict) or not all(isinstance(v, str) for v in env_raw.values()):
+        raise ConfigError(shown, "[env]", "must be a table of strings")
+    chk = top.table("check")
+    ignore = chk.strings("ignore-extra")
+    chk.done()
+    top.done()
+    return Lock(spec_hash=spec_hash, name=name, target=target, python=python,
+                env=tuple(sorted(env_raw.items())), ignore_extra=ignore)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Writing
+
+
+def header(regenerate: str) -> str:
+    return (
+        "# This file is generated by envbuild. Do not edit it by hand.\n"
+        f"# Regenerate it with: {regenerate}\n"
+    )
+
+
+def dumps(lock: Lock, regenerate: str = "envbuild lock") -> str:
+    """The lock as TOML text: deterministic, with the "generated, regenerate with" header."""
+    import tomlkit
+
+    doc = tomlkit.document()
+    doc.add("version", lock.version)
+    doc.add("spec-hash", lock.spec_hash)
+    doc.add("name", lock.name)
+
+    target = tomlkit.table()
+    target.add("platform", lock.target.platform)
+    _add_optional(target, "distro", lock.target.distro)
+    _add_optional(target, "python-platform", lock.target.python_platform)
+    doc.add("target", target)
+
+    py = tomlkit.table()
+    _add_optional(py, "version", lock.python.version)
+    _add_optional(py, "source", lock.python.source)
+    py.add("requested", lock.python.requested)
+    py.add("resolver", lock.python.resolver)
+    py.add("index-url", lock.python.index_url)
+    py.add("extra-index-urls", _string_array(lock.python.extra_index_urls))
+    packages = tomlkit.aot()
+    for pkg in sorted(lock.python.packages, key=lambda p: p.name):
+        item = tomlkit.table()
+        item.add("name", pkg.name)
+        item.add("version", pkg.version)
+        item.add("hashes", _string_array(sorted(pkg.hashes), multiline=True))
+        if pkg.files:
+            files = tomlkit.array()
+            for f in sorted(pkg.files, key=lambda f: f.name):
+                inline = tomlkit.inline_table()
+                inline.update({"name": f.name, "url": f.url, "hash": f.hash})
+                files.append(inline)
+            files.multiline(True)
+            item.add("files", files)
+        packages.append(item)
+    py.add("packages", packages)
+    doc.add("python", py)
+
+    env = tomlkit.table()
+    for key, value in sorted(lock.env):
+        env.add(key, value)
+    doc.add("env", env)
+    check = tomlkit.table()
+    check.add("ignore-extra", _string_array(sorted(lock.ignore_extra)))
+    doc.add("check", check)
+    return header(regenerate) + tomlkit.dumps(doc)
+
+
+def _add_optional(table: Any, key: str, value: str | None) -> None:
+    if value is not None:
+        table.add(key, value)
+
+
+def _string_array(values: Any, *, multiline: bool = False) -> Any:
+    import tomlkit
+
+    array = tomlkit.array()
+    array.extend(list(values))
+    array.multiline(multiline and len(array) > 0)
+    return array
+
+
+def strip_credentials(url: str) -> str:
+    """Drop any user:password@ from a URL (resolvers may echo an authenticated URL back)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on the lock's directory, so two ``envbuild lock`` runs do not interleave.
+
+    The second run waits; both then write whole files.  Where the filesystem has no flock, it goes on
+    without one (the rename is still atomic).
+    """
+    import fcntl
+
+    directory = lock_path.parent
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        _remove_stale_temporaries(lock_path)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _remove_stale_temporaries(lock_path: Path) -> None:
+    """Temporary files left by a killed run (only called while holding the directory lock)."""
+    for stale in lock_path.parent.glob(f".{lock_path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+def write_atomic(path: Path, text: str) -> bool:
+    """Replace PATH with TEXT atomically.  Returns False (and leaves the file alone) when it already holds TEXT."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return True
+
+
+@dataclass(frozen=True)
+class LockDiff:
+    added: tuple[tuple[str, str], ...] = ()
+    removed: tuple[tuple[str, str], ...] = ()
+    changed: tuple[tuple[str, str, str], ...] = ()  # name, old, new
+    rehashed: tuple[str, ...] = field(default=())  # same version, other files/hashes (a re-upload!)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed or self.rehashed)
+
+
+def diff_python(old: PythonLock | None, new: PythonLock) -> LockDiff:
+    before = old.by_name() if old else {}
+    after = new.by_name()
+    added = tuple((n, after[n].version) for n in sorted(set(after) - set(before)))
+    removed = tuple((n, before[n].version) for n in sorted(set(before) - set(after)))
+    changed = tuple((n, before[n].version, after[n].version)
+                    for n in sorted(set(before) & set(after)) if before[n].version != after[n].version)
+    rehashed = tuple(n for n in sorted(set(before) & set(after))
+                     if before[n].version == after[n].version and before[n].hashes != after[n].hashes)
+    return LockDiff(added=added, removed=removed, changed=changed, rehashed=rehashed)

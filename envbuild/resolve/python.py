@@ -1,0 +1,85 @@
+"""Resolve the spec's Python requirements into hash-pinned packages for the *target* platform and Python.
+
+The resolver itself (uv by default, or pip-tools) sits behind an adapter with one function,
+``compile(CompileRequest) -> list[PythonPackage]``.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from envbuild.errors import UnsupportedTarget
+from envbuild.lockfile import PythonLock, PythonPackage
+from envbuild.spec import Spec, expand_url
+
+DEFAULT_GLIBC = "2.28"  # used only when the target's distro is not known yet (a base image not inspected)
+
+
+@dataclass(frozen=True)
+class CompileRequest:
+    requirements: tuple[str, ...]
+    python_version: str  # "3.11" or an exact "3.11.2"
+    python_platform: str  # uv's spelling: "x86_64-manylinux_2_36"
+    index_url: str  # expanded: may hold credentials, so it never reaches the lock
+    extra_index_urls: tuple[str, ...] = ()
+    preferences: tuple[PythonPackage, ...] = ()  # the previous lock's pins, kept unless freed
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+
+
+def python_platform(spec: Spec) -> str:
+    """The wheel platform of the target: its machine and the manylinux level of its glibc."""
+    distro = spec.environment.distro
+    glibc = distro.glibc if distro else DEFAULT_GLIBC
+    return f"{spec.environment.machine}-manylinux_{glibc.replace('.', '_')}"
+
+
+def _adapter(resolver: str) -> Callable[[CompileRequest], list[PythonPackage]]:
+    if resolver == "pip-tools":
+        from envbuild.adapters import piptools
+
+        return piptools.compile
+    from envbuild.adapters import uv
+
+    return uv.compile
+
+
+def host_mismatch(spec: Spec) -> str | None:
+    """Why the host cannot stand in for the target (pip-tools resolves for the interpreter it runs in)."""
+    env = spec.environment
+    host_machine = platform.machine()
+    if sys.platform != "linux" or host_machine != env.machine:
+        return f"the target is {env.platform} but this host is {sys.platform}/{host_machine}"
+    host_python = ".".join(map(str, sys.version_info[:3]))
+    if not (host_python == env.python or host_python.startswith(env.python + ".")):
+        return f"the target is Python {env.python} but pip-compile runs on Python {host_python}"
+    return None
+
+
+def resolve_python(spec: Spec, *, previous: PythonLock | None = None, upgrade: bool = False,
+                   upgrade_packages: tuple[str, ...] = (), exact_python: str | None = None) -> PythonLock:
+    py = spec.python
+    if py.resolver == "pip-tools":
+        why = host_mismatch(spec)
+        if why:
+            raise UnsupportedTarget(
+                f"pip-tools cannot lock for another platform or Python ({why}); pip-compile resolves for the "
+                'interpreter it runs in. Set [python] resolver = "uv", which locks for any target.'
+            )
+    request = CompileRequest(
+        requirements=py.requirements,
+        python_version=exact_python or spec.environment.python,
+        python_platform=python_platform(spec),
+        index_url=expand_url(py.index_url, "[python] -> index-url"),
+        extra_index_urls=tuple(expand_url(u, f"[python] -> extra-index-urls[{i}]")
+                               for i, u in enumerate(py.extra_index_urls)),
+        preferences=previous.packages if previous else (),
+        upgrade=upgrade,
+        upgrade_packages=upgrade_packages,
+    )
+    packages = _adapter(py.resolver)(request)
+    return PythonLock(requested=spec.environment.python, resolver=py.resolver, index_url=py.index_url,
+                      extra_index_urls=py.extra_index_urls, packages=tuple(packages), version=exact_python)

@@ -1,0 +1,88 @@
+"""Reading TOML documents at the edge: typed getters that carry the key path into every error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from envbuild.errors import ConfigError, key_path
+
+
+def shown(path: Path) -> str:
+    """A path as the user would recognise it: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class Table:
+    """One TOML table under validation.
+
+    ``Table("envbuild.toml", "python", raw).string("index-url")`` returns the value or raises
+    ``ConfigError("envbuild.toml", "[python] -> index-url", ...)``; ``done()`` rejects unknown keys.
+    """
+
+    def __init__(self, shown: str, name: str, raw: object, keys: Sequence[str | int] = ()) -> None:
+        self.shown = shown
+        self.name = name
+        self.keys = list(keys)
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise self.error([], "must be a table")
+        self.raw: dict[str, Any] = raw
+        self.seen: set[str] = set()
+
+    def error(self, keys: Sequence[str | int], problem: str) -> ConfigError:
+        return ConfigError(self.shown, key_path(self.name, [*self.keys, *keys]), problem)
+
+    def get(self, key: str) -> Any:
+        self.seen.add(key)
+        return self.raw.get(key)
+
+    def string(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
+        value = self.get(key)
+        if value is None:
+            if required:
+                raise self.error([key], "is required")
+            return default
+        if not isinstance(value, str) or not value.strip():
+            raise self.error([key], f"must be a non-empty string, not {value!r}")
+        return value.strip()
+
+    def required(self, key: str) -> str:
+        return self.string(key, required=True) or ""  # string() raised if it was missing
+
+    def integer(self, key: str) -> int:
+        value = self.get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.error([key], f"must be an integer, not {value!r}")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.error([key], f"must be a list of strings, not {type(value).__name__}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise self.error([key, i], f"must be a non-empty string, not {item!r}")
+        return tuple(item.strip() for item in value)
+
+    def table(self, key: str) -> Table:
+        return Table(self.shown, self.name, self.get(key), [*self.keys, key])
+
+    def tables(self, key: str) -> list[Table]:
+        value = self.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.error([key], "must be an array of tables")
+        return [Table(self.shown, self.name, item, [*self.keys, key, i]) for i, item in enumerate(value)]
+
+    def done(self) -> None:
+        for key in sorted(set(self.raw) - self.seen):
+            raise self.error([key], "unknown key")
