@@ -190,6 +190,7 @@ def parse_spec(raw: dict[str, Any], path: Path, *, shown: str | None = None, pre
 
 
 def _parse_environment(t: Table) -> Environment:
+    t.only("name", "platform", "python", "base-image", "distro")
     name = t.string("name", default=None) or "default"
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name):
         raise t.error(["name"], f"{name!r}: use letters, digits, '.', '_' and '-'")
@@ -205,7 +206,6 @@ def _parse_environment(t: Table) -> Environment:
     distro = parse_distro(distro_text, t) if distro_text else None
     if base_image is None and distro is None:
         raise t.error(["distro"], 'is required when there is no base-image (for example "debian:bookworm")')
-    t.done()
     return Environment(name=name, platform=platform, python=python, base_image=base_image, distro=distro)
 
 
@@ -230,6 +230,7 @@ def parse_distro(text: str, t: Table | None = None) -> Distro:
 
 
 def _parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
+    t.only("requirements", "requirements-files", "index-url", "extra-index-urls", "resolver")
     requirements: dict[str, str] = {}
     for i, text in enumerate(t.strings("requirements")):
         req = _parse_requirement(text, lambda problem, i=i: t.error(["requirements", i], problem))
@@ -251,7 +252,6 @@ def _parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
     resolver = t.string("resolver", default="uv") or "uv"
     if resolver not in RESOLVERS:
         raise t.error(["resolver"], f"{resolver!r} is not a resolver (use one of: {', '.join(RESOLVERS)})")
-    t.done()
     return PythonSpec(requirements=tuple(sorted(requirements, key=_req_sort_key)), requirements_files=files,
                       index_url=index_url, extra_index_urls=extras, resolver=resolver)
 
@@ -264,7 +264,7 @@ def _parse_requirement(text: str, error: Any) -> Requirement:
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
-        raise error(f"invalid requirement {text!r}: {exc}") from None
+        raise error(f"invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
     req.name = canonicalize_name(req.name)
     return req
 
@@ -340,20 +340,20 @@ def expand_url(url: str, where: str) -> str:
 
 
 def _parse_system(t: Table) -> SystemSpec:
+    t.only("packages", "mirror")
     packages = t.strings("packages")
     for i, name in enumerate(packages):
         if not _APT_NAME_RE.match(name):
             raise t.error(["packages", i], f"{name!r} is not a Debian package name")
     mirror = t.string("mirror")
-    t.done()
     return SystemSpec(packages=tuple(sorted(set(packages))), mirror=mirror)
 
 
 def _parse_cuda(t: Table) -> CudaSpec:
+    t.only("version")
     version = t.string("version", default="auto") or "auto"
     if not _CUDA_RE.match(version):
         raise t.error(["version"], f'{version!r}: use "auto", "none" or a CUDA version such as "12.4"')
-    t.done()
     return CudaSpec(version=version)
 
 
@@ -373,9 +373,9 @@ def _parse_env(t: Table) -> tuple[tuple[str, str], ...]:
 
 
 def _parse_check(t: Table) -> CheckSpec:
+    t.only("ignore-extra")
     value = t.get("ignore-extra")
     ignore = DEFAULT_IGNORE_EXTRA if value is None else t.strings("ignore-extra")
-    t.done()
     return CheckSpec(ignore_extra=tuple(sorted({canonicalize_name(n) for n in ignore})))
 
 

@@ -73,6 +73,8 @@ class Table:
         return tuple(item.strip() for item in value)
 
     def table(self, key: str) -> Table:
+        if not self.name and not self.keys:  # a top-level table is named as TOML heads it: [python]
+            return Table(self.shown, key, self.get(key))
         return Table(self.shown, self.name, self.get(key), [*self.keys, key])
 
     def tables(self, key: str) -> list[Table]:
@@ -82,6 +84,11 @@ class Table:
         if not isinstance(value, list):
             raise self.error([key], "must be an array of tables")
         return [Table(self.shown, self.name, item, [*self.keys, key, i]) for i, item in enumerate(value)]
+
+    def only(self, *known: str) -> None:
+        """Reject unknown keys up front, so that a typo is named before anything that depends on it."""
+        for key in sorted(set(self.raw) - set(known)):
+            raise self.error([key], f"unknown key (known: {', '.join(known)})")
 
     def done(self) -> None:
         for key in sorted(set(self.raw) - self.seen):

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.pypi import LocalIndex, Wheel, build_standard
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true",
+                     help="rewrite the golden files under fixtures/golden from the current output")
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own uv cache and no user-level resolver settings."""
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / ".uv-cache"))
+    monkeypatch.delenv("CI", raising=False)
+    for var in list(os.environ):
+        if var.startswith(("UV_INDEX", "UV_EXTRA", "PIP_INDEX", "PIP_EXTRA")):
+            monkeypatch.delenv(var)
+
+
+@pytest.fixture(scope="session")
+def standard_wheels(tmp_path_factory: pytest.TempPathFactory) -> list[Wheel]:
+    return build_standard(tmp_path_factory.mktemp("wheels"))
+
+
+@pytest.fixture
+def index(tmp_path: Path, standard_wheels: list[Wheel]) -> Iterator[LocalIndex]:
+    """A PEP 503 index on 127.0.0.1 serving the standard wheels; tests may publish more."""
+    root = tmp_path / "index"
+    root.mkdir()
+    with LocalIndex(root) as served:
+        served.publish(*standard_wheels)
+        yield served
+
+
+@pytest.fixture(scope="session")
+def pypi_reachable() -> None:
+    """Skip (with the reason) when the real PyPI cannot be reached."""
+    try:
+        urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=10).close()
+    except OSError as exc:
+        pytest.skip(f"PyPI is not reachable from here: {exc}")
+
+
+def write_spec(directory: Path, index_url: str, requirements: list[str], **environment: str) -> Path:
+    env = {"name": "t", "platform": "linux/amd64", "distro": "debian:bookworm", "python": "3.11", **environment}
+    lines = ["[environment]"] + [f'{k.replace("_", "-")} = "{v}"' for k, v in env.items()]
+    lines += ["", "[python]", f"requirements = {requirements!r}".replace("'", '"'), f'index-url = "{index_url}"']
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "envbuild.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def envbuild(*args: str, cwd: Path, env: dict[str, str] | None = None,
+             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point as a user would, in a child process."""
+    return subprocess.run([sys.executable, "-m", "envbuild", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None

@@ -1,0 +1,163 @@
+"""A real PyPI-style index for tests: tiny wheels built here, served as PEP 503 pages on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import http.server
+import threading
+import time
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+
+@dataclass(frozen=True)
+class Wheel:
+    path: Path
+    name: str
+    version: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def make_wheel(directory: Path, name: str, version: str, requires: Iterable[str] = (), tag: str = "py3-none-any",
+               module_text: str | None = None) -> Wheel:
+    """Write a minimal, valid wheel (METADATA, WHEEL, RECORD, one module) and return it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files = {
+        f"{dist}/__init__.py": (module_text or f"__version__ = {version!r}\n").encode(),
+        f"{info}/METADATA": metadata.encode(),
+        f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: envbuild-tests\nRoot-Is-Purelib: true\nTag: {tag}\n".encode(),
+    }
+    record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
+    record += f"{info}/RECORD,,\n"
+    path = directory / f"{dist}-{version}-{tag}.whl"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for arcname, data in files.items():
+            info_ = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))
+            zf.writestr(info_, data)
+        zf.writestr(zipfile.ZipInfo(f"{info}/RECORD", date_time=(2020, 1, 1, 0, 0, 0)), record)
+    return Wheel(path=path, name=canonicalize_name(name), version=version)
+
+
+class LocalIndex:
+    """Serves every ``*.whl`` under ROOT as a PEP 503 simple index at ``http://127.0.0.1:PORT/simple/``.
+
+    ``auth=("user", "pass")`` requires HTTP basic auth; ``hang`` makes every request wait (a stuck index);
+    ``requests`` records the paths asked for.
+    """
+
+    def __init__(self, root: Path, auth: tuple[str, str] | None = None) -> None:
+        self.root = root
+        self.auth = auth
+        self.hang = threading.Event()
+        self.requests: list[str] = []
+        index = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                index.requests.append(self.path)
+                if index.hang.is_set():
+                    time.sleep(60)
+                    return
+                if index.auth is not None:
+                    expected = "Basic " + base64.b64encode(":".join(index.auth).encode()).decode()
+                    if self.headers.get("Authorization") != expected:
+                        self.send_response(401)
+                        self.send_header("WWW-Authenticate", 'Basic realm="test"')
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                status, body, ctype = index.respond(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "max-age=0, must-revalidate")
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/simple"
+
+    def url_with(self, userinfo: str) -> str:
+        return f"http://{userinfo}@127.0.0.1:{self.server.server_address[1]}/simple"
+
+    def wheels(self) -> dict[str, list[Path]]:
+        out: dict[str, list[Path]] = {}
+        for path in sorted(self.root.glob("*.whl")):
+            out.setdefault(canonicalize_name(path.name.split("-")[0]), []).append(path)
+        return out
+
+    def respond(self, path: str) -> tuple[int, bytes, str]:
+        parts = [p for p in path.split("?")[0].split("/") if p]
+        if parts == ["simple"]:
+            links = "".join(f'<a href="/simple/{n}/">{n}</a>\n' for n in self.wheels())
+            return 200, f"<html><body>{links}</body></html>".encode(), "text/html"
+        if len(parts) == 2 and parts[0] == "simple":
+            files = self.wheels().get(canonicalize_name(parts[1]))
+            if not files:
+                return 404, b"not found", "text/plain"
+            links = "".join(
+                f'<a href="/files/{html.escape(f.name)}#sha256={hashlib.sha256(f.read_bytes()).hexdigest()}">'
+                f"{html.escape(f.name)}</a>\n" for f in files)
+            return 200, f"<html><body>{links}</body></html>".encode(), "text/html"
+        if len(parts) == 2 and parts[0] == "files" and (self.root / parts[1]).is_file():
+            return 200, (self.root / parts[1]).read_bytes(), "application/octet-stream"
+        return 404, b"not found", "text/plain"
+
+    def publish(self, *wheels: Wheel) -> None:
+        for wheel in wheels:
+            target = self.root / wheel.path.name
+            if wheel.path != target:
+                target.write_bytes(wheel.path.read_bytes())
+
+    def __enter__(self) -> LocalIndex:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.hang.clear()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# The packages most tests lock: a small graph with platform wheels and a glibc-level split.
+STANDARD = [
+    ("alpha", "1.0", ["beta>=1.0"], "py3-none-any"),
+    ("alpha", "1.1", ["beta>=1.0"], "py3-none-any"),
+    ("beta", "1.0", [], "py3-none-any"),
+    ("beta", "1.1", [], "py3-none-any"),
+    ("gamma", "1.0", [], "py3-none-manylinux_2_17_x86_64"),
+    ("gamma", "1.0", [], "py3-none-manylinux_2_17_aarch64"),
+    ("gamma", "1.0", [], "py3-none-macosx_11_0_arm64"),
+    ("delta", "1.0", [], "py3-none-manylinux_2_17_x86_64"),
+    ("delta", "2.0", [], "py3-none-manylinux_2_39_x86_64"),  # needs glibc 2.39: not for bookworm (2.36)
+    ("needs-newer-beta", "1.0", ["beta>=9"], "py3-none-any"),
+]
+
+
+def build_standard(directory: Path) -> list[Wheel]:
+    return [make_wheel(directory, name, version, requires, tag) for name, version, requires, tag in STANDARD]
