@@ -73,7 +73,10 @@ class LocalIndex:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:
+            def do_HEAD(self) -> None:
+                self.do_GET(head=True)
+
+            def do_GET(self, head: bool = False) -> None:
                 index.requests.append(self.path)
                 if index.hang.is_set():
                     time.sleep(60)
@@ -92,7 +95,8 @@ class LocalIndex:
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "max-age=0, must-revalidate")
                 self.end_headers()
-                self.wfile.write(body)
+                if not head:
+                    self.wfile.write(body)
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
