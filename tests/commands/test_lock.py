@@ -201,7 +201,7 @@ def test_index_credentials_are_used_but_never_written(tmp_path: Path, standard_w
 
 
 def _host_distro_python() -> dict[str, str]:
-    return {"python": "%d.%d" % sys.version_info[:2]}
+    return {"python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
 
 
 def test_pip_tools_locks_for_the_host_and_matches_uv(tmp_path: Path, index: LocalIndex,

@@ -31,7 +31,7 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def make_wheel(directory: Path, name: str, version: str, requires: Iterable[str] = (), tag: str = "py3-none-any",
+def make_wheel(directory: Path, name: str, version: str, requires: Iterable[str] = (), tag: str = "py3-none-any", *,
                module_text: str | None = None) -> Wheel:
     """Write a minimal, valid wheel (METADATA, WHEEL, RECORD, one module) and return it."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -116,7 +116,7 @@ class LocalIndex:
         return out
 
     def respond(self, path: str) -> tuple[int, bytes, str]:
-        parts = [p for p in path.split("?")[0].split("/") if p]
+        parts = [p for p in path.split("?", maxsplit=1)[0].split("/") if p]
         if parts == ["simple"]:
             links = "".join(f'<a href="/simple/{n}/">{n}</a>\n' for n in self.wheels())
             return 200, f"<html><body>{links}</body></html>".encode(), "text/html"

@@ -1,0 +1,50 @@
+"""The CLI contract: help that teaches, exit codes, one-line errors, a fast --check path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import envbuild
+
+
+@pytest.mark.parametrize(("command", "teaches"), [
+    ([], "envbuild lock --check"),
+    (["lock"], "envbuild lock -P numpy"),
+    (["sync"], "envbuild sync && . .venv/bin/activate"),
+    (["export"], "uv pip install -r pylock.toml"),
+])
+def test_help_teaches_with_examples(tmp_path: Path, command: list[str], teaches: str) -> None:
+    done = envbuild(*command, "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    assert teaches in done.stdout
+
+
+def test_no_spec_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = envbuild("lock", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("envbuild: error: no envbuild spec found (looked for envbuild.toml and "
+                                   "[tool.envbuild] in pyproject.toml); write an envbuild.toml or pass -s SPEC")
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert envbuild("lock", "--frobnicate", cwd=tmp_path).returncode == 2
+    assert envbuild("export", "--format", "conda", cwd=tmp_path).returncode == 2
+    both = envbuild("lock", "--check", "-P", "x", cwd=tmp_path)
+    assert both.returncode == 2 and "--check does not resolve" in both.stderr
+
+
+def test_check_path_does_not_import_the_resolvers_or_rich() -> None:
+    code = ("import sys; from envbuild import cli; from envbuild.commands import lock; "
+            "print(sorted(m for m in ('rich', 'tomlkit', 'envbuild.adapters.uv', 'jinja2', 'docker') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_version() -> None:
+    done = subprocess.run([sys.executable, "-m", "envbuild", "--version"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("envbuild, version ")

@@ -1,0 +1,30 @@
+"""Against the real PyPI (marked `network`; skipped with the reason when PyPI cannot be reached)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from envbuild import lockfile
+from tests.conftest import envbuild, write_spec
+
+pytestmark = pytest.mark.network
+
+
+@pytest.mark.usefixtures("pypi_reachable")
+def test_torch_for_linux_amd64_pins_its_cuda_12_wheels(tmp_path: Path) -> None:
+    write_spec(tmp_path, "https://pypi.org/simple", ["torch==2.5.1", "numpy<2"])
+    done = envbuild("lock", cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lock = lockfile.read_lock(tmp_path / "envbuild.lock")
+    pins = {p.name: p.version for p in lock.python.packages}
+    assert pins["torch"] == "2.5.1"
+    assert pins["numpy"] == "1.26.4"
+    assert pins["nvidia-cudnn-cu12"] == "9.1.0.70"
+    assert pins["nvidia-nccl-cu12"] == "2.21.5"
+    assert pins["nvidia-cuda-runtime-cu12"] == "12.4.127"
+    assert pins["triton"] == "3.1.0"
+    torch = lock.python.by_name()["torch"]
+    assert [f.name for f in torch.files] == ["torch-2.5.1-cp311-cp311-manylinux1_x86_64.whl"]
+    assert all(p.hashes for p in lock.python.packages)
