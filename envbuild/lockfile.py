@@ -13,12 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from envbuild.errors import ConfigError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
 from envbuild.validate import Table
@@ -237,6 +235,8 @@ def _string_array(values: Any, *, multiline: bool = False) -> Any:
 
 def strip_credentials(url: str) -> str:
     """Drop any user:password@ from a URL (resolvers may echo an authenticated URL back)."""
+    from urllib.parse import urlsplit, urlunsplit
+
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
@@ -272,6 +272,8 @@ def _remove_stale_temporaries(lock_path: Path) -> None:
 
 def write_atomic(path: Path, text: str) -> bool:
     """Replace PATH with TEXT atomically.  Returns False (and leaves the file alone) when it already holds TEXT."""
+    import tempfile
+
     data = text.encode("utf-8")
     try:
         if path.read_bytes() == data:

@@ -10,8 +10,6 @@ or upgrading envbuild does not invalidate every lock.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import sys
@@ -19,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -318,6 +315,8 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _check_url(url: str, error: Any) -> None:
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.scheme == "file"):
         raise error(f"{url!r} is not an http(s) or file URL")
@@ -408,5 +407,8 @@ def normalized(spec: Spec) -> dict[str, Any]:
 
 
 def spec_hash(spec: Spec) -> str:
+    import hashlib
+    import json
+
     payload = json.dumps(normalized(spec), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()

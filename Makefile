@@ -1,0 +1,47 @@
+# envbuild: `make demo` locks the bundled example; `make test` runs the test suite; `make ci` runs everything.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test test-all lint ci bench clean
+
+help:
+	@echo "make demo   - set up .venv and lock the bundled example (examples/trainer), then export it"
+	@echo "make test   - set up .venv and run the hermetic test suite (no network, no Docker)"
+	@echo "make ci     - lint, then every test (network-marked ones skip with the reason when offline)"
+	@echo "make lint   - ruff and mypy (strict for envbuild/)"
+	@echo "make bench  - compare envbuild with uv pip compile and pip-compile on the same input"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/envbuild lock -s examples/trainer
+	$(BIN)/envbuild lock -s examples/trainer --check
+	$(BIN)/envbuild export -l examples/trainer/envbuild.lock --format requirements -o examples/trainer/requirements.txt
+	@echo "demo: examples/trainer/envbuild.lock and examples/trainer/requirements.txt are ready"
+
+test: venv
+	$(BIN)/pytest -m "not network and not docker and not gpu" $(PYTEST_ARGS)
+
+test-all: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+ci: lint test-all
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results
