@@ -28,3 +28,14 @@ def test_torch_for_linux_amd64_pins_its_cuda_12_wheels(tmp_path: Path) -> None:
     torch = lock.python.by_name()["torch"]
     assert [f.name for f in torch.files] == ["torch-2.5.1-cp311-cp311-manylinux1_x86_64.whl"]
     assert all(p.hashes for p in lock.python.packages)
+
+
+@pytest.mark.usefixtures("pypi_reachable")
+def test_the_bundled_example_locks_byte_identically_twice(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "trainer" / "envbuild.toml"
+    for run in ("first", "second"):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "envbuild.toml").write_text(example.read_text())
+        done = envbuild("lock", cwd=tmp_path / run, timeout=300)
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "first" / "envbuild.lock").read_bytes() == (tmp_path / "second" / "envbuild.lock").read_bytes()

@@ -15,6 +15,7 @@ from envbuild import lockfile
 from envbuild.errors import LockfileError, UnknownLockfileVersion
 from envbuild.lockfile import Lock, LockDiff, Target
 from envbuild.spec import PYPROJECT, SPEC_FILE, Spec, load_spec, spec_hash
+from envbuild.validate import shown
 
 Status = Callable[[str], AbstractContextManager[None]]
 
@@ -109,11 +110,12 @@ def check(spec_path: Path | None = None, lock_path: Path | None = None) -> Check
     """Does the lock still match the spec?  Reads two files, touches no network."""
     spec = load_spec(spec_path)
     path = lock_path_for(spec, lock_path)
+    lock_shown, spec_shown = shown(path), shown(spec.path)
     recorded = lockfile.read_spec_hash(path)
     if recorded is None:
-        return CheckResult(path, False, f"{path.name} does not exist; run envbuild lock")
+        return CheckResult(path, False, f"{lock_shown} does not exist; run envbuild lock")
     current = spec_hash(spec)
     if recorded != current:
-        return CheckResult(path, False, f"{path.name} is out of date with {spec.path.name} (spec-hash "
+        return CheckResult(path, False, f"{lock_shown} is out of date with {spec_shown} (spec-hash "
                            f"{recorded[:19]}… ≠ {current[:19]}…); run envbuild lock")
-    return CheckResult(path, True, f"{path.name} is up to date with {spec.path.name}")
+    return CheckResult(path, True, f"{lock_shown} is up to date with {spec_shown}")

@@ -263,3 +263,28 @@ def test_a_corrupt_lock_is_regenerated_with_a_warning(tmp_path: Path, index: Loc
     assert done.returncode == 0, done.stderr
     assert "warning: the existing lock is unreadable" in done.stderr
     assert pins(tmp_path / "envbuild.lock") == {"alpha": "1.1", "beta": "1.1"}
+
+
+def test_a_terminal_sees_a_spinner_while_resolving(tmp_path: Path, index: LocalIndex) -> None:
+    import pty
+
+    write_spec(tmp_path, index.url, ["alpha"])
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["TERM"] = "xterm"
+    index.hang.set()  # hold the resolver at the index long enough for the spinner to draw
+    child = subprocess.Popen([sys.executable, "-m", "envbuild", "lock"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=secondary, start_new_session=True)
+    os.close(secondary)
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"Resolving 1 Python requirements with uv" not in seen and time.monotonic() < deadline:
+        import select
+
+        if select.select([primary], [], [], 0.2)[0]:
+            seen += os.read(primary, 4096)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    os.close(primary)
+    index.hang.clear()
+    assert b"Resolving 1 Python requirements with uv for linux/amd64, Python 3.11" in seen
