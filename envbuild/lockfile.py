@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envbuild.errors import ConfigError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
+from envbuild.errors import ConfigError, EnvbuildError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
 from envbuild.validate import Table
 
 if sys.version_info >= (3, 11):
@@ -271,7 +271,18 @@ def _remove_stale_temporaries(lock_path: Path) -> None:
 
 
 def write_atomic(path: Path, text: str) -> bool:
-    """Replace PATH with TEXT atomically.  Returns False (and leaves the file alone) when it already holds TEXT."""
+    """Replace PATH with TEXT atomically.  Returns False (and leaves the file alone) when it already holds TEXT.
+
+    Any failure (no such directory, no permission, a full disk) leaves the old file as it was and is raised
+    as an ``EnvbuildError`` naming the path.
+    """
+    try:
+        return _write_atomic(path, text)
+    except OSError as exc:
+        raise EnvbuildError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _write_atomic(path: Path, text: str) -> bool:
     import tempfile
 
     data = text.encode("utf-8")

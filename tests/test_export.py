@@ -59,3 +59,10 @@ def test_export_to_stdout_and_a_clear_error_for_pip_tools_locks(tmp_path: Path, 
     done = envbuild("export", "--format", "pylock", cwd=locked)
     assert done.returncode == 2, done.stdout
     assert "records no file URLs" in done.stderr and 'resolver = "uv"' in done.stderr
+
+
+def test_export_to_a_missing_directory_is_one_line(tmp_path: Path, index: LocalIndex) -> None:
+    locked = _locked(tmp_path, index)
+    done = envbuild("export", "--format", "requirements", "-o", "no/such/dir/r.txt", cwd=locked)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "envbuild: error: no/such/dir/r.txt: cannot write: No such file or directory"

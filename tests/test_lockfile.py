@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envbuild import lockfile
-from envbuild.errors import ConfigError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
+from envbuild.errors import ConfigError, EnvbuildError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
 from envbuild.lockfile import Lock, PythonFile, PythonLock, PythonPackage, Target
 from tests.conftest import FIXTURES
 
@@ -119,7 +119,7 @@ def test_atomic_write_keeps_the_old_file_when_the_rename_fails(tmp_path: Path, m
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(EnvbuildError, match=r"envbuild.lock: cannot write: disk full"):
         lockfile.write_atomic(path, "new\n")
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["envbuild.lock"], "the temporary file was left behind"

@@ -34,7 +34,7 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
         raise SyncError(f"{venv} is the environment envbuild itself runs in; sync another one (--venv DIR)")
     created = False
     if not python.exists():
-        if venv.exists() and any(venv.iterdir()):
+        if venv.exists() and (not venv.is_dir() or any(venv.iterdir())):
             raise SyncError(f"{venv} exists but is not a virtual environment (no bin/python); choose another --venv")
         uv.create_venv(venv, lock.python.version or lock.python.requested)
         created = True

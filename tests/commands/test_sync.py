@@ -76,3 +76,13 @@ def test_sync_without_a_lock_says_how_to_make_one(tmp_path: Path) -> None:
     done = envbuild("sync", "-l", "nope.lock", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == "envbuild: error: nope.lock: no such lock (create it with envbuild lock)"
+
+
+def test_sync_refuses_a_path_that_is_not_a_venv(locked: Path, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("precious\n")
+    (tmp_path / "a-dir").mkdir()
+    (tmp_path / "a-dir" / "notes.txt").write_text("precious\n")
+    for target in ("a-file", "a-dir"):
+        done = envbuild("sync", "--venv", str(tmp_path / target), cwd=locked)
+        assert done.returncode == 2 and "is not a virtual environment" in done.stderr, done.stderr
+    assert (tmp_path / "a-file").read_text() == (tmp_path / "a-dir" / "notes.txt").read_text() == "precious\n"
