@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,12 @@ _KEEP = (r"UV_CACHE_DIR", r"UV_NO_CACHE", r"UV_HTTP_TIMEOUT", r"UV_CONCURRENT_DO
          r"UV_PYTHON_DOWNLOADS", r"UV_LINK_MODE", r"UV_HTTP_RETRIES")
 
 
+@cache
 def binary() -> str:
+    """The uv that came with envbuild (beside this interpreter), else uv's own finder, else PATH."""
+    beside = Path(sys.executable).parent / "uv"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
     try:
         from uv import find_uv_bin
 
