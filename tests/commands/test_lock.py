@@ -288,3 +288,25 @@ def test_a_terminal_sees_a_spinner_while_resolving(tmp_path: Path, index: LocalI
     os.close(primary)
     index.hang.clear()
     assert b"Resolving 1 Python requirements with uv for linux/amd64, Python 3.11" in seen
+
+
+def test_extra_index_urls_and_requirements_files_are_respected(tmp_path: Path, index: LocalIndex) -> None:
+    root = tmp_path / "second-index"
+    root.mkdir()
+    with LocalIndex(root) as second:
+        second.publish(make_wheel(tmp_path / "w", "only-on-second", "3.0"))
+        spec = write_spec(tmp_path, index.url, ["alpha"])
+        (tmp_path / "requirements").mkdir()
+        (tmp_path / "requirements" / "extra.txt").write_text("only-on-second  # from the second index\n")
+        spec.write_text(spec.read_text() + f'extra-index-urls = ["{second.url}"]\n'
+                        'requirements-files = ["requirements/extra.txt"]\n')
+        done = envbuild("lock", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert pins(tmp_path / "envbuild.lock") == {"alpha": "1.1", "beta": "1.1", "only-on-second": "3.0"}
+        lock = lockfile.read_lock(tmp_path / "envbuild.lock")
+        assert lock.python.extra_index_urls == (second.url,)
+        assert lock.python.by_name()["only-on-second"].files[0].url.startswith(second.url.removesuffix("/simple"))
+        # editing the requirements file makes the lock out of date
+        assert envbuild("lock", "--check", cwd=tmp_path).returncode == 0
+        (tmp_path / "requirements" / "extra.txt").write_text("only-on-second<3\n")
+        assert envbuild("lock", "--check", cwd=tmp_path).returncode == 1
