@@ -120,6 +120,10 @@ def _print_lock_summary(outcome: LockResult) -> None:
         click.echo(f"Updated {shown(outcome.path)}: {what}")
     else:
         click.echo(f"{shown(outcome.path)} is unchanged: {what}")
+    if lock.cuda is not None:
+        extras = ", ".join(f"{k} {v}" for k, v in (("cuDNN", lock.cuda.cudnn), ("NCCL", lock.cuda.nccl)) if v)
+        click.echo(f"  CUDA {lock.cuda.runtime}{f' ({extras})' if extras else ''}: needs NVIDIA driver >= "
+                   f"{lock.cuda.min_driver}")
     diff = outcome.diff
     if outcome.created:
         return
@@ -132,7 +136,7 @@ def _print_lock_summary(outcome: LockResult) -> None:
     for name in diff.rehashed:
         click.echo(f"  rehashed {name} (same version, other files or hashes)")
     if diff.empty and outcome.written:
-        click.echo("  no pin changed")
+        click.echo("  no Python pin changed")
 
 
 @cli.command("sync")

@@ -69,6 +69,15 @@ class Target:
 
 
 @dataclass(frozen=True)
+class CudaLock:
+    runtime: str  # cudart version, e.g. "12.4.127"
+    min_driver: str  # lowest driver that runs it (minor-version compatibility)
+    cudnn: str | None = None
+    nccl: str | None = None
+    toolkit_driver: str | None = None  # the driver shipped with that toolkit release (runs all of it)
+
+
+@dataclass(frozen=True)
 class Lock:
     spec_hash: str
     name: str
@@ -76,6 +85,7 @@ class Lock:
     python: PythonLock
     env: tuple[tuple[str, str], ...] = ()  # sorted by name
     ignore_extra: tuple[str, ...] = ()  # [check] ignore-extra, carried so that a check needs only the lock
+    cuda: CudaLock | None = None  # absent when there is no CUDA in the environment
     version: int = LOCK_VERSION
 
 
@@ -147,6 +157,14 @@ def _parse_v1(raw: dict[str, Any], shown: str) -> Lock:
                         index_url=py.required("index-url"), extra_index_urls=py.strings("extra-index-urls"),
                         packages=tuple(packages), version=py.string("version"), source=py.string("source"))
     py.done()
+    cuda = None
+    if top.raw.get("cuda") is not None:
+        c = top.table("cuda")
+        cuda = CudaLock(runtime=c.required("runtime"), min_driver=c.required("min-driver"), cudnn=c.string("cudnn"),
+                        nccl=c.string("nccl"), toolkit_driver=c.string("toolkit-driver"))
+        c.done()
+    else:
+        top.get("cuda")
     env_raw = top.get("env") or {}
     if not isinstance(env_raw, dict) or not all(isinstance(v, str) for v in env_raw.values()):
         raise ConfigError(shown, "[env]", "must be a table of strings")
@@ -155,7 +173,7 @@ def _parse_v1(raw: dict[str, Any], shown: str) -> Lock:
     chk.done()
     top.done()
     return Lock(spec_hash=spec_hash, name=name, target=target, python=python,
-                env=tuple(sorted(env_raw.items())), ignore_extra=ignore)
+                env=tuple(sorted(env_raw.items())), ignore_extra=ignore, cuda=cuda)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -208,6 +226,15 @@ def dumps(lock: Lock, regenerate: str = "envbuild lock") -> str:
         packages.append(item)
     py.add("packages", packages)
     doc.add("python", py)
+
+    if lock.cuda is not None:
+        cuda = tomlkit.table()
+        cuda.add("runtime", lock.cuda.runtime)
+        _add_optional(cuda, "cudnn", lock.cuda.cudnn)
+        _add_optional(cuda, "nccl", lock.cuda.nccl)
+        cuda.add("min-driver", lock.cuda.min_driver)
+        _add_optional(cuda, "toolkit-driver", lock.cuda.toolkit_driver)
+        doc.add("cuda", cuda)
 
     env = tomlkit.table()
     for key, value in sorted(lock.env):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from envbuild import lockfile
 from envbuild.errors import ConfigError, EnvbuildError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
-from envbuild.lockfile import Lock, PythonFile, PythonLock, PythonPackage, Target
+from envbuild.lockfile import CudaLock, Lock, PythonFile, PythonLock, PythonPackage, Target
 from tests.conftest import FIXTURES
 
 H1 = "sha256:" + "1" * 64
@@ -35,6 +35,8 @@ SAMPLE = Lock(
     ),
     env=(("PYTHONHASHSEED", "0"), ("CUBLAS_WORKSPACE_CONFIG", ":4096:8")),
     ignore_extra=("wheel", "pip"),
+    cuda=CudaLock(runtime="12.4.127", cudnn="9.1.0.70", nccl="2.21.5", min_driver="525.60.13",
+                  toolkit_driver="550.54.15"),
 )
 
 
@@ -81,6 +83,8 @@ locks = st.builds(
     env=st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True), text_values, max_size=4).map(
         lambda d: tuple(d.items())),
     ignore_extra=st.lists(names, max_size=3, unique=True).map(tuple),
+    cuda=st.none() | st.builds(CudaLock, runtime=versions, min_driver=versions, cudnn=st.none() | versions,
+                               nccl=st.none() | versions, toolkit_driver=st.none() | versions),
 )
 
 
@@ -92,6 +96,7 @@ def test_write_read_write_is_the_identity(lock: Lock) -> None:
     assert lockfile.dumps(again) == text
     assert {p.name: p.version for p in again.python.packages} == {p.name: p.version for p in lock.python.packages}
     assert dict(again.env) == dict(lock.env)
+    assert again.cuda == lock.cuda
 
 
 def test_missing_and_unknown_versions_are_refused() -> None:

@@ -28,6 +28,10 @@ def test_torch_for_linux_amd64_pins_its_cuda_12_wheels(tmp_path: Path) -> None:
     torch = lock.python.by_name()["torch"]
     assert [f.name for f in torch.files] == ["torch-2.5.1-cp311-cp311-manylinux1_x86_64.whl"]
     assert all(p.hashes for p in lock.python.packages)
+    assert lock.cuda is not None
+    assert (lock.cuda.runtime, lock.cuda.cudnn, lock.cuda.nccl) == ("12.4.127", "9.1.0.70", "2.21.5")
+    assert (lock.cuda.min_driver, lock.cuda.toolkit_driver) == ("525.60.13", "550.54.15")
+    assert "CUDA 12.4.127 (cuDNN 9.1.0.70, NCCL 2.21.5): needs NVIDIA driver >= 525.60.13" in done.stdout
 
 
 @pytest.mark.usefixtures("pypi_reachable")

@@ -55,6 +55,7 @@ def regenerate_command(spec: Spec, lock_path: Path) -> str:
 
 def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrade: bool = False,
          upgrade_packages: tuple[str, ...] = (), status: Status | None = None) -> LockResult:
+    from envbuild.resolve.cuda import resolve_cuda
     from envbuild.resolve.python import python_platform, resolve_python
 
     started = time.monotonic()
@@ -84,6 +85,7 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
             python=python,
             env=spec.env,
             ignore_extra=spec.check.ignore_extra,
+            cuda=resolve_cuda(spec.cuda.version, python.packages),
         )
         text = lockfile.dumps(new, regenerate=regenerate_command(spec, path))
         written = lockfile.write_atomic(path, text)

@@ -310,3 +310,22 @@ def test_extra_index_urls_and_requirements_files_are_respected(tmp_path: Path, i
         assert envbuild("lock", "--check", cwd=tmp_path).returncode == 0
         (tmp_path / "requirements" / "extra.txt").write_text("only-on-second<3\n")
         assert envbuild("lock", "--check", cwd=tmp_path).returncode == 1
+
+
+def test_the_cuda_stack_is_locked_from_the_wheels_and_conflicts_keep_the_old_lock(tmp_path: Path,
+                                                                                  index: LocalIndex) -> None:
+    wheels = tmp_path / "cuda-wheels"
+    index.publish(make_wheel(wheels, "nvidia-cuda-runtime-cu12", "12.4.127", tag="py3-none-manylinux2014_x86_64"),
+                  make_wheel(wheels, "nvidia-cudnn-cu12", "9.1.0.70", tag="py3-none-manylinux2014_x86_64"),
+                  make_wheel(wheels, "fake-torch", "2.5.1", ["nvidia-cuda-runtime-cu12==12.4.127",
+                                                             "nvidia-cudnn-cu12==9.1.0.70"]))
+    spec = write_spec(tmp_path, index.url, ["fake-torch"])
+    done = envbuild("lock", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "CUDA 12.4.127 (cuDNN 9.1.0.70): needs NVIDIA driver >= 525.60.13" in done.stdout
+    cuda = lockfile.read_lock(tmp_path / "envbuild.lock").cuda
+    assert cuda is not None and (cuda.runtime, cuda.min_driver) == ("12.4.127", "525.60.13")
+    before = (tmp_path / "envbuild.lock").read_bytes()
+    spec.write_text(spec.read_text().replace("[python]", '[cuda]\nversion = "12.1"\n\n[python]'))
+    _assert_failed_cleanly(envbuild("lock", cwd=tmp_path), tmp_path / "envbuild.lock", before,
+                           "[cuda] version = '12.1', but the pins bring CUDA runtime 12.4.127")

@@ -1,0 +1,120 @@
+"""The CUDA stack of the environment: runtime, cuDNN and NCCL versions, and the lowest driver that runs them.
+
+With ``[cuda] version = "auto"`` the versions come from the pinned ``nvidia-*`` wheels (PyTorch pins them).
+An explicit version must agree with those pins.  ``min-driver`` comes from NVIDIA's published tables, kept
+in ``envbuild/data/cuda.toml`` with their sources: the minor-version-compatibility floor of the CUDA
+family, and the driver shipped with that toolkit release.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from packaging.version import InvalidVersion, Version
+
+from envbuild import data
+from envbuild.errors import EnvbuildError
+from envbuild.lockfile import CudaLock, PythonPackage
+
+_SUFFIX = re.compile(r"-cu(\d+)$")
+
+
+class CudaConflict(EnvbuildError):
+    """The pins (or the spec) describe CUDA stacks that cannot work together."""
+
+
+@dataclass(frozen=True)
+class _Component:
+    package: str
+    version: str
+    cuda_major: int
+
+
+def _components(packages: Sequence[PythonPackage], kind: str) -> list[_Component]:
+    names = set(data.load("cuda")["wheels"][kind])
+    out = []
+    for pkg in packages:
+        if pkg.name not in names:
+            continue
+        match = _SUFFIX.search(pkg.name)
+        major = int(match.group(1)) if match else _major(pkg.version)
+        out.append(_Component(pkg.name, pkg.version, major))
+    return out
+
+
+def _major(version: str) -> int:
+    return int(version.split(".", 1)[0])
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def driver_floor(runtime: str) -> tuple[str, str | None]:
+    """(minimum driver under minor-version compatibility, driver shipped with that toolkit release or None)."""
+    table = data.load("cuda")
+    family = table["families"].get(str(_major(runtime)))
+    if family is None:
+        known = ", ".join(f"{k}.x" for k in table["families"])
+        raise CudaConflict(f"CUDA {runtime}: no driver data for this CUDA family (envbuild knows {known})")
+    release = table["releases"].get(_minor(runtime))
+    toolkit: str | None = None
+    if release is not None:
+        toolkit = release["toolkit-driver"]
+        for update in release.get("updates", []):
+            if _version(runtime) >= _version(update["cudart"]):
+                toolkit = update["driver"]
+    return family["min-driver"], toolkit
+
+
+def _version(text: str) -> Version:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise CudaConflict(f"{text!r} is not a CUDA version") from None
+
+
+def resolve_cuda(requested: str, packages: Sequence[PythonPackage]) -> CudaLock | None:
+    """The ``[cuda]`` table of the lock, or None when the environment has no CUDA.
+
+    REQUESTED is the spec's ``[cuda] version``: "auto", "none" or a version such as "12.4".
+    """
+    if requested == "none":
+        return None
+    runtimes = _components(packages, "runtime")
+    cudnns = _components(packages, "cudnn")
+    nccls = _components(packages, "nccl")
+    majors = sorted({c.cuda_major for c in runtimes + cudnns + nccls})
+    if len(majors) > 1:
+        listing = ", ".join(f"{c.package}=={c.version}" for c in runtimes + cudnns + nccls)
+        raise CudaConflict(f"the pins mix CUDA {' and '.join(map(str, majors))} ({listing}); "
+                           "one environment can load only one CUDA major")
+    if len(runtimes) > 1:
+        raise CudaConflict("two CUDA runtime wheels are pinned: "
+                           + ", ".join(f"{c.package}=={c.version}" for c in runtimes))
+    if runtimes:
+        runtime = runtimes[0].version
+        if requested != "auto" and not (runtime == requested or runtime.startswith(requested + ".")):
+            raise CudaConflict(f"[cuda] version = {requested!r}, but the pins bring CUDA runtime {runtime} "
+                               f"({runtimes[0].package}); change the spec or the requirements so they agree")
+    elif requested != "auto":
+        runtime = requested  # a CUDA the host or image provides, named by the spec
+        if cudnns and cudnns[0].cuda_major != _major(runtime):
+            raise CudaConflict(f"[cuda] version = {requested!r}, but {cudnns[0].package} is cuDNN for "
+                               f"CUDA {cudnns[0].cuda_major}")
+    else:
+        if cudnns or nccls:
+            found = ", ".join(c.package for c in cudnns + nccls)
+            raise CudaConflict(f"the pins bring {found} but no CUDA runtime wheel; set [cuda] version "
+                               "to the CUDA the target provides")
+        return None
+    min_driver, toolkit_driver = driver_floor(runtime)
+    return CudaLock(
+        runtime=runtime,
+        cudnn=cudnns[0].version if cudnns else None,
+        nccl=nccls[0].version if nccls else None,
+        min_driver=min_driver,
+        toolkit_driver=toolkit_driver,
+    )

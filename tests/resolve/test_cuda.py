@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from envbuild.lockfile import CudaLock, PythonPackage
+from envbuild.resolve.cuda import CudaConflict, driver_floor, resolve_cuda
+
+
+def pkg(name: str, version: str) -> PythonPackage:
+    return PythonPackage(name=name, version=version, hashes=("sha256:" + "0" * 64,))
+
+
+TORCH_251 = [pkg("torch", "2.5.1"), pkg("nvidia-cuda-runtime-cu12", "12.4.127"), pkg("nvidia-cudnn-cu12", "9.1.0.70"),
+             pkg("nvidia-nccl-cu12", "2.21.5"), pkg("numpy", "1.26.4")]
+
+
+@pytest.mark.parametrize(("runtime", "floor", "toolkit"), [
+    ("11.8.89", "450.80.02", "520.61.05"),
+    ("12.0.146", "525.60.13", "525.60.13"),
+    ("12.4.99", "525.60.13", "550.54.14"),    # 12.4 GA
+    ("12.4.127", "525.60.13", "550.54.15"),   # 12.4 Update 1
+    ("12.8.90", "525.60.13", "570.26"),
+    ("13.0.88", "580.65.06", "580.65.06"),
+])
+def test_driver_floors_follow_nvidias_tables(runtime: str, floor: str, toolkit: str) -> None:
+    assert driver_floor(runtime) == (floor, toolkit)
+
+
+def test_an_unknown_family_is_refused_with_what_is_known() -> None:
+    with pytest.raises(CudaConflict, match=r"CUDA 10.2.89: no driver data .* \(envbuild knows 11.x, 12.x, 13.x\)"):
+        driver_floor("10.2.89")
+
+
+def test_auto_reads_the_stack_from_the_torch_wheels() -> None:
+    assert resolve_cuda("auto", TORCH_251) == CudaLock(runtime="12.4.127", cudnn="9.1.0.70", nccl="2.21.5",
+                                                       min_driver="525.60.13", toolkit_driver="550.54.15")
+
+
+def test_cuda_13_wheels_without_suffix_are_recognised() -> None:
+    lock = resolve_cuda("auto", [pkg("nvidia-cuda-runtime", "13.0.88"), pkg("nvidia-cudnn-cu13", "9.13.0.50")])
+    assert lock is not None and lock.runtime == "13.0.88" and lock.min_driver == "580.65.06"
+
+
+def test_no_cuda_and_none_give_no_table() -> None:
+    assert resolve_cuda("auto", [pkg("numpy", "1.26.4")]) is None
+    assert resolve_cuda("none", TORCH_251) is None
+
+
+def test_an_explicit_version_must_agree_with_the_pins() -> None:
+    assert resolve_cuda("12.4", TORCH_251) is not None
+    with pytest.raises(CudaConflict, match=r"\[cuda\] version = '12.1', but the pins bring CUDA runtime 12.4.127"):
+        resolve_cuda("12.1", TORCH_251)
+
+
+def test_an_explicit_version_without_runtime_wheels_is_the_providers() -> None:
+    lock = resolve_cuda("11.8", [pkg("nvidia-nccl-cu11", "2.19.3")])
+    assert lock == CudaLock(runtime="11.8", nccl="2.19.3", min_driver="450.80.02", toolkit_driver="520.61.05")
+
+
+@pytest.mark.parametrize(("requested", "packages", "says"), [
+    ("auto", [*TORCH_251, pkg("nvidia-cudnn-cu13", "9.13.0.50")], "the pins mix CUDA 12 and 13"),
+    ("auto", [pkg("nvidia-cuda-runtime-cu12", "12.4.127"), pkg("nvidia-cuda-runtime-cu11", "11.8.89")],
+     "the pins mix CUDA 11 and 12"),
+    ("12.4", [pkg("nvidia-cudnn-cu11", "8.9.2.26")], "nvidia-cudnn-cu11 is cuDNN for CUDA 11"),
+    ("auto", [pkg("nvidia-cudnn-cu12", "9.1.0.70")], "no CUDA runtime wheel; set [cuda] version"),
+])
+def test_contradictions_are_explained(requested: str, packages: list[PythonPackage], says: str) -> None:
+    with pytest.raises(CudaConflict) as info:
+        resolve_cuda(requested, packages)
+    assert says in str(info.value)
