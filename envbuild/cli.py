@@ -107,13 +107,20 @@ def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tu
     return EXIT_OK
 
 
+SUMMARY_LINES = 20
+
+
 def _print_lock_summary(outcome: LockResult) -> None:
     from envbuild.validate import shown
 
     lock = outcome.lock
     count = len(lock.python.packages)
-    what = (f"{count} Python package{'s' if count != 1 else ''} for {lock.target.platform}, Python "
-            f"{lock.python.version or lock.python.requested} ({lock.python.resolver}, {outcome.seconds:.1f} s)")
+    what = f"{count} Python package{'s' if count != 1 else ''}"
+    if lock.system is not None:
+        what += f" and {len(lock.system.packages)} system packages"
+    target = lock.target.platform + (f" ({lock.target.distro})" if lock.target.distro else "")
+    what += (f" for {target}, Python {lock.python.version or lock.python.requested} ({lock.python.resolver}, "
+             f"{outcome.seconds:.1f} s)")
     if outcome.created:
         click.echo(f"Locked {what} -> {shown(outcome.path)}")
     elif outcome.written:
@@ -124,19 +131,19 @@ def _print_lock_summary(outcome: LockResult) -> None:
         extras = ", ".join(f"{k} {v}" for k, v in (("cuDNN", lock.cuda.cudnn), ("NCCL", lock.cuda.nccl)) if v)
         click.echo(f"  CUDA {lock.cuda.runtime}{f' ({extras})' if extras else ''}: needs NVIDIA driver >= "
                    f"{lock.cuda.min_driver}")
-    diff = outcome.diff
     if outcome.created:
         return
-    for name, old, new in diff.changed:
-        click.echo(f"  changed  {name} {old} -> {new}")
-    for name, version in diff.added:
-        click.echo(f"  added    {name} {version}")
-    for name, version in diff.removed:
-        click.echo(f"  removed  {name} {version}")
-    for name in diff.rehashed:
-        click.echo(f"  rehashed {name} (same version, other files or hashes)")
-    if diff.empty and outcome.written:
-        click.echo("  no Python pin changed")
+    for prefix, diff in (("", outcome.diff), ("apt ", outcome.system_diff)):
+        lines = [f"  changed  {prefix}{name} {old} -> {new}" for name, old, new in diff.changed]
+        lines += [f"  added    {prefix}{name} {version}" for name, version in diff.added]
+        lines += [f"  removed  {prefix}{name} {version}" for name, version in diff.removed]
+        lines += [f"  rehashed {prefix}{name} (same version, other files or hashes)" for name in diff.rehashed]
+        for line in lines[:SUMMARY_LINES]:
+            click.echo(line)
+        if len(lines) > SUMMARY_LINES:
+            click.echo(f"  ... and {len(lines) - SUMMARY_LINES} more {prefix}changes (see git diff of the lock)")
+    if outcome.diff.empty and outcome.system_diff.empty and outcome.written:
+        click.echo("  no pin changed")
 
 
 @cli.command("sync")
@@ -158,6 +165,8 @@ def sync_command(lock_path: Path | None, venv: Path | None) -> int:
 
     path = _default_lock(lock_path)
     result = sync(path, venv if venv is not None else path.parent / ".venv")
+    for warning in result.warnings:
+        _echo_err(f"warning: {warning}")
     click.echo(f"{'Created and synced' if result.created else 'Synced'} {result.venv}: {result.total} packages "
                f"({len(result.installed)} installed, {len(result.removed)} removed)")
     return EXIT_OK

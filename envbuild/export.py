@@ -47,11 +47,11 @@ def pylock_for(lock: Lock) -> str:
             f"{lock.python.resolver!r}); PEP 751 needs them: set [python] resolver = \"uv\" and run envbuild lock"
         )
     machine = _PLATFORM_MARKERS.get(lock.target.platform)
-    python = lock.python.version or lock.python.requested
-    version_marker = "python_full_version" if python.count(".") == 2 else "python_version"
-    environment = f"sys_platform == 'linux' and platform_machine == '{machine}' and {version_marker} == '{python}'"
+    # The pins hold for the interpreter's major.minor (cp311 wheels): any 3.11.x may install them.
+    minor = ".".join((lock.python.version or lock.python.requested).split(".")[:2])
+    environment = f"sys_platform == 'linux' and platform_machine == '{machine}' and python_version == '{minor}'"
     return pylock_text(lock.python.packages, lock.python.index_url, environments=[environment],
-                       requires_python=f"=={python}" if python.count(".") == 2 else f"=={python}.*")
+                       requires_python=f"=={minor}.*")
 
 
 def pylock_text(packages: Sequence[PythonPackage], index_url: str, *, environments: Sequence[str] = (),

@@ -69,6 +69,23 @@ class Target:
 
 
 @dataclass(frozen=True)
+class SystemPackage:
+    name: str
+    version: str
+    architecture: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SystemLock:
+    sources: tuple[str, ...]  # apt source lines without "deb": "URL SUITE COMPONENT..."
+    packages: tuple[SystemPackage, ...] = ()  # the closure not already in the base image, sorted by name
+
+    def by_name(self) -> dict[str, SystemPackage]:
+        return {p.name: p for p in self.packages}
+
+
+@dataclass(frozen=True)
 class CudaLock:
     runtime: str  # cudart version, e.g. "12.4.127"
     min_driver: str  # lowest driver that runs it (minor-version compatibility)
@@ -86,6 +103,7 @@ class Lock:
     env: tuple[tuple[str, str], ...] = ()  # sorted by name
     ignore_extra: tuple[str, ...] = ()  # [check] ignore-extra, carried so that a check needs only the lock
     cuda: CudaLock | None = None  # absent when there is no CUDA in the environment
+    system: SystemLock | None = None  # absent when the target's distribution is not resolved
     version: int = LOCK_VERSION
 
 
@@ -157,6 +175,18 @@ def _parse_v1(raw: dict[str, Any], shown: str) -> Lock:
                         index_url=py.required("index-url"), extra_index_urls=py.strings("extra-index-urls"),
                         packages=tuple(packages), version=py.string("version"), source=py.string("source"))
     py.done()
+    system = None
+    if top.raw.get("system") is not None:
+        s = top.table("system")
+        sys_packages = []
+        for p in s.tables("packages"):
+            sys_packages.append(SystemPackage(name=p.required("name"), version=p.required("version"),
+                                              architecture=p.required("architecture"), sha256=p.required("sha256")))
+            p.done()
+        system = SystemLock(sources=s.strings("sources"), packages=tuple(sys_packages))
+        s.done()
+    else:
+        top.get("system")
     cuda = None
     if top.raw.get("cuda") is not None:
         c = top.table("cuda")
@@ -173,7 +203,7 @@ def _parse_v1(raw: dict[str, Any], shown: str) -> Lock:
     chk.done()
     top.done()
     return Lock(spec_hash=spec_hash, name=name, target=target, python=python,
-                env=tuple(sorted(env_raw.items())), ignore_extra=ignore, cuda=cuda)
+                env=tuple(sorted(env_raw.items())), ignore_extra=ignore, cuda=cuda, system=system)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -195,22 +225,38 @@ def dumps(lock: Lock, regenerate: str = "envbuild lock") -> str:
     doc.add("version", lock.version)
     doc.add("spec-hash", lock.spec_hash)
     doc.add("name", lock.name)
-
     target = tomlkit.table()
     target.add("platform", lock.target.platform)
     _add_optional(target, "distro", lock.target.distro)
     _add_optional(target, "python-platform", lock.target.python_platform)
     doc.add("target", target)
+    doc.add("python", _python_table(lock.python))
+    if lock.system is not None:
+        doc.add("system", _system_table(lock.system))
+    if lock.cuda is not None:
+        doc.add("cuda", _cuda_table(lock.cuda))
+    env = tomlkit.table()
+    for key, value in sorted(lock.env):
+        env.add(key, value)
+    doc.add("env", env)
+    check = tomlkit.table()
+    check.add("ignore-extra", _string_array(sorted(lock.ignore_extra)))
+    doc.add("check", check)
+    return header(regenerate) + tomlkit.dumps(doc)
+
+
+def _python_table(python: PythonLock) -> Any:
+    import tomlkit
 
     py = tomlkit.table()
-    _add_optional(py, "version", lock.python.version)
-    _add_optional(py, "source", lock.python.source)
-    py.add("requested", lock.python.requested)
-    py.add("resolver", lock.python.resolver)
-    py.add("index-url", lock.python.index_url)
-    py.add("extra-index-urls", _string_array(lock.python.extra_index_urls))
+    _add_optional(py, "version", python.version)
+    _add_optional(py, "source", python.source)
+    py.add("requested", python.requested)
+    py.add("resolver", python.resolver)
+    py.add("index-url", python.index_url)
+    py.add("extra-index-urls", _string_array(python.extra_index_urls))
     packages = tomlkit.aot()
-    for pkg in sorted(lock.python.packages, key=lambda p: p.name):
+    for pkg in sorted(python.packages, key=lambda p: p.name):
         item = tomlkit.table()
         item.add("name", pkg.name)
         item.add("version", pkg.version)
@@ -225,25 +271,36 @@ def dumps(lock: Lock, regenerate: str = "envbuild lock") -> str:
             item.add("files", files)
         packages.append(item)
     py.add("packages", packages)
-    doc.add("python", py)
+    return py
 
-    if lock.cuda is not None:
-        cuda = tomlkit.table()
-        cuda.add("runtime", lock.cuda.runtime)
-        _add_optional(cuda, "cudnn", lock.cuda.cudnn)
-        _add_optional(cuda, "nccl", lock.cuda.nccl)
-        cuda.add("min-driver", lock.cuda.min_driver)
-        _add_optional(cuda, "toolkit-driver", lock.cuda.toolkit_driver)
-        doc.add("cuda", cuda)
 
-    env = tomlkit.table()
-    for key, value in sorted(lock.env):
-        env.add(key, value)
-    doc.add("env", env)
-    check = tomlkit.table()
-    check.add("ignore-extra", _string_array(sorted(lock.ignore_extra)))
-    doc.add("check", check)
-    return header(regenerate) + tomlkit.dumps(doc)
+def _system_table(lock: SystemLock) -> Any:
+    import tomlkit
+
+    system = tomlkit.table()
+    system.add("sources", _string_array(lock.sources, multiline=True))
+    packages = tomlkit.aot()
+    for sp in sorted(lock.packages, key=lambda p: p.name):
+        entry = tomlkit.table()
+        entry.add("name", sp.name)
+        entry.add("version", sp.version)
+        entry.add("architecture", sp.architecture)
+        entry.add("sha256", sp.sha256)
+        packages.append(entry)
+    system.add("packages", packages)
+    return system
+
+
+def _cuda_table(lock: CudaLock) -> Any:
+    import tomlkit
+
+    cuda = tomlkit.table()
+    cuda.add("runtime", lock.runtime)
+    _add_optional(cuda, "cudnn", lock.cudnn)
+    _add_optional(cuda, "nccl", lock.nccl)
+    cuda.add("min-driver", lock.min_driver)
+    _add_optional(cuda, "toolkit-driver", lock.toolkit_driver)
+    return cuda
 
 
 def _add_optional(table: Any, key: str, value: str | None) -> None:
@@ -354,10 +411,22 @@ class LockDiff:
 def diff_python(old: PythonLock | None, new: PythonLock) -> LockDiff:
     before = old.by_name() if old else {}
     after = new.by_name()
-    added = tuple((n, after[n].version) for n in sorted(set(after) - set(before)))
-    removed = tuple((n, before[n].version) for n in sorted(set(before) - set(after)))
-    changed = tuple((n, before[n].version, after[n].version)
-                    for n in sorted(set(before) & set(after)) if before[n].version != after[n].version)
-    rehashed = tuple(n for n in sorted(set(before) & set(after))
-                     if before[n].version == after[n].version and before[n].hashes != after[n].hashes)
+    return _diff({n: (p.version, p.hashes) for n, p in before.items()},
+                 {n: (p.version, p.hashes) for n, p in after.items()})
+
+
+def diff_system(old: SystemLock | None, new: SystemLock | None) -> LockDiff:
+    before = old.by_name() if old else {}
+    after = new.by_name() if new else {}
+    return _diff({n: (p.version, (p.sha256,)) for n, p in before.items()},
+                 {n: (p.version, (p.sha256,)) for n, p in after.items()})
+
+
+def _diff(before: dict[str, tuple[str, tuple[str, ...]]], after: dict[str, tuple[str, tuple[str, ...]]]) -> LockDiff:
+    """Pins (name -> (version, hashes)) before and after."""
+    added = tuple((n, after[n][0]) for n in sorted(set(after) - set(before)))
+    removed = tuple((n, before[n][0]) for n in sorted(set(before) - set(after)))
+    both = sorted(set(before) & set(after))
+    changed = tuple((n, before[n][0], after[n][0]) for n in both if before[n][0] != after[n][0])
+    rehashed = tuple(n for n in both if before[n][0] == after[n][0] and before[n][1] != after[n][1])
     return LockDiff(added=added, removed=removed, changed=changed, rehashed=rehashed)

@@ -87,7 +87,8 @@ class PythonSpec:
 @dataclass(frozen=True)
 class SystemSpec:
     packages: tuple[str, ...] = ()
-    mirror: str | None = None
+    mirror: str | None = None  # a URL, or "snapshot:YYYYMMDDTHHMMSSZ"
+    security_mirror: str | None = None  # a URL, or "none"
 
 
 @dataclass(frozen=True)
@@ -339,13 +340,22 @@ def expand_url(url: str, where: str) -> str:
 
 
 def _parse_system(t: Table) -> SystemSpec:
-    t.only("packages", "mirror")
+    t.only("packages", "mirror", "security-mirror")
     packages = t.strings("packages")
     for i, name in enumerate(packages):
         if not _APT_NAME_RE.match(name):
             raise t.error(["packages", i], f"{name!r} is not a Debian package name")
     mirror = t.string("mirror")
-    return SystemSpec(packages=tuple(sorted(set(packages))), mirror=mirror)
+    if mirror is not None and mirror.startswith("snapshot:"):
+        if not re.fullmatch(r"snapshot:\d{8}T\d{6}Z", mirror):
+            raise t.error(["mirror"], f"{mirror!r}: write a snapshot as snapshot:YYYYMMDDTHHMMSSZ "
+                                      "(e.g. snapshot:20251120T000000Z)")
+    elif mirror is not None:
+        _check_url(mirror, lambda problem: t.error(["mirror"], problem))
+    security = t.string("security-mirror")
+    if security is not None and security != "none":
+        _check_url(security, lambda problem: t.error(["security-mirror"], problem))
+    return SystemSpec(packages=tuple(sorted(set(packages))), mirror=mirror, security_mirror=security)
 
 
 def _parse_cuda(t: Table) -> CudaSpec:
@@ -399,7 +409,8 @@ def normalized(spec: Spec) -> dict[str, Any]:
             "extra-index-urls": list(spec.python.extra_index_urls),
             "resolver": spec.python.resolver,
         },
-        "system": {"packages": list(spec.system.packages), "mirror": spec.system.mirror},
+        "system": {"packages": list(spec.system.packages), "mirror": spec.system.mirror,
+                   "security-mirror": spec.system.security_mirror},
         "cuda": {"version": spec.cuda.version},
         "env": dict(spec.env),
         "check": {"ignore-extra": list(spec.check.ignore_extra)},

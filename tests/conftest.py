@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.apt import AptMirror
 from tests.support.pypi import LocalIndex, Wheel, build_standard
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,10 +28,23 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-goldens"))
 
 
+_APT: dict[str, AptMirror] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def apt_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AptMirror]:
+    """The loopback apt mirror that every spec written by write_spec() resolves against (never the Internet)."""
+    with AptMirror(tmp_path_factory.mktemp("apt")) as mirror:
+        _APT["default"] = mirror
+        yield mirror
+    _APT.clear()
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test gets its own uv cache and no user-level resolver settings."""
+    """Each test gets its own uv and envbuild caches and no user-level resolver settings."""
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / ".uv-cache"))
+    monkeypatch.setenv("ENVBUILD_CACHE_DIR", str(tmp_path / ".envbuild-cache"))
     monkeypatch.delenv("CI", raising=False)
     for var in list(os.environ):
         if var.startswith(("UV_INDEX", "UV_EXTRA", "PIP_INDEX", "PIP_EXTRA")):
@@ -61,10 +75,13 @@ def pypi_reachable() -> None:
         pytest.skip(f"PyPI is not reachable from here: {exc}")
 
 
-def write_spec(directory: Path, index_url: str, requirements: list[str], **environment: str) -> Path:
+def write_spec(directory: Path, index_url: str, requirements: list[str], *, system: list[str] | None = None,
+               apt: AptMirror | None = None, **environment: str) -> Path:
+    """An envbuild.toml whose apt sources are the loopback mirror; [python] comes last, so tests may append."""
     env = {"name": "t", "platform": "linux/amd64", "distro": "debian:bookworm", "python": "3.11", **environment}
     lines = ["[environment]"] + [f'{k.replace("_", "-")} = "{v}"' for k, v in env.items()]
-    lines += ["", "[python]", f"requirements = {requirements!r}".replace("'", '"'), f'index-url = "{index_url}"']
+    lines += ["", "[system]", f"packages = {system or []!r}".replace("'", '"'), (apt or _APT["default"]).spec_lines()]
+    lines += ["[python]", f"requirements = {requirements!r}".replace("'", '"'), f'index-url = "{index_url}"']
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "envbuild.toml"
     path.write_text("\n".join(lines) + "\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from envbuild import lockfile
-from envbuild.errors import LockfileError, UnknownLockfileVersion
+from envbuild.errors import EnvbuildError, LockfileError, UnknownLockfileVersion
 from envbuild.lockfile import Lock, LockDiff, Target
 from envbuild.spec import PYPROJECT, SPEC_FILE, Spec, load_spec, spec_hash
 from envbuild.validate import shown
@@ -24,7 +24,8 @@ Status = Callable[[str], AbstractContextManager[None]]
 class LockResult:
     path: Path
     lock: Lock
-    diff: LockDiff
+    diff: LockDiff  # Python pins
+    system_diff: LockDiff  # apt pins
     written: bool  # False: the file already held exactly this lock
     created: bool  # there was no lock before
     seconds: float
@@ -72,10 +73,23 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
             pinned = set(previous.python.by_name())
             warnings += [f"-P {n}: not in the previous lock; it is resolved fresh anyway"
                          for n in sorted(names - pinned)]
+        system, exact_python = None, None
+        env = spec.environment
+        if env.distro is not None:
+            from envbuild.resolve.system import resolve_system
+
+            with status(f"Resolving {len(spec.system.packages)} system packages and Python {env.python} "
+                        f"for {env.distro.name} ({env.platform})"):
+                system, exact_python = resolve_system(
+                    env.distro, env.platform, spec.system.packages, env.python, mirror=spec.system.mirror,
+                    security_mirror=spec.system.security_mirror)
+        elif spec.system.packages:
+            raise EnvbuildError("[system] packages need the target's distribution: set [environment] distro "
+                                "(reading it from the base image is not implemented yet)")
         with status(f"Resolving {len(spec.python.requirements)} Python requirements with "
-                    f"{spec.python.resolver} for {spec.environment.platform}, Python {spec.environment.python}"):
+                    f"{spec.python.resolver} for {env.platform}, Python {exact_python or env.python}"):
             python = resolve_python(spec, previous=previous.python if previous else None, upgrade=upgrade,
-                                    upgrade_packages=tuple(sorted(names)))
+                                    upgrade_packages=tuple(sorted(names)), exact_python=exact_python)
         new = Lock(
             spec_hash=spec_hash(spec),
             name=spec.environment.name,
@@ -86,11 +100,13 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
             env=spec.env,
             ignore_extra=spec.check.ignore_extra,
             cuda=resolve_cuda(spec.cuda.version, python.packages),
+            system=system,
         )
         text = lockfile.dumps(new, regenerate=regenerate_command(spec, path))
         written = lockfile.write_atomic(path, text)
     return LockResult(path=path, lock=new, diff=lockfile.diff_python(previous.python if previous else None,
                                                                      new.python),
+                      system_diff=lockfile.diff_system(previous.system if previous else None, new.system),
                       written=written, created=previous is None, seconds=time.monotonic() - started,
                       warnings=tuple(warnings))
 

@@ -21,6 +21,7 @@ class SyncResult:
     installed: tuple[tuple[str, str], ...]  # name, version now present that was not before
     removed: tuple[tuple[str, str], ...]
     total: int
+    warnings: tuple[str, ...] = ()
 
 
 def sync(lock_path: Path, venv: Path) -> SyncResult:
@@ -36,13 +37,19 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
     if not python.exists():
         if venv.exists() and (not venv.is_dir() or any(venv.iterdir())):
             raise SyncError(f"{venv} exists but is not a virtual environment (no bin/python); choose another --venv")
-        uv.create_venv(venv, lock.python.version or lock.python.requested)
+        uv.create_venv(venv, _minor(lock.python.version or lock.python.requested))
         created = True
     found = uv.venv_python_version(python)
     wanted = lock.python.version or lock.python.requested
-    if not (found == wanted or found.startswith(wanted + ".")):
+    # The wheels are for the interpreter's major.minor (cp311); another micro release runs them, but it is
+    # not the interpreter the lock froze, so it is said.
+    if _minor(found) != _minor(wanted):
         raise SyncError(f"{venv} runs Python {found} but the lock is for Python {wanted}; "
                         f"remove it and run envbuild sync again")
+    warnings = []
+    if lock.python.version and found != lock.python.version:
+        warnings.append(f"{venv} runs Python {found}; the lock froze Python {lock.python.version} "
+                        f"({lock.python.source or 'target'}): the packages are the same, the interpreter is not")
     before = uv.installed(python)
     uv.sync(python, requirements_text(lock), expand_url(lock.python.index_url, "[python] -> index-url"),
             [expand_url(u, "[python] -> extra-index-urls") for u in lock.python.extra_index_urls])
@@ -53,7 +60,12 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
         installed=tuple(sorted((n, v) for n, v in after.items() if before.get(n) != v)),
         removed=tuple(sorted((n, v) for n, v in before.items() if after.get(n) != v)),
         total=len(after),
+        warnings=tuple(warnings),
     )
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
 
 
 def _check_host(lock: Lock) -> None:

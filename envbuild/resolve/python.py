@@ -82,4 +82,5 @@ def resolve_python(spec: Spec, *, previous: PythonLock | None = None, upgrade: b
     )
     packages = _adapter(py.resolver)(request)
     return PythonLock(requested=spec.environment.python, resolver=py.resolver, index_url=py.index_url,
-                      extra_index_urls=py.extra_index_urls, packages=tuple(packages), version=exact_python)
+                      extra_index_urls=py.extra_index_urls, packages=tuple(packages), version=exact_python,
+                      source="system" if exact_python else None)

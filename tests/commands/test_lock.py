@@ -26,7 +26,8 @@ def test_lock_pins_every_package_with_the_hashes_of_its_files(tmp_path: Path, in
     write_spec(tmp_path, index.url, ["alpha", "gamma"])
     done = envbuild("lock", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "Locked 3 Python packages for linux/amd64, Python 3.11 (uv" in done.stdout
+    assert ("Locked 3 Python packages and 49 system packages for linux/amd64 (debian:12), Python 3.11.2 (uv"
+            in done.stdout)
     lock = lockfile.read_lock(tmp_path / "envbuild.lock")
     assert pins(tmp_path / "envbuild.lock") == {"alpha": "1.1", "beta": "1.1", "gamma": "1.0"}
     served = {p.name: "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest() for p in index.root.glob("*.whl")}

@@ -57,7 +57,8 @@ def test_sync_requires_the_locked_hashes(locked: Path, index: LocalIndex, tmp_pa
 
 def test_sync_refuses_a_venv_of_another_python(locked: Path, tmp_path: Path) -> None:
     lock = locked / "envbuild.lock"
-    lock.write_text(lock.read_text().replace('requested = "3.11"', 'requested = "3.9"'))
+    text = lock.read_text().replace('requested = "3.11"', 'requested = "3.9"')
+    lock.write_text(text.replace('version = "3.11.2"\nsource = "system"\n', ""))
     subprocess.run([uv.binary(), "venv", str(tmp_path / "v311"), "--python", "3.11", "-q"], check=True)
     done = envbuild("sync", "--venv", str(tmp_path / "v311"), cwd=locked)
     assert done.returncode == 2
@@ -86,3 +87,9 @@ def test_sync_refuses_a_path_that_is_not_a_venv(locked: Path, tmp_path: Path) ->
         done = envbuild("sync", "--venv", str(tmp_path / target), cwd=locked)
         assert done.returncode == 2 and "is not a virtual environment" in done.stderr, done.stderr
     assert (tmp_path / "a-file").read_text() == (tmp_path / "a-dir" / "notes.txt").read_text() == "precious\n"
+
+
+def test_sync_into_another_micro_release_warns_that_the_interpreter_differs(locked: Path) -> None:
+    done = envbuild("sync", cwd=locked)  # the lock froze bookworm's 3.11.2; this host's venv runs another 3.11
+    assert done.returncode == 0, done.stderr
+    assert "the lock froze Python 3.11.2 (system)" in done.stderr

@@ -1,0 +1,182 @@
+"""Debian/Ubuntu repositories over HTTP: Release files and Packages indexes, verified and cached.
+
+Each Packages index is downloaded once, checked against the sha256 and size its Release file lists, and
+cached (parsed) under the cache directory, keyed by that sha256: a re-lock downloads only the Release files,
+with If-None-Match / If-Modified-Since.  Release files are parsed with python-debian.  The large Packages
+files (50 MB for bookworm main) are scanned for the few fields the resolver needs by a byte-level splitter:
+python-debian's deb822 takes about 8x longer on them; its relation parser and version order are used on
+the records that the closure actually visits.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import json
+import lzma
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from envbuild.adapters.http import TIMEOUT, cache_dir, session
+from envbuild.errors import EnvbuildError
+
+CACHE_SCHEMA = "1"
+
+
+class AptError(EnvbuildError):
+    """A mirror could not be read, or what it served does not match its Release file."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One apt source: ``deb URL SUITE COMPONENTS...``."""
+
+    url: str
+    suite: str
+    components: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DebRecord:
+    package: str
+    version: str
+    architecture: str
+    pre_depends: str
+    depends: str
+    provides: str
+    sha256: str
+    filename: str
+    size: int
+    essential: bool
+    multi_arch: str
+
+
+_FIELDS = {b"Package": 0, b"Version": 1, b"Architecture": 2, b"Pre-Depends": 3, b"Depends": 4, b"Provides": 5,
+           b"SHA256": 6, b"Filename": 7, b"Size": 8, b"Essential": 9, b"Multi-Arch": 10}
+_DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {".xz": lzma.decompress, ".gz": gzip.decompress,
+                                                   ".bz2": bz2.decompress, "": bytes}
+
+
+def load_index(source: Source, arch: str) -> list[DebRecord]:
+    """Every binary package of SOURCE for ARCH (its Packages files, verified against Release)."""
+    release = _release(source)
+    out: list[DebRecord] = []
+    for component in source.components:
+        out += _packages(source, release, f"{component}/binary-{arch}/Packages")
+    return out
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+    import requests
+
+    try:
+        response = session().get(url, headers=headers or {}, timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        raise AptError(f"cannot reach {url}: {_reason(exc)}") from None
+    return response.status_code, response.content, dict(response.headers)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "CERTIFICATE_VERIFY_FAILED"):
+        if marker in text:
+            return marker
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _release(source: Source) -> dict[str, tuple[str, int]]:
+    """The SHA256 table of the suite's Release file: path -> (sha256, size).  Conditional GET against the cache."""
+    from debian.deb822 import Release
+
+    url = f"{source.url.rstrip('/')}/dists/{source.suite}/Release"
+    key = hashlib.sha256(url.encode()).hexdigest()[:32]
+    folder = cache_dir("apt", "release")
+    body_path, meta_path = folder / f"{key}.Release", folder / f"{key}.json"
+    headers = {}
+    if body_path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("etag"):
+            headers["If-None-Match"] = meta["etag"]
+        if meta.get("last-modified"):
+            headers["If-Modified-Since"] = meta["last-modified"]
+    status, body, response_headers = _get(url, headers)
+    if status == 304:
+        body = body_path.read_bytes()
+    elif status == 200:
+        _write(body_path, body)
+        _write(meta_path, json.dumps({"etag": response_headers.get("ETag"),
+                                      "last-modified": response_headers.get("Last-Modified")}).encode())
+    elif status == 404:
+        raise AptError(f"{url}: not found (is {source.suite!r} a suite of {source.url}?)")
+    else:
+        raise AptError(f"{url}: HTTP {status}")
+    release = Release(body.decode("utf-8", "replace"))
+    table = {}
+    for entry in release.get("SHA256", []):
+        table[entry["name"]] = (entry["sha256"], int(entry["size"]))
+    if not table:
+        raise AptError(f"{url}: no SHA256 list (envbuild verifies every index against it)")
+    return table
+
+
+def _packages(source: Source, release: dict[str, tuple[str, int]], stem: str) -> list[DebRecord]:
+    for suffix in (".xz", ".gz", ".bz2", ""):
+        if stem + suffix in release:
+            break
+    else:
+        raise AptError(f"{source.url} {source.suite}: the Release file lists no {stem}[.xz|.gz]")
+    sha, size = release[stem + suffix]
+    parsed = cache_dir("apt", "parsed") / f"{sha}.v{CACHE_SCHEMA}.json"
+    if parsed.exists():
+        return [DebRecord(*row) for row in json.loads(parsed.read_bytes())]
+    url = f"{source.url.rstrip('/')}/dists/{source.suite}/{stem}{suffix}"
+    status, body, _ = _get(url)
+    if status != 200:
+        raise AptError(f"{url}: HTTP {status}")
+    got = hashlib.sha256(body).hexdigest()
+    if got != sha or len(body) != size:
+        raise AptError(f"{url}: checksum mismatch (the Release file says sha256 {sha[:16]}… and {size} bytes, "
+                       f"the mirror served {got[:16]}… and {len(body)} bytes); the mirror may be mid-update, "
+                       "retry later")
+    try:
+        text = _DECOMPRESS[suffix](body)
+    except (lzma.LZMAError, OSError, EOFError) as exc:
+        raise AptError(f"{url}: cannot decompress: {exc}") from None
+    records = list(scan(text))
+    _write(parsed, json.dumps([list(r.__dict__.values()) for r in records], separators=(",", ":")).encode())
+    return records
+
+
+def scan(text: bytes) -> Iterator[DebRecord]:
+    """The fields the resolver needs, from each stanza of a Packages file."""
+    for stanza in text.split(b"\n\n"):
+        values: list[bytes] = [b""] * len(_FIELDS)
+        last = -1
+        for line in stanza.split(b"\n"):
+            if not line:
+                continue
+            if line[0] in b" \t":
+                if last >= 0:
+                    values[last] += b" " + line.strip()
+                continue
+            name, _, value = line.partition(b":")
+            last = _FIELDS.get(name, -1)
+            if last >= 0:
+                values[last] = value.strip()
+        if not values[0]:
+            continue
+        v = [x.decode("utf-8", "replace") for x in values]
+        yield DebRecord(package=v[0], version=v[1], architecture=v[2], pre_depends=v[3], depends=v[4],
+                        provides=v[5], sha256=v[6], filename=v[7], size=int(v[8] or 0),
+                        essential=v[9] == "yes", multi_arch=v[10])
+
+
+def _write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
