@@ -24,7 +24,7 @@ from pathlib import Path
 from envbuild.adapters.http import TIMEOUT, cache_dir, session
 from envbuild.errors import EnvbuildError
 
-CACHE_SCHEMA = "1"
+CACHE_SCHEMA = "2"
 
 
 class AptError(EnvbuildError):
@@ -53,10 +53,11 @@ class DebRecord:
     size: int
     essential: bool
     multi_arch: str
+    priority: str
 
 
 _FIELDS = {b"Package": 0, b"Version": 1, b"Architecture": 2, b"Pre-Depends": 3, b"Depends": 4, b"Provides": 5,
-           b"SHA256": 6, b"Filename": 7, b"Size": 8, b"Essential": 9, b"Multi-Arch": 10}
+           b"SHA256": 6, b"Filename": 7, b"Size": 8, b"Essential": 9, b"Multi-Arch": 10, b"Priority": 11}
 _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {".xz": lzma.decompress, ".gz": gzip.decompress,
                                                    ".bz2": bz2.decompress, "": bytes}
 
@@ -172,7 +173,7 @@ def scan(text: bytes) -> Iterator[DebRecord]:
         v = [x.decode("utf-8", "replace") for x in values]
         yield DebRecord(package=v[0], version=v[1], architecture=v[2], pre_depends=v[3], depends=v[4],
                         provides=v[5], sha256=v[6], filename=v[7], size=int(v[8] or 0),
-                        essential=v[9] == "yes", multi_arch=v[10])
+                        essential=v[9] == "yes", multi_arch=v[10], priority=v[11])
 
 
 def _write(path: Path, data: bytes) -> None:

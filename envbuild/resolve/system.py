@@ -31,6 +31,7 @@ _SNAPSHOT = re.compile(r"^snapshot:(\d{8}T\d{6}Z)$")
 _OPS = {"<<": lambda c: c < 0, "<=": lambda c: c <= 0, "=": lambda c: c == 0, ">=": lambda c: c >= 0,
         ">>": lambda c: c > 0}
 DEB_ARCH = {"linux/amd64": "amd64", "linux/arm64": "arm64"}
+_PRIORITY = {name: rank for rank, name in enumerate(("required", "important", "standard", "optional", "extra"))}
 
 
 class SystemResolutionError(EnvbuildError):
@@ -97,8 +98,8 @@ class Universe:
             for rec in self.candidates.values():
                 for name, version in provides(rec.provides):
                     providers.setdefault(name, []).append((rec, version))
-            for entries in providers.values():
-                entries.sort(key=lambda p: p[0].package)
+            for entries in providers.values():  # as apt prefers: higher Priority first, then by name
+                entries.sort(key=lambda p: (_PRIORITY.get(p[0].priority, len(_PRIORITY)), p[0].package))
             self._providers = providers
         return self._providers
 
