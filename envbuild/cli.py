@@ -71,11 +71,12 @@ _lock_option = click.option(
 @click.option("-P", "--upgrade-package", "upgrade_packages", multiple=True, metavar="NAME",
               help="Let NAME move to its newest allowed version; every other pin stays. Repeatable.")
 @click.option("-U", "--upgrade", is_flag=True, help="Let every package move to its newest allowed version.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print the time of each resolver stage.")
 @click.option("--check", "check_only", is_flag=True,
               help="Only say whether the lock matches the spec (no network, no write): exit 0 if it does, "
                    "1 if it is out of date.")
-def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tuple[str, ...], upgrade: bool,
-                 check_only: bool) -> int:
+def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tuple[str, ...], upgrade: bool,  # noqa: PLR0917 - click passes options positionally
+                 verbose: bool, check_only: bool) -> int:
     """Resolve the spec and write envbuild.lock.
 
     Python packages are pinned, with the sha256 of every file, for the spec's target platform and Python
@@ -104,6 +105,9 @@ def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tu
     for warning in outcome.warnings:
         _echo_err(f"warning: {warning}")
     _print_lock_summary(outcome)
+    if verbose:
+        for stage, seconds in outcome.stages:
+            click.echo(f"  stage    {stage}: {seconds:.2f} s")
     return EXIT_OK
 
 

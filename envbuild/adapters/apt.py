@@ -62,13 +62,37 @@ _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {".xz": lzma.decompress, ".gz
                                                    ".bz2": bz2.decompress, "": bytes}
 
 
+@dataclass(frozen=True)
+class IndexFile:
+    """One Packages file as its suite's Release file lists it."""
+
+    url: str
+    sha256: str
+    size: int
+
+
 def load_index(source: Source, arch: str) -> list[DebRecord]:
     """Every binary package of SOURCE for ARCH (its Packages files, verified against Release)."""
-    release = _release(source)
     out: list[DebRecord] = []
-    for component in source.components:
-        out += _packages(source, release, f"{component}/binary-{arch}/Packages")
+    for index in index_files(source, arch):
+        out += load_index_file(index)
     return out
+
+
+def index_files(source: Source, arch: str) -> list[IndexFile]:
+    """The Packages files of SOURCE for ARCH, from its Release file (fetched conditionally: a 304 is cheap)."""
+    release = _release(source)
+    files = []
+    for component in source.components:
+        stem = f"{component}/binary-{arch}/Packages"
+        for suffix in (".xz", ".gz", ".bz2", ""):
+            if stem + suffix in release:
+                sha, size = release[stem + suffix]
+                files.append(IndexFile(f"{source.url.rstrip('/')}/dists/{source.suite}/{stem}{suffix}", sha, size))
+                break
+        else:
+            raise AptError(f"{source.url} {source.suite}: the Release file lists no {stem}[.xz|.gz]")
+    return files
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
@@ -108,8 +132,8 @@ def _release(source: Source) -> dict[str, tuple[str, int]]:
     if status == 304:
         body = body_path.read_bytes()
     elif status == 200:
-        _write(body_path, body)
-        _write(meta_path, json.dumps({"etag": response_headers.get("ETag"),
+        write_cache(body_path, body)
+        write_cache(meta_path, json.dumps({"etag": response_headers.get("ETag"),
                                       "last-modified": response_headers.get("Last-Modified")}).encode())
     elif status == 404:
         raise AptError(f"{url}: not found (is {source.suite!r} a suite of {source.url}?)")
@@ -124,31 +148,26 @@ def _release(source: Source) -> dict[str, tuple[str, int]]:
     return table
 
 
-def _packages(source: Source, release: dict[str, tuple[str, int]], stem: str) -> list[DebRecord]:
-    for suffix in (".xz", ".gz", ".bz2", ""):
-        if stem + suffix in release:
-            break
-    else:
-        raise AptError(f"{source.url} {source.suite}: the Release file lists no {stem}[.xz|.gz]")
-    sha, size = release[stem + suffix]
-    parsed = cache_dir("apt", "parsed") / f"{sha}.v{CACHE_SCHEMA}.json"
+def load_index_file(index: IndexFile) -> list[DebRecord]:
+    """The records of one Packages file: from the cache when its sha256 was seen, else downloaded and verified."""
+    parsed = cache_dir("apt", "parsed") / f"{index.sha256}.v{CACHE_SCHEMA}.json"
     if parsed.exists():
         return [DebRecord(*row) for row in json.loads(parsed.read_bytes())]
-    url = f"{source.url.rstrip('/')}/dists/{source.suite}/{stem}{suffix}"
-    status, body, _ = _get(url)
+    status, body, _ = _get(index.url)
     if status != 200:
-        raise AptError(f"{url}: HTTP {status}")
+        raise AptError(f"{index.url}: HTTP {status}")
     got = hashlib.sha256(body).hexdigest()
-    if got != sha or len(body) != size:
-        raise AptError(f"{url}: checksum mismatch (the Release file says sha256 {sha[:16]}… and {size} bytes, "
-                       f"the mirror served {got[:16]}… and {len(body)} bytes); the mirror may be mid-update, "
-                       "retry later")
+    if got != index.sha256 or len(body) != index.size:
+        raise AptError(f"{index.url}: checksum mismatch (the Release file says sha256 {index.sha256[:16]}… and "
+                       f"{index.size} bytes, the mirror served {got[:16]}… and {len(body)} bytes); the mirror may "
+                       "be mid-update, retry later")
+    suffix = next((s for s in (".xz", ".gz", ".bz2") if index.url.endswith(s)), "")
     try:
         text = _DECOMPRESS[suffix](body)
     except (lzma.LZMAError, OSError, EOFError) as exc:
-        raise AptError(f"{url}: cannot decompress: {exc}") from None
+        raise AptError(f"{index.url}: cannot decompress: {exc}") from None
     records = list(scan(text))
-    _write(parsed, json.dumps([list(r.__dict__.values()) for r in records], separators=(",", ":")).encode())
+    write_cache(parsed, json.dumps([list(r.__dict__.values()) for r in records], separators=(",", ":")).encode())
     return records
 
 
@@ -176,7 +195,8 @@ def scan(text: bytes) -> Iterator[DebRecord]:
                         essential=v[9] == "yes", multi_arch=v[10], priority=v[11])
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_cache(path: Path, data: bytes) -> None:
+    """Replace a cache file atomically (a concurrent reader sees the old file or the new one)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)

@@ -13,7 +13,7 @@ from packaging.utils import canonicalize_name
 
 from envbuild import lockfile
 from envbuild.errors import EnvbuildError, LockfileError, UnknownLockfileVersion
-from envbuild.lockfile import Lock, LockDiff, Target
+from envbuild.lockfile import Lock, LockDiff, PythonLock, SystemLock, Target
 from envbuild.spec import PYPROJECT, SPEC_FILE, Spec, load_spec, spec_hash
 from envbuild.validate import shown
 
@@ -30,6 +30,7 @@ class LockResult:
     created: bool  # there was no lock before
     seconds: float
     warnings: tuple[str, ...] = ()
+    stages: tuple[tuple[str, float], ...] = ()  # wall time of each resolver stage (they may overlap)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def regenerate_command(spec: Spec, lock_path: Path) -> str:
 def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrade: bool = False,
          upgrade_packages: tuple[str, ...] = (), status: Status | None = None) -> LockResult:
     from envbuild.resolve.cuda import resolve_cuda
-    from envbuild.resolve.python import python_platform, resolve_python
+    from envbuild.resolve.python import python_platform
 
     started = time.monotonic()
     spec = load_spec(spec_path)
@@ -73,23 +74,14 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
             pinned = set(previous.python.by_name())
             warnings += [f"-P {n}: not in the previous lock; it is resolved fresh anyway"
                          for n in sorted(names - pinned)]
-        system, exact_python = None, None
+        stages: list[tuple[str, float]] = []
         env = spec.environment
+        what = f"{len(spec.python.requirements)} Python requirements with {spec.python.resolver}"
         if env.distro is not None:
-            from envbuild.resolve.system import resolve_system
-
-            with status(f"Resolving {len(spec.system.packages)} system packages and Python {env.python} "
-                        f"for {env.distro.name} ({env.platform})"):
-                system, exact_python = resolve_system(
-                    env.distro, env.platform, spec.system.packages, env.python, mirror=spec.system.mirror,
-                    security_mirror=spec.system.security_mirror)
-        elif spec.system.packages:
-            raise EnvbuildError("[system] packages need the target's distribution: set [environment] distro "
-                                "(reading it from the base image is not implemented yet)")
-        with status(f"Resolving {len(spec.python.requirements)} Python requirements with "
-                    f"{spec.python.resolver} for {env.platform}, Python {exact_python or env.python}"):
-            python = resolve_python(spec, previous=previous.python if previous else None, upgrade=upgrade,
-                                    upgrade_packages=tuple(sorted(names)), exact_python=exact_python)
+            what = f"{len(spec.system.packages)} system packages and {what}"
+        with status(f"Resolving {what} for {env.platform}, Python {env.python}"):
+            system, python = _resolve(spec, previous, upgrade=upgrade, upgrade_packages=tuple(sorted(names)),
+                                      stages=stages)
         new = Lock(
             spec_hash=spec_hash(spec),
             name=spec.environment.name,
@@ -108,7 +100,53 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
                                                                      new.python),
                       system_diff=lockfile.diff_system(previous.system if previous else None, new.system),
                       written=written, created=previous is None, seconds=time.monotonic() - started,
-                      warnings=tuple(warnings))
+                      warnings=tuple(warnings), stages=tuple(stages))
+
+
+def _resolve(spec: Spec, previous: Lock | None, *, upgrade: bool, upgrade_packages: tuple[str, ...],
+             stages: list[tuple[str, float]]) -> tuple[SystemLock | None, PythonLock]:
+    """The apt closure (with the exact interpreter) and the Python pins.
+
+    The Python resolution needs the interpreter's exact version, which the apt indexes give.  On a re-lock
+    the previous lock's version is the likely answer, so uv runs with it while the apt closure resolves;
+    when the indexes say otherwise, uv runs again with the right version.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from envbuild.resolve.python import resolve_python
+
+    env = spec.environment
+    prev_python = previous.python if previous else None
+
+    def python_for(exact: str | None) -> PythonLock:
+        begun = time.monotonic()
+        result = resolve_python(spec, previous=prev_python, upgrade=upgrade, upgrade_packages=upgrade_packages,
+                                exact_python=exact)
+        stages.append((f"python ({spec.python.resolver})", time.monotonic() - begun))
+        return result
+
+    if env.distro is None:
+        if spec.system.packages:
+            raise EnvbuildError("[system] packages need the target's distribution: set [environment] distro "
+                                "(reading it from the base image is not implemented yet)")
+        return None, python_for(None)
+
+    from envbuild.resolve.system import resolve_system
+
+    guess = None
+    if (previous is not None and prev_python is not None and prev_python.source == "system"
+            and previous.target.distro == env.distro.name and prev_python.version
+            and prev_python.version.startswith(env.python)):
+        guess = prev_python.version
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        speculative = pool.submit(python_for, guess) if guess else None
+        begun = time.monotonic()
+        system, exact = resolve_system(env.distro, env.platform, spec.system.packages, env.python,
+                                       mirror=spec.system.mirror, security_mirror=spec.system.security_mirror)
+        stages.append(("system (apt)", time.monotonic() - begun))
+        if speculative is not None and exact == guess:
+            return system, speculative.result()
+    return system, python_for(exact)
 
 
 def _previous(path: Path, warnings: list[str]) -> Lock | None:

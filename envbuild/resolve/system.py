@@ -12,6 +12,8 @@ The interpreter of a distro target comes from the same indexes: ``python = "3.11
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,7 +24,8 @@ from debian.deb822 import PkgRelation
 from debian.debian_support import version_compare
 
 from envbuild import data
-from envbuild.adapters.apt import DebRecord, Source, load_index
+from envbuild.adapters.apt import CACHE_SCHEMA, DebRecord, IndexFile, Source, index_files, load_index_file, write_cache
+from envbuild.adapters.http import cache_dir
 from envbuild.errors import EnvbuildError
 from envbuild.lockfile import SystemLock, SystemPackage
 from envbuild.spec import Distro
@@ -238,12 +241,19 @@ def upstream_version(debian_version: str) -> str:
     return re.split(r"[~+]", version, maxsplit=1)[0]
 
 
-def load_universe(sources: Sequence[Source], platform: str) -> Universe:
-    arch = DEB_ARCH[platform]
+def _index_files(sources: Sequence[Source], platform: str) -> list[IndexFile]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(sources) or 1) as pool:  # the Release round trips overlap
+        lists = list(pool.map(lambda source: index_files(source, DEB_ARCH[platform]), sources))
+    return [f for files in lists for f in files]
+
+
+def load_universe(sources: Sequence[Source], platform: str, files: Sequence[IndexFile] | None = None) -> Universe:
     records: list[DebRecord] = []
-    for source in sources:
-        records += load_index(source, arch)
-    return Universe(records, arch)
+    for index in files if files is not None else _index_files(sources, platform):
+        records += load_index_file(index)
+    return Universe(records, DEB_ARCH[platform])
 
 
 def resolve_system(distro: Distro, platform: str, packages: Sequence[str], python: str, *, mirror: str | None = None,
@@ -251,9 +261,23 @@ def resolve_system(distro: Distro, platform: str, packages: Sequence[str], pytho
                    ) -> tuple[SystemLock, str]:
     """The pinned apt closure of PACKAGES plus the distro's interpreter, and the interpreter's exact version."""
     sources = sources_for(distro, platform, mirror, security_mirror)
-    universe = load_universe(sources, platform)
+    files = _index_files(sources, platform)
+    lines = tuple(f"{s.url} {s.suite} {' '.join(s.components)}" for s in sources)
+    # The answer depends only on these inputs (the indexes by their sha256), so a re-lock against unchanged
+    # indexes reads it back instead of loading some 60,000 records again.
+    facts = {"schema": CACHE_SCHEMA, "distro": distro.name, "platform": platform, "packages": sorted(packages),
+             "python": python, "installed": sorted((installed or {}).items()),
+             "indexes": [f.sha256 for f in files]}
+    memo = cache_dir("apt", "closures") / (hashlib.sha256(json.dumps(facts).encode()).hexdigest() + ".json")
+    if memo.exists():
+        saved = json.loads(memo.read_text())
+        return (SystemLock(sources=lines, packages=tuple(SystemPackage(*row) for row in saved["packages"])),
+                saved["python"])
+    universe = load_universe(sources, platform, files)
     python_package, python_version = interpreter(universe, distro, python)
     roots = [*packages, python_package, f"{python_package}-venv"]
     closure = resolve_closure(roots, universe, installed)
-    lines = tuple(f"{s.url} {s.suite} {' '.join(s.components)}" for s in sources)
+    write_cache(memo, json.dumps({"python": python_version,
+                                  "packages": [[p.name, p.version, p.architecture, p.sha256] for p in closure]},
+                                 ).encode())
     return SystemLock(sources=lines, packages=tuple(closure)), python_version
