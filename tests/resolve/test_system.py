@@ -177,3 +177,29 @@ def test_lock_writes_the_apt_closure_and_a_bad_package_keeps_the_old_lock(tmp_pa
     bad = envbuild("lock", cwd=tmp_path)
     assert bad.returncode == 2 and "libgomp-nope: no such package in the target's apt sources" in bad.stderr
     assert (tmp_path / "envbuild.lock").read_bytes() == before
+
+
+def test_a_mirror_update_is_seen_despite_the_closure_cache(mirror: AptMirror) -> None:
+    kwargs = {"mirror": f"{mirror.url}/debian", "security_mirror": f"{mirror.url}/debian-security"}
+    first, _ = resolve_system(BOOKWORM, "linux/amd64", ["alt-user"], "3.11", **kwargs)
+    assert first.by_name()["alt-user"].version == "1.0"
+    again, _ = resolve_system(BOOKWORM, "linux/amd64", ["alt-user"], "3.11", **kwargs)
+    assert again == first
+    mirror.publish(extra_main=[*EXTRA, stanza("alt-user", "2.0", depends="libgomp1")])
+    updated, _ = resolve_system(BOOKWORM, "linux/amd64", ["alt-user"], "3.11", **kwargs)
+    assert updated.by_name()["alt-user"].version == "2.0"
+
+
+def test_a_new_interpreter_release_reaches_the_python_pins(tmp_path: Path, index: LocalIndex) -> None:
+    with AptMirror(tmp_path / "m") as apt:
+        write_spec(tmp_path, index.url, ["alpha"], apt=apt)
+        assert envbuild("lock", cwd=tmp_path).returncode == 0
+        assert '[python]\nversion = "3.11.2"' in (tmp_path / "envbuild.lock").read_text()
+        # a point release lands in bookworm-security: the speculative uv run (3.11.2) must not be kept
+        apt.publish(extra_security=[stanza("python3.11", "3.11.9-1+deb12u1", depends="libc6"),
+                                    stanza("python3.11-venv", "3.11.9-1+deb12u1",
+                                           depends="python3.11 (= 3.11.9-1+deb12u1)")])
+        done = envbuild("lock", "-v", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert '[python]\nversion = "3.11.9"' in (tmp_path / "envbuild.lock").read_text()
+        assert done.stdout.count("stage    python (uv)") == 2, done.stdout

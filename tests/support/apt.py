@@ -33,12 +33,7 @@ class AptMirror:
                  extra_security: list[bytes] | None = None) -> None:
         self.root = root
         self.requests: list[tuple[str, int]] = []
-        main = (FIXTURES / "bookworm-main.Packages").read_bytes().rstrip(b"\n").split(b"\n\n")
-        security = (FIXTURES / "bookworm-security-main.Packages").read_bytes().rstrip(b"\n").split(b"\n\n")
-        for codename in CODENAMES:
-            self._suite("debian", codename, main + (extra_main or []))
-            self._suite("debian", f"{codename}-updates", [])
-            self._suite("debian-security", f"{codename}-security", security + (extra_security or []))
+        self.publish(extra_main, extra_security)
         mirror = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -71,6 +66,15 @@ class AptMirror:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def publish(self, extra_main: list[bytes] | None = None, extra_security: list[bytes] | None = None) -> None:
+        """(Re)write every suite: the real stanzas plus EXTRA ones, with a new Release file (a mirror update)."""
+        main = (FIXTURES / "bookworm-main.Packages").read_bytes().rstrip(b"\n").split(b"\n\n")
+        security = (FIXTURES / "bookworm-security-main.Packages").read_bytes().rstrip(b"\n").split(b"\n\n")
+        for codename in CODENAMES:
+            self._suite("debian", codename, main + (extra_main or []))
+            self._suite("debian", f"{codename}-updates", [])
+            self._suite("debian-security", f"{codename}-security", security + (extra_security or []))
 
     def _suite(self, archive: str, suite: str, stanzas: list[bytes]) -> None:
         base = self.root / archive / "dists" / suite
