@@ -82,6 +82,8 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
         with status(f"Resolving {what} for {env.platform}, Python {env.python}"):
             system, python = _resolve(spec, previous, upgrade=upgrade, upgrade_packages=tuple(sorted(names)),
                                       stages=stages)
+        cuda, cuda_warnings = resolve_cuda(spec.cuda.version, python.packages)
+        warnings += cuda_warnings
         new = Lock(
             spec_hash=spec_hash(spec),
             name=spec.environment.name,
@@ -91,7 +93,7 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
             python=python,
             env=spec.env,
             ignore_extra=spec.check.ignore_extra,
-            cuda=resolve_cuda(spec.cuda.version, python.packages),
+            cuda=cuda,
             system=system,
         )
         text = lockfile.dumps(new, regenerate=regenerate_command(spec, path))

@@ -76,45 +76,48 @@ def _version(text: str) -> Version:
         raise CudaConflict(f"{text!r} is not a CUDA version") from None
 
 
-def resolve_cuda(requested: str, packages: Sequence[PythonPackage]) -> CudaLock | None:
-    """The ``[cuda]`` table of the lock, or None when the environment has no CUDA.
+def resolve_cuda(requested: str, packages: Sequence[PythonPackage]) -> tuple[CudaLock | None, list[str]]:
+    """The ``[cuda]`` table of the lock (None when the environment has no CUDA), and warnings.
 
     REQUESTED is the spec's ``[cuda] version``: "auto", "none" or a version such as "12.4".
+    Two CUDA runtimes, or a cuDNN built for another CUDA major than the runtime, cannot work together:
+    errors.  An NCCL wheel for another major (xgboost pins nvidia-nccl-cu12 whatever torch uses) is loaded by
+    its own package: a warning that names it.
     """
     if requested == "none":
-        return None
+        return None, []
     runtimes = _components(packages, "runtime")
     cudnns = _components(packages, "cudnn")
     nccls = _components(packages, "nccl")
-    majors = sorted({c.cuda_major for c in runtimes + cudnns + nccls})
-    if len(majors) > 1:
-        listing = ", ".join(f"{c.package}=={c.version}" for c in runtimes + cudnns + nccls)
-        raise CudaConflict(f"the pins mix CUDA {' and '.join(map(str, majors))} ({listing}); "
-                           "one environment can load only one CUDA major")
-    if len(runtimes) > 1:
-        raise CudaConflict("two CUDA runtime wheels are pinned: "
-                           + ", ".join(f"{c.package}=={c.version}" for c in runtimes))
+    if len({c.cuda_major for c in runtimes}) > 1 or len(runtimes) > 1:
+        raise CudaConflict("the pins hold two CUDA runtimes (" + ", ".join(f"{c.package}=={c.version}" for c in
+                           runtimes) + "); one environment can load only one")
     if runtimes:
-        runtime = runtimes[0].version
+        runtime, major = runtimes[0].version, runtimes[0].cuda_major
         if requested != "auto" and not (runtime == requested or runtime.startswith(requested + ".")):
             raise CudaConflict(f"[cuda] version = {requested!r}, but the pins bring CUDA runtime {runtime} "
                                f"({runtimes[0].package}); change the spec or the requirements so they agree")
     elif requested != "auto":
-        runtime = requested  # a CUDA the host or image provides, named by the spec
-        if cudnns and cudnns[0].cuda_major != _major(runtime):
-            raise CudaConflict(f"[cuda] version = {requested!r}, but {cudnns[0].package} is cuDNN for "
-                               f"CUDA {cudnns[0].cuda_major}")
+        runtime, major = requested, _major(requested)  # a CUDA the host or image provides, named by the spec
+    elif cudnns or nccls:
+        found = ", ".join(c.package for c in cudnns + nccls)
+        raise CudaConflict(f"the pins bring {found} but no CUDA runtime wheel; set [cuda] version "
+                           "to the CUDA the target provides")
     else:
-        if cudnns or nccls:
-            found = ", ".join(c.package for c in cudnns + nccls)
-            raise CudaConflict(f"the pins bring {found} but no CUDA runtime wheel; set [cuda] version "
-                               "to the CUDA the target provides")
-        return None
+        return None, []
+    source = f"the runtime is CUDA {major}" + (f" ({runtimes[0].package}=={runtime})" if runtimes else
+                                                f" ([cuda] version = {requested!r})")
+    for c in cudnns:
+        if c.cuda_major != major:
+            raise CudaConflict(f"{c.package}=={c.version} is cuDNN for CUDA {c.cuda_major}, but {source}")
+    warnings = [f"{c.package}=={c.version} is NCCL for CUDA {c.cuda_major}, but {source}; the package that pins "
+                "it loads its own copy" for c in nccls if c.cuda_major != major]
+    same = [c for c in nccls if c.cuda_major == major]
     min_driver, toolkit_driver = driver_floor(runtime)
     return CudaLock(
         runtime=runtime,
         cudnn=cudnns[0].version if cudnns else None,
-        nccl=nccls[0].version if nccls else None,
+        nccl=same[0].version if same else None,
         min_driver=min_driver,
         toolkit_driver=toolkit_driver,
-    )
+    ), warnings

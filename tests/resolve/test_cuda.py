@@ -32,39 +32,53 @@ def test_an_unknown_family_is_refused_with_what_is_known() -> None:
 
 
 def test_auto_reads_the_stack_from_the_torch_wheels() -> None:
-    assert resolve_cuda("auto", TORCH_251) == CudaLock(runtime="12.4.127", cudnn="9.1.0.70", nccl="2.21.5",
-                                                       min_driver="525.60.13", toolkit_driver="550.54.15")
+    assert resolve_cuda("auto", TORCH_251) == (CudaLock(runtime="12.4.127", cudnn="9.1.0.70", nccl="2.21.5",
+                                                       min_driver="525.60.13", toolkit_driver="550.54.15"), [])
 
 
 def test_cuda_13_wheels_without_suffix_are_recognised() -> None:
-    lock = resolve_cuda("auto", [pkg("nvidia-cuda-runtime", "13.0.88"), pkg("nvidia-cudnn-cu13", "9.13.0.50")])
+    lock, _ = resolve_cuda("auto", [pkg("nvidia-cuda-runtime", "13.0.88"), pkg("nvidia-cudnn-cu13", "9.13.0.50")])
     assert lock is not None and lock.runtime == "13.0.88" and lock.min_driver == "580.65.06"
 
 
 def test_no_cuda_and_none_give_no_table() -> None:
-    assert resolve_cuda("auto", [pkg("numpy", "1.26.4")]) is None
-    assert resolve_cuda("none", TORCH_251) is None
+    assert resolve_cuda("auto", [pkg("numpy", "1.26.4")]) == (None, [])
+    assert resolve_cuda("none", TORCH_251) == (None, [])
 
 
 def test_an_explicit_version_must_agree_with_the_pins() -> None:
-    assert resolve_cuda("12.4", TORCH_251) is not None
+    assert resolve_cuda("12.4", TORCH_251)[0] is not None
     with pytest.raises(CudaConflict, match=r"\[cuda\] version = '12.1', but the pins bring CUDA runtime 12.4.127"):
         resolve_cuda("12.1", TORCH_251)
 
 
 def test_an_explicit_version_without_runtime_wheels_is_the_providers() -> None:
-    lock = resolve_cuda("11.8", [pkg("nvidia-nccl-cu11", "2.19.3")])
+    lock, warnings = resolve_cuda("11.8", [pkg("nvidia-nccl-cu11", "2.19.3")])
     assert lock == CudaLock(runtime="11.8", nccl="2.19.3", min_driver="450.80.02", toolkit_driver="520.61.05")
+    assert warnings == []
 
 
 @pytest.mark.parametrize(("requested", "packages", "says"), [
-    ("auto", [*TORCH_251, pkg("nvidia-cudnn-cu13", "9.13.0.50")], "the pins mix CUDA 12 and 13"),
+    ("auto", [pkg("nvidia-cuda-runtime-cu12", "12.4.127"), pkg("nvidia-cudnn-cu13", "9.13.0.50")],
+     "nvidia-cudnn-cu13==9.13.0.50 is cuDNN for CUDA 13, but the runtime is CUDA 12 "
+     "(nvidia-cuda-runtime-cu12==12.4.127)"),
     ("auto", [pkg("nvidia-cuda-runtime-cu12", "12.4.127"), pkg("nvidia-cuda-runtime-cu11", "11.8.89")],
-     "the pins mix CUDA 11 and 12"),
-    ("12.4", [pkg("nvidia-cudnn-cu11", "8.9.2.26")], "nvidia-cudnn-cu11 is cuDNN for CUDA 11"),
+     "the pins hold two CUDA runtimes (nvidia-cuda-runtime-cu12==12.4.127, nvidia-cuda-runtime-cu11==11.8.89)"),
+    ("12.4", [pkg("nvidia-cudnn-cu11", "8.9.2.26")],
+     "nvidia-cudnn-cu11==8.9.2.26 is cuDNN for CUDA 11, but the runtime is CUDA 12 ([cuda] version = '12.4')"),
     ("auto", [pkg("nvidia-cudnn-cu12", "9.1.0.70")], "no CUDA runtime wheel; set [cuda] version"),
 ])
 def test_contradictions_are_explained(requested: str, packages: list[PythonPackage], says: str) -> None:
     with pytest.raises(CudaConflict) as info:
         resolve_cuda(requested, packages)
     assert says in str(info.value)
+
+
+def test_an_nccl_of_another_major_is_a_warning_not_an_error() -> None:
+    # seen on PyPI: torch for CUDA 13 beside xgboost, which pins nvidia-nccl-cu12
+    stack = [pkg("nvidia-cuda-runtime", "13.2.86"), pkg("nvidia-cudnn-cu13", "9.26.0.51"),
+             pkg("nvidia-nccl-cu13", "2.30.7"), pkg("nvidia-nccl-cu12", "2.32.3")]
+    lock, warnings = resolve_cuda("auto", stack)
+    assert lock is not None and (lock.runtime, lock.nccl, lock.min_driver) == ("13.2.86", "2.30.7", "580.65.06")
+    assert warnings == ["nvidia-nccl-cu12==2.32.3 is NCCL for CUDA 12, but the runtime is CUDA 13 "
+                        "(nvidia-cuda-runtime==13.2.86); the package that pins it loads its own copy"]
