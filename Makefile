@@ -5,12 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-all lint ci bench clean
+.PHONY: help venv demo test test-all lint provision ci bench clean
 
 help:
 	@echo "make demo   - set up .venv and lock the bundled example (examples/trainer), then export it"
 	@echo "make test   - set up .venv and run the hermetic test suite (no network, no Docker)"
-	@echo "make ci     - lint, then every test (network-marked ones skip with the reason when offline)"
+	@echo "make ci     - provision (docker-registry), lint, then every test (network-marked ones skip when offline)"
 	@echo "make lint   - ruff and mypy (strict for envbuild/)"
 	@echo "make bench  - compare envbuild with uv pip compile and pip-compile on the same input"
 
@@ -38,7 +38,10 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-ci: lint test-all
+provision:
+	bash .ci/provision
+
+ci: provision lint test-all
 
 bench: venv
 	$(BIN)/python bench/run.py

@@ -95,6 +95,12 @@ class CudaLock:
 
 
 @dataclass(frozen=True)
+class BaseImage:
+    reference: str  # as the spec wrote it
+    digest: str  # the platform manifest's digest
+
+
+@dataclass(frozen=True)
 class Lock:
     spec_hash: str
     name: str
@@ -104,6 +110,7 @@ class Lock:
     ignore_extra: tuple[str, ...] = ()  # [check] ignore-extra, carried so that a check needs only the lock
     cuda: CudaLock | None = None  # absent when there is no CUDA in the environment
     system: SystemLock | None = None  # absent when the target's distribution is not resolved
+    base_image: BaseImage | None = None  # absent for a bare-metal target
     version: int = LOCK_VERSION
 
 
@@ -161,6 +168,13 @@ def _parse_v1(raw: dict[str, Any], shown: str) -> Lock:
     target = Target(platform=t.required("platform"), distro=t.string("distro"),
                     python_platform=t.string("python-platform"))
     t.done()
+    base_image = None
+    if top.raw.get("base-image") is not None:
+        b = top.table("base-image")
+        base_image = BaseImage(reference=b.required("reference"), digest=b.required("digest"))
+        b.done()
+    else:
+        top.get("base-image")
     py = top.table("python")
     packages = []
     for p in py.tables("packages"):
@@ -203,7 +217,8 @@ def _parse_v1(raw: dict[str, Any], shown: str) -> Lock:
     chk.done()
     top.done()
     return Lock(spec_hash=spec_hash, name=name, target=target, python=python,
-                env=tuple(sorted(env_raw.items())), ignore_extra=ignore, cuda=cuda, system=system)
+                env=tuple(sorted(env_raw.items())), ignore_extra=ignore, cuda=cuda, system=system,
+                base_image=base_image)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -230,6 +245,11 @@ def dumps(lock: Lock, regenerate: str = "envbuild lock") -> str:
     _add_optional(target, "distro", lock.target.distro)
     _add_optional(target, "python-platform", lock.target.python_platform)
     doc.add("target", target)
+    if lock.base_image is not None:
+        image = tomlkit.table()
+        image.add("reference", lock.base_image.reference)
+        image.add("digest", lock.base_image.digest)
+        doc.add("base-image", image)
     doc.add("python", _python_table(lock.python))
     if lock.system is not None:
         doc.add("system", _system_table(lock.system))

@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.apt import AptMirror
 from tests.support.pypi import LocalIndex, Wheel, build_standard
+from tests.support.registry import Registry
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
@@ -67,6 +68,15 @@ def index(tmp_path: Path, standard_wheels: list[Wheel]) -> Iterator[LocalIndex]:
 
 
 @pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """Debian's docker-registry on 127.0.0.1 (skipped, with the reason, where it is not installed)."""
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry; make ci does it)")
+    with Registry(tmp_path_factory.mktemp("registry"), free_port()) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
 def pypi_reachable() -> None:
     """Skip (with the reason) when the real PyPI cannot be reached."""
     try:
@@ -76,10 +86,10 @@ def pypi_reachable() -> None:
 
 
 def write_spec(directory: Path, index_url: str, requirements: list[str], *, system: list[str] | None = None,
-               apt: AptMirror | None = None, **environment: str) -> Path:
+               apt: AptMirror | None = None, **environment: str | None) -> Path:
     """An envbuild.toml whose apt sources are the loopback mirror; [python] comes last, so tests may append."""
     env = {"name": "t", "platform": "linux/amd64", "distro": "debian:bookworm", "python": "3.11", **environment}
-    lines = ["[environment]"] + [f'{k.replace("_", "-")} = "{v}"' for k, v in env.items()]
+    lines = ["[environment]"] + [f'{k.replace("_", "-")} = "{v}"' for k, v in env.items() if v is not None]
     lines += ["", "[system]", f"packages = {system or []!r}".replace("'", '"'), (apt or _APT["default"]).spec_lines()]
     lines += ["[python]", f"requirements = {requirements!r}".replace("'", '"'), f'index-url = "{index_url}"']
     directory.mkdir(parents=True, exist_ok=True)

@@ -8,14 +8,18 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
 from envbuild import lockfile
 from envbuild.errors import EnvbuildError, LockfileError, UnknownLockfileVersion
-from envbuild.lockfile import Lock, LockDiff, PythonLock, SystemLock, Target
-from envbuild.spec import PYPROJECT, SPEC_FILE, Spec, load_spec, spec_hash
+from envbuild.lockfile import BaseImage, Lock, LockDiff, PythonLock, SystemLock, Target
+from envbuild.spec import PYPROJECT, SPEC_FILE, Distro, Spec, load_spec, spec_hash
 from envbuild.validate import shown
+
+if TYPE_CHECKING:
+    from envbuild.resolve.image import ImageFacts
 
 Status = Callable[[str], AbstractContextManager[None]]
 
@@ -77,24 +81,26 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
         stages: list[tuple[str, float]] = []
         env = spec.environment
         what = f"{len(spec.python.requirements)} Python requirements with {spec.python.resolver}"
-        if env.distro is not None:
+        if env.distro is not None or env.base_image is not None:
             what = f"{len(spec.system.packages)} system packages and {what}"
         with status(f"Resolving {what} for {env.platform}, Python {env.python}"):
-            system, python = _resolve(spec, previous, upgrade=upgrade, upgrade_packages=tuple(sorted(names)),
-                                      stages=stages)
-        cuda, cuda_warnings = resolve_cuda(spec.cuda.version, python.packages)
+            resolved = _resolve(spec, previous, upgrade=upgrade, upgrade_packages=tuple(sorted(names)),
+                                stages=stages)
+        python, image = resolved.python, resolved.image
+        cuda, cuda_warnings = resolve_cuda(spec.cuda.version, python.packages, dict(image.env) if image else None)
         warnings += cuda_warnings
         new = Lock(
             spec_hash=spec_hash(spec),
             name=spec.environment.name,
             target=Target(platform=spec.environment.platform,
-                          distro=spec.environment.distro.name if spec.environment.distro else None,
-                          python_platform=python_platform(spec)),
+                          distro=resolved.distro.name if resolved.distro else None,
+                          python_platform=python_platform(spec, resolved.distro)),
+            base_image=BaseImage(env.base_image, image.digest) if env.base_image and image else None,
             python=python,
             env=spec.env,
             ignore_extra=spec.check.ignore_extra,
             cuda=cuda,
-            system=system,
+            system=resolved.system,
         )
         text = lockfile.dumps(new, regenerate=regenerate_command(spec, path))
         written = lockfile.write_atomic(path, text)
@@ -105,13 +111,21 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
                       warnings=tuple(warnings), stages=tuple(stages))
 
 
-def _resolve(spec: Spec, previous: Lock | None, *, upgrade: bool, upgrade_packages: tuple[str, ...],
-             stages: list[tuple[str, float]]) -> tuple[SystemLock | None, PythonLock]:
-    """The apt closure (with the exact interpreter) and the Python pins.
+@dataclass(frozen=True)
+class _Resolved:
+    system: SystemLock | None
+    python: PythonLock
+    distro: Distro | None
+    image: ImageFacts | None
 
-    The Python resolution needs the interpreter's exact version, which the apt indexes give.  On a re-lock
-    the previous lock's version is the likely answer, so uv runs with it while the apt closure resolves;
-    when the indexes say otherwise, uv runs again with the right version.
+
+def _resolve(spec: Spec, previous: Lock | None, *, upgrade: bool, upgrade_packages: tuple[str, ...],
+             stages: list[tuple[str, float]]) -> _Resolved:
+    """The base image, the apt closure (with the exact interpreter) and the Python pins.
+
+    The Python resolution needs the interpreter's exact version, which the image or the apt indexes give.
+    On a re-lock the previous lock's version is the likely answer, so uv runs with it while the apt closure
+    resolves; when the indexes say otherwise, uv runs again with the right version.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -119,36 +133,55 @@ def _resolve(spec: Spec, previous: Lock | None, *, upgrade: bool, upgrade_packag
 
     env = spec.environment
     prev_python = previous.python if previous else None
+    image = None
+    if env.base_image is not None:
+        from envbuild.resolve.image import resolve_image
+
+        begun = time.monotonic()
+        image = resolve_image(env.base_image, env.platform)
+        stages.append(("image", time.monotonic() - begun))
+        if env.distro is not None and env.distro.name != image.distro.name:
+            raise EnvbuildError(f"[environment] distro = {env.distro.name!r}, but {env.base_image} is "
+                                f"{image.distro.name} (its os-release); remove distro or fix it")
+    distro = env.distro or (image.distro if image else None)
+    source = "image" if image is not None and image.python_version else "system"
 
     def python_for(exact: str | None) -> PythonLock:
         begun = time.monotonic()
         result = resolve_python(spec, previous=prev_python, upgrade=upgrade, upgrade_packages=upgrade_packages,
-                                exact_python=exact)
+                                exact_python=exact, distro=distro, source=source)
         stages.append((f"python ({spec.python.resolver})", time.monotonic() - begun))
         return result
 
-    if env.distro is None:
-        if spec.system.packages:
-            raise EnvbuildError("[system] packages need the target's distribution: set [environment] distro "
-                                "(reading it from the base image is not implemented yet)")
-        return None, python_for(None)
+    if distro is None:  # the spec demands a distro or a base image, and an image always tells its distro
+        raise EnvbuildError("the target's distribution is unknown: set [environment] distro")
+    if image is not None and image.python_version:
+        if not (image.python_version == env.python or image.python_version.startswith(env.python + ".")):
+            raise EnvbuildError(f"[environment] python = {env.python!r}, but {env.base_image} provides Python "
+                                f"{image.python_version} (PYTHON_VERSION)")
+        exact_from_image: str | None = image.python_version
+    else:
+        exact_from_image = None
 
     from envbuild.resolve.system import resolve_system
 
-    guess = None
-    if (previous is not None and prev_python is not None and prev_python.source == "system"
-            and previous.target.distro == env.distro.name and prev_python.version
+    guess = exact_from_image
+    if (guess is None and prev_python is not None and prev_python.source == "system" and previous is not None
+            and previous.target.distro == distro.name and prev_python.version
             and prev_python.version.startswith(env.python)):
         guess = prev_python.version
+    installed = dict(image.installed) if image else None
     with ThreadPoolExecutor(max_workers=1) as pool:
         speculative = pool.submit(python_for, guess) if guess else None
         begun = time.monotonic()
-        system, exact = resolve_system(env.distro, env.platform, spec.system.packages, env.python,
-                                       mirror=spec.system.mirror, security_mirror=spec.system.security_mirror)
+        system, exact = resolve_system(distro, env.platform, spec.system.packages,
+                                       None if exact_from_image else env.python, mirror=spec.system.mirror,
+                                       security_mirror=spec.system.security_mirror, installed=installed)
         stages.append(("system (apt)", time.monotonic() - begun))
+        exact = exact_from_image or exact
         if speculative is not None and exact == guess:
-            return system, speculative.result()
-    return system, python_for(exact)
+            return _Resolved(system, speculative.result(), distro, image)
+    return _Resolved(system, python_for(exact), distro, image)
 
 
 def _previous(path: Path, warnings: list[str]) -> Lock | None:

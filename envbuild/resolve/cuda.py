@@ -9,7 +9,7 @@ family, and the driver shipped with that toolkit release.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
@@ -76,10 +76,36 @@ def _version(text: str) -> Version:
         raise CudaConflict(f"{text!r} is not a CUDA version") from None
 
 
-def resolve_cuda(requested: str, packages: Sequence[PythonPackage]) -> tuple[CudaLock | None, list[str]]:
+def _image_stack(requested: str, runtimes: list[_Component], cudnns: list[_Component],
+                 image: dict[str, str]) -> CudaLock | None:
+    """The stack the base image provides, when no wheel brings a runtime; conflicts with the wheels raise."""
+    image_cuda = image.get("CUDA_VERSION")
+    if not image_cuda:
+        return None
+    if runtimes and runtimes[0].cuda_major != _major(image_cuda):
+        wheel = f"{runtimes[0].package}=={runtimes[0].version}"
+        raise CudaConflict(f"the pins bring CUDA {runtimes[0].cuda_major} ({wheel}) but the base image's toolkit is "
+                           f"CUDA {image_cuda} (CUDA_VERSION); choose a torch build for the image's CUDA, or an "
+                           "image for the wheels' CUDA")
+    if runtimes or requested != "auto":
+        return None
+    for c in cudnns:
+        if c.cuda_major != _major(image_cuda):
+            raise CudaConflict(f"{c.package}=={c.version} is cuDNN for CUDA {c.cuda_major}, but the base image's "
+                               f"toolkit is CUDA {image_cuda}")
+    min_driver, toolkit_driver = driver_floor(image_cuda)
+    return CudaLock(runtime=image_cuda,
+                    cudnn=cudnns[0].version if cudnns else image.get("NV_CUDNN_VERSION") or image.get("CUDNN_VERSION"),
+                    nccl=image.get("NCCL_VERSION"), min_driver=min_driver, toolkit_driver=toolkit_driver)
+
+
+def resolve_cuda(requested: str, packages: Sequence[PythonPackage], image_env: Mapping[str, str] | None = None,
+                 ) -> tuple[CudaLock | None, list[str]]:
     """The ``[cuda]`` table of the lock (None when the environment has no CUDA), and warnings.
 
-    REQUESTED is the spec's ``[cuda] version``: "auto", "none" or a version such as "12.4".
+    REQUESTED is the spec's ``[cuda] version``: "auto", "none" or a version such as "12.4".  IMAGE_ENV is
+    the base image's environment: nvidia/cuda images say ``CUDA_VERSION``, ``NV_CUDNN_VERSION``,
+    ``NCCL_VERSION``; they describe the stack when no wheel does, and must agree with the wheels' CUDA major.
     Two CUDA runtimes, or a cuDNN built for another CUDA major than the runtime, cannot work together:
     errors.  An NCCL wheel for another major (xgboost pins nvidia-nccl-cu12 whatever torch uses) is loaded by
     its own package: a warning that names it.
@@ -89,6 +115,9 @@ def resolve_cuda(requested: str, packages: Sequence[PythonPackage]) -> tuple[Cud
     runtimes = _components(packages, "runtime")
     cudnns = _components(packages, "cudnn")
     nccls = _components(packages, "nccl")
+    from_image = _image_stack(requested, runtimes, cudnns, dict(image_env or {}))
+    if from_image is not None:
+        return from_image, []
     if len({c.cuda_major for c in runtimes}) > 1 or len(runtimes) > 1:
         raise CudaConflict("the pins hold two CUDA runtimes (" + ", ".join(f"{c.package}=={c.version}" for c in
                            runtimes) + "); one environment can load only one")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from envbuild.errors import UnsupportedTarget
 from envbuild.lockfile import PythonLock, PythonPackage
-from envbuild.spec import Spec, expand_url
+from envbuild.spec import Distro, Spec, expand_url
 
 DEFAULT_GLIBC = "2.28"  # used only when the target's distro is not known yet (a base image not inspected)
 
@@ -30,9 +30,10 @@ class CompileRequest:
     upgrade_packages: tuple[str, ...] = ()
 
 
-def python_platform(spec: Spec) -> str:
-    """The wheel platform of the target: its machine and the manylinux level of its glibc."""
-    distro = spec.environment.distro
+def python_platform(spec: Spec, distro: Distro | None = None) -> str:
+    """The wheel platform of the target: its machine and the manylinux level of its glibc (DISTRO, when the
+    base image told it, else the spec's)."""
+    distro = distro or spec.environment.distro
     glibc = distro.glibc if distro else DEFAULT_GLIBC
     return f"{spec.environment.machine}-manylinux_{glibc.replace('.', '_')}"
 
@@ -60,7 +61,8 @@ def host_mismatch(spec: Spec) -> str | None:
 
 
 def resolve_python(spec: Spec, *, previous: PythonLock | None = None, upgrade: bool = False,
-                   upgrade_packages: tuple[str, ...] = (), exact_python: str | None = None) -> PythonLock:
+                   upgrade_packages: tuple[str, ...] = (), exact_python: str | None = None,
+                   distro: Distro | None = None, source: str | None = None) -> PythonLock:
     py = spec.python
     if py.resolver == "pip-tools":
         why = host_mismatch(spec)
@@ -72,7 +74,7 @@ def resolve_python(spec: Spec, *, previous: PythonLock | None = None, upgrade: b
     request = CompileRequest(
         requirements=py.requirements,
         python_version=exact_python or spec.environment.python,
-        python_platform=python_platform(spec),
+        python_platform=python_platform(spec, distro),
         index_url=expand_url(py.index_url, "[python] -> index-url"),
         extra_index_urls=tuple(expand_url(u, f"[python] -> extra-index-urls[{i}]")
                                for i, u in enumerate(py.extra_index_urls)),
@@ -83,4 +85,4 @@ def resolve_python(spec: Spec, *, previous: PythonLock | None = None, upgrade: b
     packages = _adapter(py.resolver)(request)
     return PythonLock(requested=spec.environment.python, resolver=py.resolver, index_url=py.index_url,
                       extra_index_urls=py.extra_index_urls, packages=tuple(packages), version=exact_python,
-                      source="system" if exact_python else None)
+                      source=source if exact_python else None)

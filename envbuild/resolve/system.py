@@ -218,10 +218,18 @@ def _format_alt(alt: Mapping[str, object]) -> str:
     return f"{alt['name']} ({version[0]} {version[1]})" if version else str(alt["name"])  # type: ignore[index]
 
 
-def interpreter(universe: Universe, distro: Distro, requested: str) -> tuple[str, str]:
-    """(package name, exact upstream version) of the distro's ``pythonX.Y`` for REQUESTED ("3.11" or "3.11.2")."""
+def interpreter(universe: Universe, distro: Distro, requested: str, installed: Mapping[str, str] | None = None,
+                ) -> tuple[str, str]:
+    """(package name, exact upstream version) of the distro's ``pythonX.Y`` for REQUESTED ("3.11" or "3.11.2").
+
+    When the base image already has that package installed, its installed version is the one that runs."""
     minor = ".".join(requested.split(".")[:2])
     package = f"python{minor}"
+    if installed and package in installed:
+        upstream = upstream_version(installed[package])
+        if requested.count(".") == 2 and upstream != requested:
+            raise SystemResolutionError(f"the base image has Python {upstream} ({package}), not {requested}")
+        return package, upstream
     rec = universe.candidates.get(package)
     if rec is None:
         offered = sorted(n for n in universe.candidates if re.fullmatch(r"python3\.\d+", n))
@@ -256,10 +264,11 @@ def load_universe(sources: Sequence[Source], platform: str, files: Sequence[Inde
     return Universe(records, DEB_ARCH[platform])
 
 
-def resolve_system(distro: Distro, platform: str, packages: Sequence[str], python: str, *, mirror: str | None = None,
-                   security_mirror: str | None = None, installed: Mapping[str, str] | None = None,
-                   ) -> tuple[SystemLock, str]:
-    """The pinned apt closure of PACKAGES plus the distro's interpreter, and the interpreter's exact version."""
+def resolve_system(distro: Distro, platform: str, packages: Sequence[str], python: str | None, *,
+                   mirror: str | None = None, security_mirror: str | None = None,
+                   installed: Mapping[str, str] | None = None) -> tuple[SystemLock, str | None]:
+    """The pinned apt closure of PACKAGES, plus the distro's interpreter for PYTHON ("3.11") when it is given
+    (None: the base image provides Python), and that interpreter's exact version."""
     sources = sources_for(distro, platform, mirror, security_mirror)
     files = _index_files(sources, platform)
     lines = tuple(f"{s.url} {s.suite} {' '.join(s.components)}" for s in sources)
@@ -274,8 +283,11 @@ def resolve_system(distro: Distro, platform: str, packages: Sequence[str], pytho
         return (SystemLock(sources=lines, packages=tuple(SystemPackage(*row) for row in saved["packages"])),
                 saved["python"])
     universe = load_universe(sources, platform, files)
-    python_package, python_version = interpreter(universe, distro, python)
-    roots = [*packages, python_package, f"{python_package}-venv"]
+    roots = list(packages)
+    python_version = None
+    if python is not None:
+        python_package, python_version = interpreter(universe, distro, python, installed)
+        roots += [python_package, f"{python_package}-venv"]
     closure = resolve_closure(roots, universe, installed)
     write_cache(memo, json.dumps({"python": python_version,
                                   "packages": [[p.name, p.version, p.architecture, p.sha256] for p in closure]},

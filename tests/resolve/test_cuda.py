@@ -82,3 +82,16 @@ def test_an_nccl_of_another_major_is_a_warning_not_an_error() -> None:
     assert lock is not None and (lock.runtime, lock.nccl, lock.min_driver) == ("13.2.86", "2.30.7", "580.65.06")
     assert warnings == ["nvidia-nccl-cu12==2.32.3 is NCCL for CUDA 12, but the runtime is CUDA 13 "
                         "(nvidia-cuda-runtime==13.2.86); the package that pins it loads its own copy"]
+
+
+def test_the_base_images_cuda_describes_the_stack_and_must_agree_with_the_wheels() -> None:
+    image = {"CUDA_VERSION": "12.4.1", "NV_CUDNN_VERSION": "9.1.0.70", "NCCL_VERSION": "2.21.5"}
+    lock, _ = resolve_cuda("auto", [pkg("numpy", "1.26.4")], image)
+    assert lock == CudaLock(runtime="12.4.1", cudnn="9.1.0.70", nccl="2.21.5", min_driver="525.60.13",
+                            toolkit_driver="550.54.14")
+    assert resolve_cuda("auto", TORCH_251, image)[0] == resolve_cuda("auto", TORCH_251)[0], "the wheels' CUDA wins"
+    with pytest.raises(CudaConflict, match=r"the pins bring CUDA 12 \(nvidia-cuda-runtime-cu12==12.4.127\) but the "
+                                           r"base image's toolkit is CUDA 11.8.0 \(CUDA_VERSION\)"):
+        resolve_cuda("auto", TORCH_251, {"CUDA_VERSION": "11.8.0"})
+    with pytest.raises(CudaConflict, match=r"nvidia-cudnn-cu11==8\.9\.2\.26 is cuDNN for CUDA 11, but the base image"):
+        resolve_cuda("auto", [pkg("nvidia-cudnn-cu11", "8.9.2.26")], {"CUDA_VERSION": "12.4.1"})

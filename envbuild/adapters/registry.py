@@ -1,0 +1,330 @@
+"""OCI registries (the distribution API) and local image stores, read with requests and the standard library.
+
+- References: ``debian:bookworm-slim`` (Docker Hub, ``library/``), ``nvcr.io/nvidia/cuda:12.4.1-...``,
+  ``127.0.0.1:5000/x:y``, ``name@sha256:...`` (kept as it is).
+- Manifest lists and OCI indexes: the manifest of the target platform is chosen; its digest is the lock's.
+- Auth: ``Www-Authenticate: Bearer`` challenges (Docker Hub's anonymous token flow, any token server), and
+  basic auth with the credentials of ``~/.docker/config.json`` (``auths``; ``$DOCKER_CONFIG`` is honoured).
+- Plain HTTP for loopback registries, HTTPS elsewhere.
+- Layers are streamed and read only until the files asked for are found (topmost layer first).
+- Local images: ``oci-layout:PATH[:TAG]`` and ``docker-archive:PATH`` (what ``docker save`` writes).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import tarfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from envbuild.adapters.http import TIMEOUT, session
+from envbuild.errors import EnvbuildError
+
+INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
+               "application/vnd.docker.distribution.manifest.list.v2+json")
+MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
+                  "application/vnd.docker.distribution.manifest.v2+json")
+ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
+DOCKER_HUB = "registry-1.docker.io"
+_LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$")
+
+
+class RegistryError(EnvbuildError):
+    """An image cannot be found or read: a missing tag, no manifest for the platform, refused credentials."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    registry: str  # host[:port] as used on the wire (Docker Hub is registry-1.docker.io)
+    repository: str
+    tag: str | None
+    digest: str | None
+    text: str  # as the user wrote it
+
+    @property
+    def base_url(self) -> str:
+        scheme = "http" if _LOOPBACK.match(self.registry) else "https"
+        return f"{scheme}://{self.registry}/v2/{self.repository}"
+
+
+def parse_reference(text: str) -> Reference:
+    rest, _, digest = text.partition("@")
+    if digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+        raise RegistryError(f"{text}: {digest!r} is not a sha256 digest")
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, remainder
+    else:
+        registry, path = DOCKER_HUB, rest
+    if registry in ("docker.io", "index.docker.io"):
+        registry = DOCKER_HUB
+    name, tag = path.rsplit(":", 1) if ":" in path.rsplit("/", 1)[-1] else (path, "")
+    if registry == DOCKER_HUB and "/" not in name:
+        name = f"library/{name}"
+    if not re.fullmatch(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*", name):
+        raise RegistryError(f"{text}: {name!r} is not a valid repository name")
+    return Reference(registry=registry, repository=name, tag=tag or (None if digest else "latest"),
+                     digest=digest or None, text=text)
+
+
+@dataclass(frozen=True)
+class Image:
+    """What the resolver needs of an image for one platform."""
+
+    digest: str  # of the platform manifest
+    config: dict[str, Any]  # the image config (env, labels, os, architecture)
+    layers: tuple[str, ...]  # blob digests, bottom first
+    read_blob: Callable[[str], IO[bytes]]  # opens a layer blob as a stream
+
+    def env(self) -> dict[str, str]:
+        pairs = (item.partition("=") for item in self.config.get("config", {}).get("Env") or [])
+        return {key: value for key, _, value in pairs}
+
+    def files(self, wanted: Sequence[str], also: Sequence[str] = ()) -> dict[str, bytes]:
+        """The contents of WANTED paths (e.g. ``etc/os-release``) as the image's top layer shows them.
+
+        Layers are read from the top down, and reading stops once every path is settled (found, or hidden by a
+        whiteout).  Symlinks inside the image (``etc/os-release -> ../usr/lib/os-release``) are followed; ALSO
+        names files worth keeping from any layer that is read anyway (the usual link targets), whichever order
+        the layer lists them in.
+        """
+        found: dict[str, bytes] = {}
+        pending = {p.strip("/") for p in wanted}
+        links: dict[str, str] = {}
+        for digest in reversed(self.layers):
+            if not pending:
+                break
+            with self.read_blob(digest) as stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
+                settled: set[str] = set()
+                for member in tar:
+                    name = os.path.normpath(member.name.lstrip("./")) if member.name not in (".", "./") else ""
+                    if name in also and name not in found and member.isfile() and name not in pending:
+                        handle = tar.extractfile(member)
+                        found[name] = handle.read() if handle else b""
+                        settled.add(name)
+                        continue
+                    base, _, leaf = name.rpartition("/")
+                    if leaf.startswith(".wh."):
+                        hidden = f"{base}/{leaf[4:]}".lstrip("/")
+                        settled |= {p for p in pending if p == hidden}
+                        continue
+                    if name not in pending:
+                        continue
+                    if member.issym():
+                        target = os.path.normpath(os.path.join(os.path.dirname(name), member.linkname)).lstrip("/")
+                        links[name] = target
+                        pending.add(target)
+                    elif member.isfile():
+                        handle = tar.extractfile(member)
+                        found[name] = handle.read() if handle else b""
+                    settled.add(name)
+                pending -= settled
+                pending -= set(found)
+        for link, target in links.items():
+            if target in found:
+                found[link] = found[target]
+        return {p.strip("/"): found[p.strip("/")] for p in wanted if p.strip("/") in found}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Remote registries
+
+
+class _Client:
+    def __init__(self, ref: Reference) -> None:
+        self.ref = ref
+        self.token: str | None = None
+        self.basic = _docker_config_auth(ref.registry)
+
+    def get(self, url: str, accept: str | None = None, *, stream: bool = False, method: str = "GET") -> Any:
+        import requests
+
+        headers = {"Accept": accept} if accept else {}
+        for _ in range(2):
+            if self.token:
+                headers["Authorization"] = f"Bearer {self.token}"
+            elif self.basic:
+                headers["Authorization"] = f"Basic {self.basic}"
+            try:
+                response = session().request(method, url, headers=headers, timeout=TIMEOUT, stream=stream)
+            except requests.RequestException as exc:
+                raise RegistryError(f"{self.ref.text}: cannot reach {self.ref.registry}: {_reason(exc)}") from None
+            if response.status_code != 401:
+                return response
+            challenge = response.headers.get("WWW-Authenticate", "")
+            if not challenge.lower().startswith("bearer") or self.token:
+                break
+            self.token = self._bearer(challenge)
+        who = "with the credentials of ~/.docker/config.json" if self.basic else "anonymously"
+        raise RegistryError(f"{self.ref.text}: {self.ref.registry} refused access {who} (HTTP 401); "
+                            f"run `docker login {self.ref.registry}` or check the repository name")
+
+    def _bearer(self, challenge: str) -> str:
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        realm = params.pop("realm", None)
+        if not realm:
+            raise RegistryError(f"{self.ref.text}: the registry's bearer challenge names no realm")
+        headers = {"Authorization": f"Basic {self.basic}"} if self.basic else {}
+        response = session().get(realm, params=params, headers=headers, timeout=TIMEOUT)
+        if response.status_code != 200:
+            raise RegistryError(f"{self.ref.text}: the token server {realm} answered HTTP {response.status_code}")
+        body = response.json()
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            raise RegistryError(f"{self.ref.text}: the token server {realm} returned no token")
+        return str(token)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "CERTIFICATE_VERIFY_FAILED"):
+        if marker in text:
+            return marker
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _docker_config_auth(registry: str) -> str | None:
+    """base64 "user:password" for REGISTRY from ~/.docker/config.json (``auths``), if any."""
+    path = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    try:
+        auths = json.loads(path.read_text()).get("auths", {})
+    except (OSError, ValueError):
+        return None
+    keys = [registry, f"https://{registry}", f"http://{registry}"]
+    if registry == DOCKER_HUB:
+        keys += ["https://index.docker.io/v1/", "docker.io", "index.docker.io"]
+    for key in keys:
+        entry = auths.get(key) or auths.get(key.rstrip("/"))
+        if isinstance(entry, dict):
+            if entry.get("auth"):
+                return str(entry["auth"])
+            if entry.get("username") and entry.get("password"):
+                return base64.b64encode(f"{entry['username']}:{entry['password']}".encode()).decode()
+    return None
+
+
+def select_platform(index: dict[str, Any], os_name: str, arch: str, where: str) -> str:
+    """The digest of the manifest for OS/ARCH in an OCI index or Docker manifest list."""
+    offered = []
+    for entry in index.get("manifests", []):
+        platform = entry.get("platform") or {}
+        offered.append(f"{platform.get('os')}/{platform.get('architecture')}")
+        if platform.get("os") == os_name and platform.get("architecture") == arch:
+            return str(entry["digest"])
+    raise RegistryError(f"{where}: no manifest for {os_name}/{arch} (it offers {', '.join(sorted(set(offered)))})")
+
+
+def remote_image(ref: Reference, os_name: str, arch: str) -> Image:
+    client = _Client(ref)
+    target = ref.digest or ref.tag or "latest"
+    response = client.get(f"{ref.base_url}/manifests/{target}", ACCEPT)
+    if response.status_code == 404:
+        raise RegistryError(f"{ref.text}: not found in {ref.registry} (no such tag or repository"
+                            + (", or the digest was deleted upstream" if ref.digest else "") + ")")
+    if response.status_code != 200:
+        raise RegistryError(f"{ref.text}: {ref.registry} answered HTTP {response.status_code}")
+    body = response.content
+    media = response.headers.get("Content-Type", "").split(";")[0] or json.loads(body).get("mediaType", "")
+    digest = response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(body).hexdigest()
+    doc = json.loads(body)
+    if media in INDEX_TYPES or "manifests" in doc:
+        digest = select_platform(doc, os_name, arch, ref.text)
+        response = client.get(f"{ref.base_url}/manifests/{digest}", ACCEPT)
+        if response.status_code != 200:
+            raise RegistryError(f"{ref.text}: the manifest {digest} for {os_name}/{arch} answered HTTP "
+                                f"{response.status_code}")
+        doc = json.loads(response.content)
+    config = client.get(f"{ref.base_url}/blobs/{doc['config']['digest']}")
+    if config.status_code != 200:
+        raise RegistryError(f"{ref.text}: its config blob answered HTTP {config.status_code}")
+
+    def read_blob(blob: str) -> IO[bytes]:
+        answer = client.get(f"{ref.base_url}/blobs/{blob}", stream=True)
+        if answer.status_code != 200:
+            raise RegistryError(f"{ref.text}: layer {blob[:19]} answered HTTP {answer.status_code}")
+        answer.raw.decode_content = True
+        return answer.raw  # type: ignore[no-any-return]
+
+    return Image(digest=digest, config=config.json(), layers=tuple(layer["digest"] for layer in doc["layers"]),
+                 read_blob=read_blob)
+
+
+def manifest_digest(ref: Reference, os_name: str, arch: str) -> str:
+    """Only the platform manifest's digest (a cache key): one or two small requests, no blobs."""
+    client = _Client(ref)
+    target = ref.digest or ref.tag or "latest"
+    response = client.get(f"{ref.base_url}/manifests/{target}", ACCEPT)
+    if response.status_code == 404:
+        raise RegistryError(f"{ref.text}: not found in {ref.registry} (no such tag or repository)")
+    if response.status_code != 200:
+        raise RegistryError(f"{ref.text}: {ref.registry} answered HTTP {response.status_code}")
+    doc = json.loads(response.content)
+    if "manifests" in doc:
+        return select_platform(doc, os_name, arch, ref.text)
+    return response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(response.content).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Local image stores
+
+
+def oci_layout_image(path: Path, tag: str | None, os_name: str, arch: str, where: str) -> Image:
+    """An image in an OCI image layout directory (``index.json`` + ``blobs/sha256/``)."""
+    def blob(digest: str) -> Path:
+        return path / "blobs" / digest.replace(":", "/", 1)
+
+    try:
+        index = json.loads((path / "index.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"{where}: not an OCI image layout ({exc})") from None
+    manifests = index.get("manifests", [])
+    if tag is not None:
+        manifests = [m for m in manifests if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag]
+        if not manifests:
+            raise RegistryError(f"{where}: no image tagged {tag!r} in the layout")
+    if not manifests:
+        raise RegistryError(f"{where}: the layout holds no image")
+    entry = manifests[0]
+    doc = json.loads(blob(entry["digest"]).read_bytes())
+    digest = entry["digest"]
+    if "manifests" in doc:
+        digest = select_platform(doc, os_name, arch, where)
+        doc = json.loads(blob(digest).read_bytes())
+    config = json.loads(blob(doc["config"]["digest"]).read_bytes())
+    return Image(digest=digest, config=config, layers=tuple(layer["digest"] for layer in doc["layers"]),
+                 read_blob=lambda d: blob(d).open("rb"))
+
+
+def docker_archive_image(path: Path, where: str) -> Image:
+    """An image saved by ``docker save`` (a tar with manifest.json, the config and the layer tars)."""
+    try:
+        archive = tarfile.open(path)  # noqa: SIM115 - stays open: the Image reads its layers from it
+    except (OSError, tarfile.TarError) as exc:
+        raise RegistryError(f"{where}: not a docker save archive ({exc})") from None
+    try:
+        manifest = json.load(_member(archive, "manifest.json"))[0]
+        config_bytes = _member(archive, manifest["Config"]).read()
+    except (KeyError, IndexError, ValueError) as exc:
+        archive.close()
+        raise RegistryError(f"{where}: not a docker save archive ({exc})") from None
+    layers = tuple(manifest["Layers"])
+
+    def read_blob(name: str) -> IO[bytes]:
+        return _member(archive, name)
+
+    # docker save has no registry manifest: the image id (sha256 of the config) identifies the image.
+    return Image(digest="sha256:" + hashlib.sha256(config_bytes).hexdigest(), config=json.loads(config_bytes),
+                 layers=layers, read_blob=read_blob)
+
+
+def _member(archive: tarfile.TarFile, name: str) -> IO[bytes]:
+    handle = archive.extractfile(name)
+    if handle is None:
+        raise KeyError(name)
+    return handle

@@ -1,0 +1,114 @@
+"""Resolve ``[environment] base-image`` to the facts the lock needs: the platform manifest's digest, the distro
+(from os-release), the installed dpkg set, the image's env (PYTHON_VERSION, CUDA_VERSION, ...).
+
+Remote images are cached by manifest digest: a second ``lock`` asks the registry for the digest only and
+downloads no layer.  ``oci-layout:PATH[:TAG]`` and ``docker-archive:PATH`` are read from disk, and
+``docker-daemon:NAME`` is exported from the local Docker engine (as ``docker save`` does).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from envbuild.adapters import registry
+from envbuild.adapters.apt import write_cache
+from envbuild.adapters.http import cache_dir
+from envbuild.errors import EnvbuildError
+from envbuild.spec import PLATFORMS, Distro, parse_distro
+
+OCI_ARCH = {"linux/amd64": "amd64", "linux/arm64": "arm64"}
+FILES = ("etc/os-release", "var/lib/dpkg/status")
+LINK_TARGETS = ("usr/lib/os-release",)  # etc/os-release is usually a symlink to it
+CACHE_SCHEMA = "1"
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    reference: str
+    digest: str
+    distro: Distro
+    env: tuple[tuple[str, str], ...]
+    installed: tuple[tuple[str, str], ...]  # dpkg name -> version of what the image has installed
+
+    @property
+    def python_version(self) -> str | None:
+        """Official python images say which Python they built (PYTHON_VERSION)."""
+        return dict(self.env).get("PYTHON_VERSION")
+
+
+def resolve_image(text: str, platform: str) -> ImageFacts:
+    if platform not in PLATFORMS:
+        raise EnvbuildError(f"{text}: unsupported platform {platform}")
+    arch = OCI_ARCH[platform]
+    if text.startswith("oci-layout:"):
+        location = text.removeprefix("oci-layout:")
+        path, _, tag = location.rpartition(":") if not Path(location).exists() else (location, "", "")
+        return _facts(text, registry.oci_layout_image(Path(path), tag or None, "linux", arch, text))
+    if text.startswith("docker-archive:"):
+        return _facts(text, registry.docker_archive_image(Path(text.removeprefix("docker-archive:")), text))
+    if text.startswith("docker-daemon:"):
+        import tempfile
+
+        from envbuild.adapters.engine import save_image
+
+        with tempfile.TemporaryDirectory(prefix="envbuild-image-") as tmp:
+            archive = save_image(text.removeprefix("docker-daemon:"), Path(tmp))
+            return _facts(text, registry.docker_archive_image(archive, text))
+    ref = registry.parse_reference(text)
+    digest = registry.manifest_digest(ref, "linux", arch)
+    memo = cache_dir("images") / f"{digest.replace(':', '-')}.v{CACHE_SCHEMA}.json"
+    if memo.exists():
+        saved = json.loads(memo.read_text())
+        return ImageFacts(reference=text, digest=digest, distro=parse_distro(saved["distro"]),
+                          env=tuple((str(k), str(v)) for k, v in saved["env"]),
+                          installed=tuple((str(k), str(v)) for k, v in saved["installed"]))
+    facts = _facts(text, registry.remote_image(ref, "linux", arch))
+    write_cache(memo, json.dumps({"distro": facts.distro.name, "env": facts.env,
+                                  "installed": facts.installed}).encode())
+    return facts
+
+
+def _facts(text: str, image: registry.Image) -> ImageFacts:
+    files = image.files(FILES, also=LINK_TARGETS)
+    release = files.get("etc/os-release")
+    if release is None:  # no etc/os-release at all: the other place the os-release spec allows
+        release = image.files(LINK_TARGETS).get("usr/lib/os-release")
+    if release is None:
+        raise EnvbuildError(f"{text}: the image has no /etc/os-release, so its distribution is unknown; "
+                            "set [environment] distro")
+    fields = parse_os_release(release.decode("utf-8", "replace"))
+    distro_id, version = fields.get("ID", ""), fields.get("VERSION_ID", "")
+    if not version:
+        raise EnvbuildError(f"{text}: its os-release has ID={distro_id} but no VERSION_ID (a testing or "
+                            "unstable release?); set [environment] distro")
+    distro = parse_distro(f"{distro_id}:{version}")
+    installed = parse_dpkg_status(files.get("var/lib/dpkg/status", b"").decode("utf-8", "replace"))
+    return ImageFacts(reference=text, digest=image.digest, distro=distro, env=tuple(sorted(image.env().items())),
+                      installed=tuple(sorted(installed.items())))
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.startswith("#"):
+            parts = shlex.split(value, comments=False) if value.strip() else [""]
+            out[key.strip()] = parts[0] if parts else ""
+    return out
+
+
+def parse_dpkg_status(text: str) -> dict[str, str]:
+    """name -> version of the packages dpkg has installed ("install ok installed")."""
+    out = {}
+    for stanza in text.split("\n\n"):
+        fields = {}
+        for line in stanza.splitlines():
+            if line[:1] not in (" ", "\t") and ":" in line:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        if fields.get("Package") and fields.get("Status", "").endswith(" installed"):
+            out[fields["Package"]] = fields.get("Version", "")
+    return out
