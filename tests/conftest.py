@@ -76,13 +76,17 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         yield served
 
 
+def skip_unless_reachable(url: str, what: str) -> None:
+    """Skip the test, with the reason, when URL (a real server outside loopback) cannot be reached."""
+    try:
+        urllib.request.urlopen(url, timeout=10).close()
+    except OSError as exc:
+        pytest.skip(f"{what} is not reachable from here: {exc}")
+
+
 @pytest.fixture(scope="session")
 def pypi_reachable() -> None:
-    """Skip (with the reason) when the real PyPI cannot be reached."""
-    try:
-        urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=10).close()
-    except OSError as exc:
-        pytest.skip(f"PyPI is not reachable from here: {exc}")
+    skip_unless_reachable("https://pypi.org/simple/pip/", "PyPI")
 
 
 def write_spec(directory: Path, index_url: str, requirements: list[str], *, system: list[str] | None = None,

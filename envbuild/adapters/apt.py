@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from envbuild.adapters.http import TIMEOUT, cache_dir, session
+from envbuild.adapters.http import TIMEOUT, cache_dir, reason, session
 from envbuild.errors import EnvbuildError
 
 CACHE_SCHEMA = "2"
@@ -101,16 +101,8 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, d
     try:
         response = session().get(url, headers=headers or {}, timeout=TIMEOUT)
     except requests.RequestException as exc:
-        raise AptError(f"cannot reach {url}: {_reason(exc)}") from None
+        raise AptError(f"cannot reach {url}: {reason(exc)}") from None
     return response.status_code, response.content, dict(response.headers)
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "timed out", "CERTIFICATE_VERIFY_FAILED"):
-        if marker in text:
-            return marker
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _release(source: Source) -> dict[str, tuple[str, int]]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from envbuild.adapters.http import TIMEOUT, session
+from envbuild.adapters.http import TIMEOUT, reason, session
 from envbuild.errors import EnvbuildError
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
@@ -154,7 +154,7 @@ class _Client:
             try:
                 response = session().request(method, url, headers=headers, timeout=TIMEOUT, stream=stream)
             except requests.RequestException as exc:
-                raise RegistryError(f"{self.ref.text}: cannot reach {self.ref.registry}: {_reason(exc)}") from None
+                raise RegistryError(f"{self.ref.text}: cannot reach {self.ref.registry}: {reason(exc)}") from None
             if response.status_code != 401:
                 return response
             challenge = response.headers.get("WWW-Authenticate", "")
@@ -179,14 +179,6 @@ class _Client:
         if not token:
             raise RegistryError(f"{self.ref.text}: the token server {realm} returned no token")
         return str(token)
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "timed out", "CERTIFICATE_VERIFY_FAILED"):
-        if marker in text:
-            return marker
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _docker_config_auth(registry: str) -> str | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from envbuild.resolve.system import resolve_system
 from envbuild.spec import parse_distro
+from tests.conftest import skip_unless_reachable
 
 pytestmark = pytest.mark.network
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
@@ -19,10 +19,7 @@ KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 
 @pytest.fixture(scope="module")
 def debian_reachable() -> None:
-    try:
-        urllib.request.urlopen("http://deb.debian.org/debian/dists/bookworm/Release", timeout=10).close()
-    except OSError as exc:
-        pytest.skip(f"the Debian mirror is not reachable from here: {exc}")
+    skip_unless_reachable("http://deb.debian.org/debian/dists/bookworm/Release", "the Debian mirror")
 
 
 @pytest.mark.usefixtures("debian_reachable")

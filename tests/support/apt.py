@@ -4,10 +4,10 @@ with their sha256, served as static files with ETag / If-None-Match on 127.0.0.1
 from __future__ import annotations
 
 import hashlib
-import http.server
 import lzma
-import threading
 from pathlib import Path
+
+from tests.support.server import LoopbackServer, Quiet
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "apt"
 CODENAMES = ("bookworm", "noble")
@@ -26,7 +26,7 @@ def stanza(package: str, version: str, *, depends: str = "", provides: str = "",
     return ("\n".join(fields) + "\n").encode()
 
 
-class AptMirror:
+class AptMirror(LoopbackServer):
     """``{url}/debian`` holds <codename> and <codename>-updates, ``{url}/debian-security`` <codename>-security."""
 
     def __init__(self, root: Path, extra_main: list[bytes] | None = None,
@@ -36,10 +36,7 @@ class AptMirror:
         self.publish(extra_main, extra_security)
         mirror = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(Quiet):
             def do_GET(self) -> None:
                 path = (mirror.root / self.path.lstrip("/").split("?")[0]).resolve()
                 if not path.is_file() or mirror.root.resolve() not in path.parents:
@@ -63,9 +60,7 @@ class AptMirror:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.serve(Handler)
 
     def publish(self, extra_main: list[bytes] | None = None, extra_security: list[bytes] | None = None) -> None:
         """(Re)write every suite: the real stanzas plus EXTRA ones, with a new Release file (a mirror update)."""
@@ -95,15 +90,8 @@ class AptMirror:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def spec_lines(self) -> str:
         return f'mirror = "{self.url}/debian"\nsecurity-mirror = "{self.url}/debian-security"\n'
 
-    def __enter__(self) -> AptMirror:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import http.server
 import threading
 import time
 import zipfile
@@ -14,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+
+from tests.support.server import LoopbackServer, Quiet
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def make_wheel(directory: Path, name: str, version: str, requires: Iterable[str]
     return Wheel(path=path, name=canonicalize_name(name), version=version)
 
 
-class LocalIndex:
+class LocalIndex(LoopbackServer):
     """Serves every ``*.whl`` under ROOT as a PEP 503 simple index at ``http://127.0.0.1:PORT/simple/``.
 
     ``auth=("user", "pass")`` requires HTTP basic auth; ``hang`` makes every request wait (a stuck index);
@@ -69,10 +70,7 @@ class LocalIndex:
         self.requests: list[str] = []
         index = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(Quiet):
             def do_HEAD(self) -> None:
                 self.do_GET(head=True)
 
@@ -98,16 +96,14 @@ class LocalIndex:
                 if not head:
                     self.wfile.write(body)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/simple"
+        return f"http://127.0.0.1:{self.port}/simple"
 
     def url_with(self, userinfo: str) -> str:
-        return f"http://{userinfo}@127.0.0.1:{self.server.server_address[1]}/simple"
+        return f"http://{userinfo}@127.0.0.1:{self.port}/simple"
 
     def wheels(self) -> dict[str, list[Path]]:
         out: dict[str, list[Path]] = {}
@@ -138,14 +134,9 @@ class LocalIndex:
             if wheel.path != target:
                 target.write_bytes(wheel.path.read_bytes())
 
-    def __enter__(self) -> LocalIndex:
-        self.thread.start()
-        return self
-
     def __exit__(self, *exc: object) -> None:
         self.hang.clear()
-        self.server.shutdown()
-        self.server.server_close()
+        super().__exit__(*exc)
 
 
 # The packages most tests lock: a small graph with platform wheels and a glibc-level split.

@@ -6,18 +6,18 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import http.server
 import io
 import json
 import shutil
 import subprocess
 import tarfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import requests
+
+from tests.support.server import LoopbackServer, Quiet
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -128,7 +128,7 @@ class Registry:
         return self.manifest(repo, tag, doc, OCI_INDEX)
 
 
-class AuthProxy:
+class AuthProxy(LoopbackServer):
     """Forwards to a registry, demanding credentials: ``bearer`` (a /token endpoint that wants basic
     USER:PASSWORD, as Docker Hub's does for private repositories) or ``basic``. ``fail_once`` answers the
     first request for each path with a 503. ``log`` records (method, path, status)."""
@@ -142,10 +142,7 @@ class AuthProxy:
         self.log: list[tuple[str, str, int]] = []
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(Quiet):
             def do_HEAD(self) -> None:
                 self.handle_any("HEAD")
 
@@ -186,18 +183,8 @@ class AuthProxy:
                         if k in ("Content-Type", "Docker-Content-Digest")}
                 self.reply(method, upstream.status_code, keep, upstream.content)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.serve(Handler)
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> AuthProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"127.0.0.1:{self.port}"

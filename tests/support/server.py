@@ -1,0 +1,33 @@
+"""A threaded HTTP server on 127.0.0.1 that the test fixtures run as a context manager."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from typing import Any
+
+
+class Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class LoopbackServer:
+    """``with Subclass(...) as s: s.port`` serves ``self.handler`` on 127.0.0.1 from a daemon thread."""
+
+    def serve(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
