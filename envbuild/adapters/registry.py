@@ -212,15 +212,20 @@ def select_platform(index: dict[str, Any], os_name: str, arch: str, where: str) 
     raise RegistryError(f"{where}: no manifest for {os_name}/{arch} (it offers {', '.join(sorted(set(offered)))})")
 
 
+def _check_found(ref: Reference, status: int) -> None:
+    if status == 404:
+        raise RegistryError(f"{ref.text}: not found in {ref.registry} (" + (
+            "the digest is gone: registries delete old images (NVIDIA drops EOL tags); pick a current one and "
+            "re-lock" if ref.digest else "no such tag or repository") + ")")
+    if status != 200:
+        raise RegistryError(f"{ref.text}: {ref.registry} answered HTTP {status}")
+
+
 def remote_image(ref: Reference, os_name: str, arch: str) -> Image:
     client = _Client(ref)
     target = ref.digest or ref.tag or "latest"
     response = client.get(f"{ref.base_url}/manifests/{target}", ACCEPT)
-    if response.status_code == 404:
-        raise RegistryError(f"{ref.text}: not found in {ref.registry} (no such tag or repository"
-                            + (", or the digest was deleted upstream" if ref.digest else "") + ")")
-    if response.status_code != 200:
-        raise RegistryError(f"{ref.text}: {ref.registry} answered HTTP {response.status_code}")
+    _check_found(ref, response.status_code)
     body = response.content
     media = response.headers.get("Content-Type", "").split(";")[0] or json.loads(body).get("mediaType", "")
     digest = response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(body).hexdigest()
@@ -252,10 +257,7 @@ def manifest_digest(ref: Reference, os_name: str, arch: str) -> str:
     client = _Client(ref)
     target = ref.digest or ref.tag or "latest"
     response = client.get(f"{ref.base_url}/manifests/{target}", ACCEPT)
-    if response.status_code == 404:
-        raise RegistryError(f"{ref.text}: not found in {ref.registry} (no such tag or repository)")
-    if response.status_code != 200:
-        raise RegistryError(f"{ref.text}: {ref.registry} answered HTTP {response.status_code}")
+    _check_found(ref, response.status_code)
     doc = json.loads(response.content)
     if "manifests" in doc:
         return select_platform(doc, os_name, arch, ref.text)

@@ -82,6 +82,20 @@ def test_bearer_token_auth_with_docker_config_credentials(registry: Registry, tm
         assert any(path.startswith("/token") and status == 200 for _, path, status in proxy.log)
 
 
+def test_anonymous_bearer_tokens_as_docker_hub_gives_them(registry: Registry) -> None:
+    amd64, _ = push_base(registry, repo="envbuild/public")
+    with AuthProxy(registry.host, "bearer-anonymous") as proxy:
+        assert resolve_image(f"{proxy.host}/envbuild/public:bookworm", "linux/amd64").digest == amd64
+        statuses = [(path.split("?")[0], status) for _, path, status in proxy.log]
+        assert ("/token", 200) in statuses and any(status == 401 for _, status in statuses)
+
+
+def test_a_pinned_digest_that_is_gone_says_so(registry: Registry) -> None:
+    gone = "sha256:" + "0" * 64
+    with pytest.raises(RegistryError, match="the digest is gone: registries delete old images"):
+        resolve_image(f"{registry.host}/envbuild/base@{gone}", "linux/amd64")
+
+
 def test_basic_auth_from_docker_config(registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     amd64, _ = push_base(registry, repo="envbuild/basic")
     with AuthProxy(registry.host, "basic") as proxy:

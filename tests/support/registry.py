@@ -130,7 +130,8 @@ class Registry:
 
 class AuthProxy(LoopbackServer):
     """Forwards to a registry, demanding credentials: ``bearer`` (a /token endpoint that wants basic
-    USER:PASSWORD, as Docker Hub's does for private repositories) or ``basic``. ``fail_once`` answers the
+    USER:PASSWORD, as Docker Hub's does for private repositories), ``bearer-anonymous`` (a token for anyone,
+    as Docker Hub gives for public images), ``basic``, or ``none``. ``fail_once`` answers the
     first request for each path with a 503. ``log`` records (method, path, status)."""
 
     def __init__(self, upstream: str, mode: str, user: str = "bob", password: str = "hunter2",
@@ -161,7 +162,7 @@ class AuthProxy(LoopbackServer):
 
             def handle_any(self, method: str) -> None:
                 if self.path.startswith("/token"):
-                    if self.headers.get("Authorization") != proxy.basic:
+                    if proxy.mode != "bearer-anonymous" and self.headers.get("Authorization") != proxy.basic:
                         self.reply(method, 401, {})
                         return
                     self.reply(method, 200, {"Content-Type": "application/json"},
@@ -171,10 +172,11 @@ class AuthProxy(LoopbackServer):
                     proxy.failed.add(self.path)
                     self.reply(method, 503, {})
                     return
-                expected = f"Bearer {proxy.token}" if proxy.mode == "bearer" else proxy.basic
+                bearer = proxy.mode.startswith("bearer")
+                expected = f"Bearer {proxy.token}" if bearer else proxy.basic
                 if proxy.mode != "none" and self.headers.get("Authorization") != expected:
                     challenge = (f'Bearer realm="http://{self.headers["Host"]}/token",service="test",'
-                                 'scope="repository:x:pull"' if proxy.mode == "bearer" else 'Basic realm="test"')
+                                 'scope="repository:x:pull"' if bearer else 'Basic realm="test"')
                     self.reply(method, 401, {"WWW-Authenticate": challenge})
                     return
                 upstream = requests.request(method, f"http://{proxy.upstream}{self.path}", timeout=30,
