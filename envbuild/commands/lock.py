@@ -86,15 +86,14 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
         with status(f"Resolving {what} for {env.platform}, Python {env.python}"):
             resolved = _resolve(spec, previous, upgrade=upgrade, upgrade_packages=tuple(sorted(names)),
                                 stages=stages)
-        python, image = resolved.python, resolved.image
+        python, image, distro = resolved.python, resolved.image, resolved.distro
         cuda, cuda_warnings = resolve_cuda(spec.cuda.version, python.packages, dict(image.env) if image else None)
         warnings += cuda_warnings
         new = Lock(
             spec_hash=spec_hash(spec),
             name=spec.environment.name,
-            target=Target(platform=spec.environment.platform,
-                          distro=resolved.distro.name if resolved.distro else None,
-                          python_platform=python_platform(spec, resolved.distro)),
+            target=Target(platform=spec.environment.platform, distro=distro.name,
+                          python_platform=python_platform(spec, distro)),
             base_image=BaseImage(env.base_image, image.digest) if env.base_image and image else None,
             python=python,
             env=spec.env,
@@ -113,9 +112,9 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
 
 @dataclass(frozen=True)
 class _Resolved:
-    system: SystemLock | None
+    system: SystemLock
     python: PythonLock
-    distro: Distro | None
+    distro: Distro
     image: ImageFacts | None
 
 
@@ -144,6 +143,8 @@ def _resolve(spec: Spec, previous: Lock | None, *, upgrade: bool, upgrade_packag
             raise EnvbuildError(f"[environment] distro = {env.distro.name!r}, but {env.base_image} is "
                                 f"{image.distro.name} (its os-release); remove distro or fix it")
     distro = env.distro or (image.distro if image else None)
+    if distro is None:  # the spec demands a distro or a base image, and an image always tells its distro
+        raise EnvbuildError("the target's distribution is unknown: set [environment] distro")
     source = "image" if image is not None and image.python_version else "system"
 
     def python_for(exact: str | None) -> PythonLock:
@@ -153,8 +154,6 @@ def _resolve(spec: Spec, previous: Lock | None, *, upgrade: bool, upgrade_packag
         stages.append((f"python ({spec.python.resolver})", time.monotonic() - begun))
         return result
 
-    if distro is None:  # the spec demands a distro or a base image, and an image always tells its distro
-        raise EnvbuildError("the target's distribution is unknown: set [environment] distro")
     if image is not None and image.python_version:
         if not (image.python_version == env.python or image.python_version.startswith(env.python + ".")):
             raise EnvbuildError(f"[environment] python = {env.python!r}, but {env.base_image} provides Python "

@@ -15,8 +15,6 @@ from envbuild.errors import UnsupportedTarget
 from envbuild.lockfile import PythonLock, PythonPackage
 from envbuild.spec import Distro, Spec, expand_url
 
-DEFAULT_GLIBC = "2.28"  # used only when the target's distro is not known yet (a base image not inspected)
-
 
 @dataclass(frozen=True)
 class CompileRequest:
@@ -30,12 +28,9 @@ class CompileRequest:
     upgrade_packages: tuple[str, ...] = ()
 
 
-def python_platform(spec: Spec, distro: Distro | None = None) -> str:
-    """The wheel platform of the target: its machine and the manylinux level of its glibc (DISTRO, when the
-    base image told it, else the spec's)."""
-    distro = distro or spec.environment.distro
-    glibc = distro.glibc if distro else DEFAULT_GLIBC
-    return f"{spec.environment.machine}-manylinux_{glibc.replace('.', '_')}"
+def python_platform(spec: Spec, distro: Distro) -> str:
+    """The wheel platform of the target: its machine and the manylinux level of its distro's glibc."""
+    return f"{spec.environment.machine}-manylinux_{distro.glibc.replace('.', '_')}"
 
 
 def _adapter(resolver: str) -> Callable[[CompileRequest], list[PythonPackage]]:
@@ -60,9 +55,9 @@ def host_mismatch(spec: Spec) -> str | None:
     return None
 
 
-def resolve_python(spec: Spec, *, previous: PythonLock | None = None, upgrade: bool = False,
+def resolve_python(spec: Spec, *, distro: Distro, previous: PythonLock | None = None, upgrade: bool = False,
                    upgrade_packages: tuple[str, ...] = (), exact_python: str | None = None,
-                   distro: Distro | None = None, source: str | None = None) -> PythonLock:
+                   source: str | None = None) -> PythonLock:
     py = spec.python
     if py.resolver == "pip-tools":
         why = host_mismatch(spec)
