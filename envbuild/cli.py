@@ -27,9 +27,11 @@ Typical use:
   envbuild lock --check      in CI / pre-commit: is the lock still up to date?
   envbuild sync              make ./.venv match the lock exactly
   envbuild export --format requirements -o requirements.txt
+  envbuild check             does this host match the lock? (exit 1 on drift)
+  envbuild report *.json     aggregate the check reports of many nodes
 
 The spec is ./envbuild.toml (or [tool.envbuild] in ./pyproject.toml); the lock is envbuild.lock beside it.
-Exit codes: 0 ok, 1 out of date (lock --check), 2 error.
+Exit codes: 0 ok, 1 out of date (lock --check) or drift (check, report), 2 error.
 """
 
 
@@ -202,6 +204,80 @@ def export_command(lock_path: Path | None, fmt: str, output: Path | None) -> int
         lockfile.write_atomic(output, text)
         _echo_err(f"Wrote {output}")
     return EXIT_OK
+
+
+@cli.command("check")
+@_lock_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema 1) instead of a table.")
+@click.option("--junit", type=click.Path(path_type=Path), default=None,
+              help="Also write a JUnit XML file: one testcase per checked item, for CI dashboards.")
+@click.option("--deep", is_flag=True, help="Also hash every installed Python file against its RECORD.")
+@click.option("--strict", is_flag=True, help="Also report apt packages the lock does not list (for images).")
+@click.option("--python", "python", type=click.Path(path_type=Path), default=None,
+              help="Check the environment of this interpreter (a venv's bin/python) instead of envbuild's own.")
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Check a mounted root filesystem (dpkg, os-release, site-packages under it).")
+def check_command(lock_path: Path | None, as_json: bool, junit: Path | None, deep: bool, strict: bool,  # noqa: PLR0917
+                  python: Path | None, root: Path | None) -> int:
+    """Compare this host (or an interpreter's environment, or a root) with the lock.
+
+    Exit 0 when nothing drifted, 1 when something did, 2 when the check could not run.
+    Run it before a training job: in CI, a Slurm prolog or a Kubernetes init container.
+
+    \b
+    Examples:
+      envbuild check                               the environment envbuild runs in
+      envbuild check --python .venv/bin/python     another virtual environment
+      envbuild check --json > $(hostname).json     for envbuild report, across a cluster
+    """
+    import json as json_module
+
+    from envbuild.check import report
+    from envbuild.commands.check import check
+
+    path = _default_lock(lock_path)
+    result = check(path, python=python, root=root, deep=deep, strict=strict)
+    data = report.as_json(str(path), result.lock, result.facts, result.outcome)
+    if junit is not None:
+        from envbuild import lockfile
+
+        lockfile.write_atomic(junit, report.junit(data, result.outcome))
+    if as_json:
+        click.echo(json_module.dumps(data, indent=2))
+    else:
+        report.human(data)
+    return EXIT_OK if result.outcome.ok else EXIT_DRIFT
+
+
+@cli.command("report")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the aggregate as JSON.")
+def report_command(files: tuple[Path, ...], as_json: bool) -> int:
+    """Aggregate many `envbuild check --json` reports (one per node) into one view.
+
+    Shows which hosts drift and groups the findings: each one with the hosts that have it.
+    Exit 0 when every host is clean, 1 when some drift, 2 when a report cannot be read.
+
+    \b
+    Example:
+      srun envbuild check --json --lock envbuild.lock > reports/$(hostname).json; envbuild report reports/*.json
+    """
+    import json as json_module
+
+    from envbuild.check.report import aggregate
+
+    view = aggregate(list(files))
+    if as_json:
+        click.echo(json_module.dumps(view.as_json(), indent=2))
+    else:
+        drifting = [h for h, ok, _ in view.hosts if not ok]
+        click.echo(f"{len(view.hosts)} hosts, {len(drifting)} drifting" + (f": {', '.join(drifting)}" if drifting
+                                                                           else ""))
+        for finding, hosts in view.groups:
+            click.echo(f"  [{finding.get('severity')}] {finding.get('kind')} {finding.get('name')}: "
+                       f"{finding.get('status')} (expected {finding.get('expected')}, found {finding.get('found')}) "
+                       f"on {len(hosts)}: {', '.join(hosts)}")
+    return EXIT_OK if view.ok else EXIT_DRIFT
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,302 @@
+"""The host probe: the facts ``envbuild check`` compares with the lock, read with the standard library alone.
+
+This file runs on its own (``python3 probe.py --json``) under any Python >= 3.9, inside any image or on any
+node, so it imports nothing from envbuild or outside the standard library.  It never raises on a strange host:
+what it cannot read it reports as ``None`` or in ``problems``.
+
+- Python distributions: every ``*.dist-info`` on sys.path (first one wins, as importlib does), name and version
+  from the METADATA headers (not the directory name), INSTALLER and direct_url.json.
+- dpkg: ``var/lib/dpkg/status`` read as a file (no dpkg call).  OS from os-release, glibc from confstr.
+- NVIDIA: NVML through ctypes (driver, CUDA driver API version, GPU names and compute capabilities), else
+  ``/proc/driver/nvidia/version``.  No GPU is a normal answer, never an error.
+- ``--deep``: every installed file hashed against its RECORD, in parallel threads.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import hashlib
+import json
+import os
+import re
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+SCHEMA = 1
+DISTRO_INSTALLERS = ("debian", "dpkg", "rpm", "conda")  # packages whose files another manager owns
+
+
+def _read(path: str, limit: int = -1) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit)
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Python distributions
+
+
+def _headers(data: bytes) -> dict[str, str]:
+    text = data.decode("utf-8", "replace")
+    out: dict[str, str] = {}
+    for line in text.split("\n"):
+        if not line.strip():
+            break  # the headers end at the first blank line; the description follows
+        key, sep, value = line.partition(":")
+        if sep and not line[:1].isspace() and key not in out:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distributions(paths: list[str]) -> dict[str, Any]:
+    """name -> {version, installer, direct_url, path} for the first dist-info of each name on PATHS."""
+    found: dict[str, Any] = {}
+    problems: list[dict[str, str]] = []
+    for directory in paths:
+        try:
+            entries = sorted(os.listdir(directory or "."))
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.endswith(".dist-info"):
+                continue
+            info = os.path.join(directory, entry)
+            metadata = _read(os.path.join(info, "METADATA"), 65536)
+            if metadata is None:
+                problems.append({"path": info, "problem": "no METADATA (a dangling dist-info)"})
+                continue
+            headers = _headers(metadata)
+            name, version = headers.get("Name"), headers.get("Version")
+            if not name or not version:
+                problems.append({"path": info, "problem": "METADATA has no Name or Version"})
+                continue
+            key = _normalise(name)
+            if key in found:
+                continue
+            installer = (_read(os.path.join(info, "INSTALLER"), 200) or b"").decode("utf-8", "replace").strip()
+            direct_url = None
+            raw = _read(os.path.join(info, "direct_url.json"), 65536)
+            if raw is not None:
+                try:
+                    direct_url = json.loads(raw)
+                except ValueError:
+                    problems.append({"path": info, "problem": "direct_url.json is not JSON"})
+            found[key] = {"version": version, "installer": installer or None, "direct_url": direct_url,
+                          "path": info}
+    return {"packages": found, "problems": problems}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The system
+
+
+def dpkg_status(root: str) -> dict[str, dict[str, str]] | None:
+    data = _read(os.path.join(root, "var/lib/dpkg/status"))
+    if data is None:
+        return None
+    out: dict[str, dict[str, str]] = {}
+    for stanza in data.decode("utf-8", "replace").split("\n\n"):
+        fields = _headers(stanza.encode() + b"\n\n")
+        if fields.get("Package") and fields.get("Status", "").endswith(" installed"):
+            out[fields["Package"]] = {"version": fields.get("Version", ""),
+                                      "architecture": fields.get("Architecture", "")}
+    return out
+
+
+def os_release(root: str) -> dict[str, str] | None:
+    for rel in ("etc/os-release", "usr/lib/os-release"):
+        data = _read(os.path.join(root, rel))
+        if data is not None:
+            out = {}
+            for line in data.decode("utf-8", "replace").splitlines():
+                key, sep, value = line.partition("=")
+                if sep and not key.startswith("#"):
+                    out[key.strip()] = value.strip().strip("\"'")
+            return {"id": out.get("ID", ""), "version_id": out.get("VERSION_ID", ""),
+                    "pretty": out.get("PRETTY_NAME", "")}
+    return None
+
+
+def glibc() -> str | None:
+    try:
+        value = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
+    except (ValueError, OSError, AttributeError):
+        return None
+    return value.split()[-1] if value else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# NVIDIA
+
+
+def nvidia(nvml: Any | None = None, proc: str = "/proc/driver/nvidia/version") -> dict[str, Any] | None:
+    """Driver, CUDA driver API and GPUs from NVML, else the kernel module's version file; None without a GPU.
+
+    NVML and the file may be injected: tests replay recorded answers."""
+    try:
+        lib = nvml if nvml is not None else ctypes.CDLL("libnvidia-ml.so.1")
+    except OSError:
+        lib = None
+    if lib is not None:
+        facts = _from_nvml(lib)
+        if facts is not None:
+            return facts
+    data = _read(proc, 4096)
+    if data is not None:
+        match = re.search(rb"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)", data)
+        if match:
+            return {"driver": match.group(1).decode(), "cuda_driver": None, "gpus": None, "source": "proc"}
+    return None
+
+
+def _from_nvml(lib: Any) -> dict[str, Any] | None:
+    try:
+        if lib.nvmlInit_v2() != 0:
+            return None
+    except (AttributeError, OSError):
+        return None
+    try:
+        buf = ctypes.create_string_buffer(96)
+        driver = buf.value.decode() if lib.nvmlSystemGetDriverVersion(buf, 96) == 0 else None
+        cuda = ctypes.c_int()
+        cuda_driver = None
+        if lib.nvmlSystemGetCudaDriverVersion_v2(ctypes.byref(cuda)) == 0:
+            cuda_driver = f"{cuda.value // 1000}.{(cuda.value % 1000) // 10}"  # 12040 -> 12.4
+        count = ctypes.c_uint()
+        gpus = []
+        if lib.nvmlDeviceGetCount_v2(ctypes.byref(count)) == 0:
+            for index in range(count.value):
+                handle = ctypes.c_void_p()
+                if lib.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(handle)) != 0:
+                    continue
+                name = ctypes.create_string_buffer(96)
+                major, minor = ctypes.c_int(), ctypes.c_int()
+                lib.nvmlDeviceGetName(handle, name, 96)
+                capability = None
+                if lib.nvmlDeviceGetCudaComputeCapability(handle, ctypes.byref(major), ctypes.byref(minor)) == 0:
+                    capability = f"{major.value}.{minor.value}"
+                gpus.append({"name": name.value.decode("utf-8", "replace"), "compute_capability": capability})
+        return {"driver": driver, "cuda_driver": cuda_driver, "gpus": gpus, "source": "nvml"}
+    finally:
+        with contextlib.suppress(AttributeError, OSError):
+            lib.nvmlShutdown()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# --deep: installed files against RECORD
+
+
+def _record_hash(path: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return "sha256=" + base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+
+def _shebang_normalised(path: str) -> str | None:
+    """The RECORD hash the file would have with its shebang as the wheel shipped it (pip #10744)."""
+    data = _read(path)
+    if data is None or not data.startswith(b"#!"):
+        return None
+    rest = data.split(b"\n", 1)[1] if b"\n" in data else b""
+    digest = hashlib.sha256(b"#!python\n" + rest).digest()
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def verify_records(packages: dict[str, Any], workers: int = 0) -> list[dict[str, str]]:
+    """Files that differ from their RECORD (``modified``) or are gone (``missing``)."""
+    jobs = []
+    for name, dist in packages.items():
+        if dist.get("installer") in DISTRO_INSTALLERS:
+            continue  # the distro patches its files (stripped .so, edited METADATA); dpkg --verify is their check
+        record = _read(os.path.join(dist["path"], "RECORD"))
+        if record is None:
+            continue
+        base = os.path.dirname(dist["path"])
+        for line in record.decode("utf-8", "replace").splitlines():
+            parts = line.rsplit(",", 2)
+            if len(parts) != 3 or not parts[1].startswith("sha256="):
+                continue  # RECORD itself, .pyc files and signatures carry no hash
+            jobs.append((name, os.path.normpath(os.path.join(base, parts[0])), parts[1]))
+
+    def check(job: Any) -> dict[str, str] | None:
+        name, path, expected = job
+        if not os.path.exists(path):
+            return {"package": name, "path": path, "status": "missing"}
+        found = _record_hash(path)
+        if found == expected:
+            return None
+        if found is not None and _shebang_normalised(path) == expected:
+            return None
+        return {"package": name, "path": path, "status": "modified"}
+
+    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
+        return [r for r in pool.map(check, jobs, chunksize=64) if r is not None]
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _site_dirs(root: str) -> list[str]:
+    """The site-packages of a mounted root (an image's filesystem): system, /usr/local and venvs under /opt."""
+    import glob
+
+    patterns = ("usr/lib/python3*/site-packages", "usr/lib/python3/dist-packages",
+                "usr/local/lib/python3*/site-packages", "opt/*/lib/python3*/site-packages",
+                "opt/*/*/lib/python3*/site-packages")
+    return sorted(p for pattern in patterns for p in glob.glob(os.path.join(root, pattern)))
+
+
+def probe(root: str = "/", env_names: list[str] | None = None, deep: bool = False,
+          paths: list[str] | None = None) -> dict[str, Any]:
+    """Every fact, as JSON-able data."""
+    live = os.path.realpath(root) == "/"
+    if paths is None:
+        paths = sys.path if live else _site_dirs(root)
+    dists = distributions(paths)
+    facts: dict[str, Any] = {
+        "schema": SCHEMA,
+        "hostname": socket.gethostname() if live else None,
+        "interpreter": {"version": ".".join(str(n) for n in sys.version_info[:3]),
+                        "implementation": sys.implementation.name, "executable": sys.executable} if live else None,
+        "python": dists,
+        "dpkg": dpkg_status(root),
+        "os": os_release(root),
+        "glibc": glibc() if live else None,
+        "nvidia": nvidia() if live else None,
+        "env": {name: os.environ.get(name) for name in (env_names or [])} if live else None,
+    }
+    if deep:
+        facts["files"] = verify_records(dists["packages"])
+    return facts
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Print the facts envbuild check compares with a lock, as JSON.")
+    parser.add_argument("--root", default="/")
+    parser.add_argument("--env", action="append", default=[], help="an environment variable to report")
+    parser.add_argument("--deep", action="store_true", help="hash every installed file against its RECORD")
+    args = parser.parse_args(argv)
+    json.dump(probe(args.root, args.env, args.deep), sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""envbuild check end to end: real venvs from the loopback index, drift made on purpose."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from envbuild import lockfile
+from envbuild.adapters import uv
+from tests.conftest import envbuild, write_spec
+from tests.support.pypi import LocalIndex
+
+HOST_PYTHON = ".".join(map(str, sys.version_info[:3]))
+
+
+@pytest.fixture
+def env(tmp_path: Path, index: LocalIndex) -> Path:
+    """A lock of alpha/beta/gamma for this host's interpreter (no apt part), and a venv synced to it."""
+    write_spec(tmp_path, index.url, ["alpha", "gamma"])
+    assert envbuild("lock", cwd=tmp_path).returncode == 0
+    path = tmp_path / "envbuild.lock"
+    lock = lockfile.read_lock(path)
+    lock = dataclasses.replace(lock, system=None, python=dataclasses.replace(lock.python, version=HOST_PYTHON),
+                               env=(("PYTHONHASHSEED", "0"),))
+    path.write_text(lockfile.dumps(lock))
+    done = envbuild("sync", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return tmp_path
+
+
+def check(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
+    done = envbuild("check", "--python", str(cwd / ".venv/bin/python"), "--json", *args, cwd=cwd,
+                    env={"PYTHONHASHSEED": "0", **(env or {})})
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def statuses(report: dict) -> set[tuple[str, str, str]]:
+    return {(f["kind"], f["name"], f["status"]) for f in report["findings"] if f["severity"] == "error"}
+
+
+def test_a_synced_venv_has_no_drift(env: Path) -> None:
+    code, report = check(env)
+    assert code == 0 and report["ok"] is True and statuses(report) == set()
+    assert report["schema"] == 1 and report["lock"]["spec-hash"].startswith("sha256:")
+    assert report["host"]["python"] == HOST_PYTHON
+
+
+def test_changed_missing_and_extra_packages_are_drift(env: Path, index: LocalIndex) -> None:
+    python = str(env / ".venv/bin/python")
+    subprocess.run([uv.binary(), "pip", "install", "--python", python, "--index-url", index.url, "beta==1.0",
+                    "delta==1.0"], check=True, capture_output=True)
+    subprocess.run([uv.binary(), "pip", "uninstall", "--python", python, "gamma"], check=True, capture_output=True)
+    code, report = check(env)
+    assert code == 1 and report["ok"] is False
+    assert statuses(report) == {("python", "beta", "changed"), ("python", "gamma", "missing"),
+                                ("python", "delta", "extra")}
+    beta = next(f for f in report["findings"] if f["name"] == "beta")
+    assert (beta["expected"], beta["found"]) == ("1.1", "1.0")
+
+
+def test_ignore_extra_and_an_editable_install(env: Path, tmp_path: Path, index: LocalIndex) -> None:
+    lock_path = env / "envbuild.lock"
+    lock = lockfile.read_lock(lock_path)
+    lock_path.write_text(lockfile.dumps(dataclasses.replace(lock, ignore_extra=("delta",))))
+    # what pip or uv leave for `install -e /src` (PEP 610): the same dist-info plus direct_url.json
+    site = next((env / ".venv/lib").glob("python3*/site-packages"))
+    (site / "alpha-1.1.dist-info" / "direct_url.json").write_text(
+        json.dumps({"url": f"file://{tmp_path}/src", "dir_info": {"editable": True}}))
+    subprocess.run([uv.binary(), "pip", "install", "--python", str(env / ".venv/bin/python"), "--index-url",
+                    index.url, "delta==1.0"], check=True, capture_output=True)
+    code, report = check(env)
+    alpha = next(f for f in report["findings"] if f["name"] == "alpha")
+    assert code == 1 and alpha["status"] == "changed" and alpha["found"].startswith("1.1 (editable: file://")
+    assert not any(f["name"] == "delta" for f in report["findings"]), "delta is in [check] ignore-extra"
+
+
+def test_env_vars_must_hold_the_locked_values(env: Path) -> None:
+    code, report = check(env, env={"PYTHONHASHSEED": "1"})
+    assert code == 1 and statuses(report) == {("env", "PYTHONHASHSEED", "changed")}
+    done = envbuild("check", "--python", str(env / ".venv/bin/python"), "--json", cwd=env,
+                    env={k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"} | {"PYTHONHASHSEED": ""})
+    assert done.returncode == 1
+
+
+def test_deep_finds_edited_and_deleted_files(env: Path) -> None:
+    site = next((env / ".venv/lib").glob("python3*/site-packages"))
+    assert check(env, "--deep")[0] == 0
+    (site / "alpha" / "__init__.py").write_text("print('tampered')\n")
+    (site / "gamma" / "__init__.py").unlink()
+    code, report = check(env, "--deep")
+    files = {(Path(f["name"]).relative_to(site).as_posix(), f["status"]) for f in report["findings"]
+             if f["kind"] == "file"}
+    assert code == 1 and files == {("alpha/__init__.py", "modified"), ("gamma/__init__.py", "missing")}
+
+
+def test_broken_metadata_is_unverifiable_not_a_crash(env: Path) -> None:
+    site = next((env / ".venv/lib").glob("python3*/site-packages"))
+    (site / "empty-1.0.dist-info").mkdir()
+    (site / "empty-1.0.dist-info" / "METADATA").write_text("")
+    (site / "dangling-2.0.dist-info").mkdir()
+    (site / "latin-1.0.dist-info").mkdir()
+    (site / "latin-1.0.dist-info" / "METADATA").write_bytes(b"Name: latin\nVersion: 1.0\nSummary: caf\xe9\n")
+    code, report = check(env)
+    assert code == 1, "latin is an extra: drift"
+    unverifiable = {Path(f["name"]).name for f in report["findings"] if f["status"] == "unverifiable"}
+    assert {"empty-1.0.dist-info", "dangling-2.0.dist-info"} <= unverifiable
+    assert ("python", "latin", "extra") in statuses(report), "a bad encoding still yields its name and version"
+
+
+def test_junit_has_a_testcase_per_checked_item(env: Path, index: LocalIndex) -> None:
+    subprocess.run([uv.binary(), "pip", "install", "--python", str(env / ".venv/bin/python"), "--index-url",
+                    index.url, "beta==1.0"], check=True, capture_output=True)
+    done = envbuild("check", "--python", str(env / ".venv/bin/python"), "--junit", "junit.xml", cwd=env,
+                    env={"PYTHONHASHSEED": "0"})
+    assert done.returncode == 1
+    assert "DRIFT" in done.stdout and "beta" in done.stdout
+    suite = ET.parse(env / "junit.xml").getroot()  # noqa: S314 - our own file
+    names = {(case.get("classname"), case.get("name")) for case in suite}
+    assert {("envbuild.python", "alpha"), ("envbuild.python", "beta"), ("envbuild.python", "gamma"),
+            ("envbuild.interpreter", "python"), ("envbuild.env", "PYTHONHASHSEED")} <= names
+    assert suite.get("failures") == "1" and suite.get("tests") == str(len(names))
+
+
+def test_a_mounted_root_dpkg_and_os(tmp_path: Path, env: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="11"\n')
+    lock = lockfile.read_lock(env / "envbuild.lock")
+    system = lockfile.SystemLock(sources=(), packages=(
+        lockfile.SystemPackage("git", "1:2.39.5-0+deb12u3", "amd64", "0" * 64),
+        lockfile.SystemPackage("zlib1g", "1:1.2.13.dfsg-1", "amd64", "1" * 64)))
+    (env / "root.lock").write_text(lockfile.dumps(dataclasses.replace(lock, system=system)))
+    (root / "var/lib/dpkg/status").write_text(
+        "Package: git\nStatus: install ok installed\nVersion: 1:2.39.2-1\nArchitecture: amd64\n\n"
+        "Package: vim\nStatus: install ok installed\nVersion: 2:9.0\nArchitecture: amd64\n\n"
+        "Package: zlib1g\nStatus: deinstall ok config-files\nVersion: 1:1.2.13.dfsg-1\n")
+    done = envbuild("check", "-l", "root.lock", "--root", str(root), "--json", "--strict", cwd=env)
+    report = json.loads(done.stdout)
+    assert done.returncode == 1
+    assert {("system", "git", "changed"), ("system", "zlib1g", "missing"), ("system", "vim", "extra"),
+            ("os", "debian:12", "changed")} <= statuses(report)
+
+
+def test_an_unreadable_lock_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "envbuild.lock").write_text("version = 9\n")
+    done = envbuild("check", cwd=tmp_path)
+    assert done.returncode == 2 and "lock version 9" in done.stderr
+
+
+def test_report_aggregates_hosts_and_groups_findings(tmp_path: Path) -> None:
+    def write(host: str, findings: list[dict]) -> Path:
+        path = tmp_path / f"{host}.json"
+        ok = not any(f["severity"] == "error" for f in findings)
+        path.write_text(json.dumps({"schema": 1, "ok": ok, "lock": {"path": "envbuild.lock", "spec-hash": "x"},
+                                    "host": {"hostname": host}, "findings": findings}))
+        return path
+
+    numpy = {"kind": "python", "name": "numpy", "status": "changed", "expected": "1.26.4", "found": "1.26.3",
+             "severity": "error"}
+    files = [write("node1", [numpy]), write("node2", [numpy]), write("node3", [])]
+    done = envbuild("report", *map(str, files), "--json", cwd=tmp_path)
+    view = json.loads(done.stdout)
+    assert done.returncode == 1 and view["ok"] is False
+    assert view["findings"] == [{**numpy, "hosts": ["node1", "node2"]}]
+    assert envbuild("report", str(files[2]), cwd=tmp_path).returncode == 0
+    (tmp_path / "junk.json").write_text("{")
+    bad = envbuild("report", str(tmp_path / "junk.json"), cwd=tmp_path)
+    assert bad.returncode == 2 and "not a readable check report" in bad.stderr
