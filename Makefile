@@ -45,6 +45,7 @@ ci: provision lint test-all
 
 bench: venv
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/check.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results

@@ -50,3 +50,28 @@ def scrubbed_env(drop_prefixes: Sequence[str], keep: Sequence[str] = (), extra: 
     }
     out.update(extra or {})
     return out
+
+
+class Running:
+    """A program started by ``start``: the caller works on while it runs, then ``wait`` collects it."""
+
+    def __init__(self, argv: Sequence[str], proc: subprocess.Popen[str], timeout: float | None) -> None:
+        self.argv, self.proc, self.timeout = tuple(argv), proc, timeout
+
+    def wait(self) -> Completed:
+        try:
+            out, err = self.proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise EnvbuildError(f"{Path(self.argv[0]).name} did not finish within {self.timeout:.0f} s") from None
+        return Completed(self.argv, self.proc.returncode, _ANSI.sub("", out), _ANSI.sub("", err))
+
+
+def start(argv: Sequence[str], *, timeout: float | None = None, tool_hint: str = "") -> Running:
+    """Start ARGV without waiting for it (its output is captured)."""
+    try:
+        proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except FileNotFoundError:
+        raise ToolMissing(argv[0], tool_hint or "install it or put it on PATH") from None
+    return Running(argv, proc, timeout)

@@ -14,7 +14,6 @@ what it cannot read it reports as ``None`` or in ``problems``.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import ctypes
 import hashlib
@@ -23,7 +22,6 @@ import os
 import re
 import socket
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 SCHEMA = 1
@@ -51,6 +49,8 @@ def _headers(data: bytes) -> dict[str, str]:
         key, sep, value = line.partition(":")
         if sep and not line[:1].isspace() and key not in out:
             out[key.strip()] = value.strip()
+            if "Name" in out and "Version" in out and len(out) >= 3:
+                break  # all the probe needs
     return out
 
 
@@ -71,12 +71,15 @@ def distributions(paths: list[str]) -> dict[str, Any]:
             if not entry.endswith(".dist-info"):
                 continue
             info = os.path.join(directory, entry)
-            metadata = _read(os.path.join(info, "METADATA"), 65536)
+            metadata = _read(os.path.join(info, "METADATA"), 4096)  # Name and Version come first
             if metadata is None:
                 problems.append({"path": info, "problem": "no METADATA (a dangling dist-info)"})
                 continue
             headers = _headers(metadata)
             name, version = headers.get("Name"), headers.get("Version")
+            if (not name or not version) and len(metadata) == 4096:  # unusually long headers: read them all
+                headers = _headers(_read(os.path.join(info, "METADATA"), 1 << 20) or b"")
+                name, version = headers.get("Name"), headers.get("Version")
             if not name or not version:
                 problems.append({"path": info, "problem": "METADATA has no Name or Version"})
                 continue
@@ -105,8 +108,13 @@ def dpkg_status(root: str) -> dict[str, dict[str, str]] | None:
     if data is None:
         return None
     out: dict[str, dict[str, str]] = {}
+    wanted = ("Package:", "Status:", "Version:", "Architecture:")
     for stanza in data.decode("utf-8", "replace").split("\n\n"):
-        fields = _headers(stanza.encode() + b"\n\n")
+        fields = {}
+        for line in stanza.split("\n"):
+            if line.startswith(wanted):
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
         if fields.get("Package") and fields.get("Status", "").endswith(" installed"):
             out[fields["Package"]] = {"version": fields.get("Version", ""),
                                       "architecture": fields.get("Architecture", "")}
@@ -196,15 +204,10 @@ def _from_nvml(lib: Any) -> dict[str, Any] | None:
 # --deep: installed files against RECORD
 
 
-def _record_hash(path: str) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return "sha256=" + base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+def _b64(digest: bytes) -> str:
+    from base64 import urlsafe_b64encode
+
+    return "sha256=" + urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def _shebang_normalised(path: str) -> str | None:
@@ -213,8 +216,7 @@ def _shebang_normalised(path: str) -> str | None:
     if data is None or not data.startswith(b"#!"):
         return None
     rest = data.split(b"\n", 1)[1] if b"\n" in data else b""
-    digest = hashlib.sha256(b"#!python\n" + rest).digest()
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return _b64(hashlib.sha256(b"#!python\n" + rest).digest())
 
 
 def verify_records(packages: dict[str, Any], workers: int = 0) -> list[dict[str, str]]:
@@ -235,14 +237,25 @@ def verify_records(packages: dict[str, Any], workers: int = 0) -> list[dict[str,
 
     def check(job: Any) -> dict[str, str] | None:
         name, path, expected = job
-        if not os.path.exists(path):
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(1 << 22)
+                if len(data) == 1 << 22:  # a large file: hash the rest in blocks
+                    digest = hashlib.sha256(data)
+                    for block in iter(lambda: handle.read(1 << 22), b""):
+                        digest.update(block)
+                    found = _b64(digest.digest())
+                else:
+                    found = _b64(hashlib.sha256(data).digest())
+        except FileNotFoundError:
             return {"package": name, "path": path, "status": "missing"}
-        found = _record_hash(path)
-        if found == expected:
-            return None
-        if found is not None and _shebang_normalised(path) == expected:
+        except OSError:
+            return {"package": name, "path": path, "status": "unverifiable"}
+        if found == expected or _shebang_normalised(path) == expected:
             return None
         return {"package": name, "path": path, "status": "modified"}
+
+    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
         return [r for r in pool.map(check, jobs, chunksize=64) if r is not None]
@@ -262,7 +275,7 @@ def _site_dirs(root: str) -> list[str]:
 
 
 def probe(root: str = "/", env_names: list[str] | None = None, deep: bool = False,
-          paths: list[str] | None = None) -> dict[str, Any]:
+          paths: list[str] | None = None, dpkg: bool = True) -> dict[str, Any]:
     """Every fact, as JSON-able data."""
     live = os.path.realpath(root) == "/"
     if paths is None:
@@ -274,7 +287,7 @@ def probe(root: str = "/", env_names: list[str] | None = None, deep: bool = Fals
         "interpreter": {"version": ".".join(str(n) for n in sys.version_info[:3]),
                         "implementation": sys.implementation.name, "executable": sys.executable} if live else None,
         "python": dists,
-        "dpkg": dpkg_status(root),
+        "dpkg": dpkg_status(root) if dpkg else None,
         "os": os_release(root),
         "glibc": glibc() if live else None,
         "nvidia": nvidia() if live else None,
@@ -292,8 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default="/")
     parser.add_argument("--env", action="append", default=[], help="an environment variable to report")
     parser.add_argument("--deep", action="store_true", help="hash every installed file against its RECORD")
+    parser.add_argument("--no-dpkg", action="store_true", help="skip the dpkg status (the lock has no apt part)")
     args = parser.parse_args(argv)
-    json.dump(probe(args.root, args.env, args.deep), sys.stdout)
+    json.dump(probe(args.root, args.env, args.deep, dpkg=not args.no_dpkg), sys.stdout)
     sys.stdout.write("\n")
     return 0
 

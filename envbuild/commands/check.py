@@ -24,25 +24,51 @@ class CheckResult:
 
 def check(lock_path: Path, *, python: Path | None = None, root: Path | None = None, deep: bool = False,
           strict: bool = False) -> CheckResult:
-    lock = lockfile.read_lock(lock_path)
-    names = [name for name, _ in lock.env]
     if python is not None and root is not None:
         raise EnvbuildError("--python and --root check different things; give one of them")
+    names, dpkg = _probe_needs(lock_path)
     if python is not None:
-        facts = _probe_interpreter(python, names, deep)
+        # the probe runs while the lock is read and the comparison loaded: two processes, one wait
+        running = _start_probe(python, names, deep, dpkg)
+        lock = lockfile.read_lock(lock_path)
+        facts = _collect(python, running)
     else:
         from envbuild.check import probe
 
-        facts = probe.probe(root=str(root) if root else "/", env_names=names, deep=deep)
+        lock = lockfile.read_lock(lock_path)
+        facts = probe.probe(root=str(root) if root else "/", env_names=names, deep=deep, dpkg=dpkg)
     return CheckResult(lock=lock, facts=facts, outcome=compare(lock, facts, strict=strict))
 
 
-def _probe_interpreter(python: Path, names: list[str], deep: bool) -> dict[str, Any]:
-    """Run the stdlib probe under another interpreter: it sees that interpreter's sys.path."""
+def _probe_needs(lock_path: Path) -> tuple[list[str], bool]:
+    """What the probe must collect (the [env] names, whether dpkg matters), from a quick read of the lock.
+
+    The full, validated read follows; an unreadable lock fails there with the usual message."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        raw = tomllib.loads(lock_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return [], True
+    env = raw.get("env")
+    return (sorted(env) if isinstance(env, dict) else []), raw.get("system") is not None
+
+
+def _start_probe(python: Path, names: list[str], deep: bool, dpkg: bool) -> Any:
+    """Start the stdlib probe under another interpreter: it sees that interpreter's sys.path."""
     from envbuild.adapters import process
 
-    argv = [str(python), "-I", str(PROBE), *(f"--env={n}" for n in names), *(["--deep"] if deep else [])]
-    done = process.run(argv, tool_hint="give --python the path of a Python interpreter", timeout=600)
+    argv = [str(python), "-I", str(PROBE), *(f"--env={n}" for n in names), *(["--deep"] if deep else []),
+            *([] if dpkg else ["--no-dpkg"])]
+    return process.start(argv, tool_hint="give --python the path of a Python interpreter", timeout=600)
+
+
+def _collect(python: Path, running: Any) -> dict[str, Any]:
+    done = running.wait()
     if done.returncode != 0:
         raise EnvbuildError(f"the probe failed under {python}: {done.stderr.strip().splitlines()[-1:]}")
     try:
