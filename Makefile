@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - set up .venv and lock the bundled example (examples/trainer), then export it"
 	@echo "make test   - set up .venv and run the hermetic test suite (no network, no Docker)"
-	@echo "make ci     - provision (docker-registry), lint, then every test (network-marked ones skip when offline)"
+	@echo "make ci     - provision (docker-registry, slurm), lint, then every test (network-marked ones skip when offline)"
 	@echo "make lint   - ruff and mypy (strict for envbuild/)"
 	@echo "make bench  - compare envbuild with uv pip compile and pip-compile on the same input"
 
