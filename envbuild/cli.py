@@ -217,8 +217,10 @@ def export_command(lock_path: Path | None, fmt: str, output: Path | None) -> int
               help="Check the environment of this interpreter (a venv's bin/python) instead of envbuild's own.")
 @click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Check a mounted root filesystem (dpkg, os-release, site-packages under it).")
+@click.option("--image", default=None, metavar="REF",
+              help="Check an image: run the probe in a container from it (no network, the image's user).")
 def check_command(lock_path: Path | None, as_json: bool, junit: Path | None, deep: bool, strict: bool,  # noqa: PLR0917
-                  python: Path | None, root: Path | None) -> int:
+                  python: Path | None, root: Path | None, image: str | None) -> int:
     """Compare this host (or an interpreter's environment, or a root) with the lock.
 
     Exit 0 when nothing drifted, 1 when something did, 2 when the check could not run.
@@ -228,6 +230,7 @@ def check_command(lock_path: Path | None, as_json: bool, junit: Path | None, dee
     Examples:
       envbuild check                               the environment envbuild runs in
       envbuild check --python .venv/bin/python     another virtual environment
+      envbuild check --image trainer:3f2a --strict an image built from the lock
       envbuild check --json > $(hostname).json     for envbuild report, across a cluster
     """
     import json as json_module
@@ -236,7 +239,7 @@ def check_command(lock_path: Path | None, as_json: bool, junit: Path | None, dee
     from envbuild.commands.check import check
 
     path = _default_lock(lock_path)
-    result = check(path, python=python, root=root, deep=deep, strict=strict)
+    result = check(path, python=python, root=root, image=image, deep=deep, strict=strict)
     data = report.as_json(str(path), result.lock, result.facts, result.outcome)
     if junit is not None:
         from envbuild import lockfile

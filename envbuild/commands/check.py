@@ -22,12 +22,21 @@ class CheckResult:
     outcome: Outcome
 
 
-def check(lock_path: Path, *, python: Path | None = None, root: Path | None = None, deep: bool = False,
-          strict: bool = False) -> CheckResult:
-    if python is not None and root is not None:
-        raise EnvbuildError("--python and --root check different things; give one of them")
+def check(lock_path: Path, *, python: Path | None = None, root: Path | None = None, image: str | None = None,
+          deep: bool = False, strict: bool = False) -> CheckResult:
+    if sum(x is not None for x in (python, root, image)) > 1:
+        raise EnvbuildError("--python, --root and --image check different things; give one of them")
     names, dpkg = _probe_needs(lock_path)
-    if python is not None:
+    if image is not None:
+        from envbuild.adapters.engine import run_probe
+
+        lock = lockfile.read_lock(lock_path)
+        args = [*(f"--env={n}" for n in names), *(["--deep"] if deep else []), *([] if dpkg else ["--no-dpkg"])]
+        try:
+            facts = json.loads(run_probe(image, PROBE, args))
+        except ValueError:
+            raise EnvbuildError(f"{image}: the probe printed no report") from None
+    elif python is not None:
         # the probe runs while the lock is read and the comparison loaded: two processes, one wait
         running = _start_probe(python, names, deep, dpkg)
         lock = lockfile.read_lock(lock_path)

@@ -175,3 +175,33 @@ def test_report_aggregates_hosts_and_groups_findings(tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("{")
     bad = envbuild("report", str(tmp_path / "junk.json"), cwd=tmp_path)
     assert bad.returncode == 2 and "not a readable check report" in bad.stderr
+
+
+@pytest.mark.docker
+def test_check_inside_an_image(tmp_path: Path) -> None:
+    docker = pytest.importorskip("docker")
+    try:
+        docker.from_env().ping()
+    except Exception as exc:  # any failure means: no engine here
+        pytest.skip(f"no Docker engine answers here: {exc}")
+    image = os.environ.get("ENVBUILD_TEST_IMAGE")
+    if not image:
+        pytest.skip("set ENVBUILD_TEST_IMAGE to a local image with python3 (make ci builds one with the engine)")
+    lock = tmp_path / "envbuild.lock"
+    lock.write_text('version = 1\nspec-hash = "sha256:x"\nname = "t"\n\n[target]\nplatform = "linux/amd64"\n\n'
+                    '[python]\nrequested = "3"\nresolver = "uv"\nindex-url = "x"\nextra-index-urls = []\n'
+                    'packages = []\n\n[env]\nENVBUILD_IMAGE_CHECK = "yes"\n\n[check]\nignore-extra = []\n')
+    done = envbuild("check", "--image", image, "--json", cwd=tmp_path)
+    report = json.loads(done.stdout)
+    assert done.returncode == 1, done.stderr
+    assert report["host"]["python"].startswith("3.") and report["host"]["os"]
+    assert {(f["kind"], f["name"], f["status"]) for f in report["findings"]} >= {
+        ("env", "ENVBUILD_IMAGE_CHECK", "missing")}, "the variable is set nowhere in the image"
+
+
+def test_image_without_an_engine_is_a_clear_error(env: Path) -> None:
+    done = envbuild("check", "--image", "trainer:1", cwd=env, env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert done.returncode == 2
+    assert done.stderr.startswith("envbuild: error: cannot reach the Docker engine")
+    both = envbuild("check", "--image", "x", "--root", str(env), cwd=env)
+    assert both.returncode == 2 and "give one of them" in both.stderr
