@@ -45,6 +45,7 @@ def compare(lock: Lock, facts: dict[str, Any], *, strict: bool = False) -> Outco
     _system(lock, facts, findings, checked, strict)
     _os(lock, facts, findings, checked)
     _cuda(lock, facts, findings, checked)
+    _cuda_libraries(lock, facts, findings, checked)
     _env(lock, facts, findings, checked)
     for problem in facts.get("files") or []:
         findings.append(Finding("file", problem["path"], problem["status"], "as in RECORD", problem["status"]))
@@ -152,9 +153,27 @@ def _cuda(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list[t
     if _driver_key(gpu["driver"]) < _driver_key(lock.cuda.min_driver):
         out.append(Finding("driver", "nvidia", "changed", f">= {lock.cuda.min_driver}", gpu["driver"]))
     for index, device in enumerate(gpu.get("gpus") or []):
-        checked.append(("gpu", f"{index}"))
-        out.append(Finding("gpu", f"{index}: {device.get('name')}", "unverifiable", "a capability the locked "
+        name = f"{index}: {device.get('name')}"
+        checked.append(("gpu", name))
+        out.append(Finding("gpu", name, "unverifiable", "a capability the locked "
                            "build supports", f"sm {device.get('compute_capability')}", "warning"))
+
+
+def _cuda_libraries(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list[tuple[str, str]]) -> None:
+    """cudart, cuDNN and NCCL as the environment loads them must be the locked ones."""
+    if lock.cuda is None or facts.get("cuda") is None:
+        return
+    loaded = facts["cuda"]
+    for name, wanted, width in (("cudart", lock.cuda.runtime, 2), ("cudnn", lock.cuda.cudnn, 3),
+                                ("nccl", lock.cuda.nccl, 3)):
+        if wanted is None:
+            continue
+        checked.append(("cuda", name))
+        lib = loaded.get(name)
+        if lib is None:
+            out.append(Finding("cuda", name, "unverifiable", wanted, "not found or not loadable", "warning"))
+        elif lib["version"].split(".")[:width] != wanted.split(".")[:width]:
+            out.append(Finding("cuda", name, "changed", wanted, f"{lib['version']} ({lib['path']})"))
 
 
 def _driver_key(version: str) -> tuple[int, ...]:

@@ -201,6 +201,71 @@ def _from_nvml(lib: Any) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# CUDA libraries as this environment would load them: the nvidia-* wheels' copies, else the system's
+
+_CUDA_LIBS = (  # name, directory inside site-packages, file prefix, system name (ctypes.util.find_library)
+    ("cudart", "nvidia/cuda_runtime/lib", "libcudart.so", "cudart"),
+    ("cudnn", "nvidia/cudnn/lib", "libcudnn.so", "cudnn"),
+    ("nccl", "nvidia/nccl/lib", "libnccl.so", "nccl"),
+)
+
+
+def _decode_version(name: str, value: int) -> str:
+    if name == "cudart":  # 1000 * major + 10 * minor
+        return f"{value // 1000}.{(value % 1000) // 10}"
+    if name == "cudnn":  # 9.x: major * 10000 + minor * 100 + patch; 8.x and older: major * 1000 + minor * 100 + patch
+        major, rest = (value // 10000, value % 10000) if value >= 90000 else (value // 1000, value % 1000)
+        return f"{major}.{rest // 100}.{rest % 100}"
+    # nccl 2.9+: X * 10000 + Y * 100 + Z; 2.8 and older: X * 1000 + Y * 100 + Z
+    major, rest = (value // 10000, value % 10000) if value >= 20900 else (value // 1000, value % 1000)
+    return f"{major}.{rest // 100}.{rest % 100}"
+
+
+def _call_version(name: str, path: str) -> str | None:
+    try:
+        lib = ctypes.CDLL(path)
+        if name == "cudnn":
+            lib.cudnnGetVersion.restype = ctypes.c_size_t
+            return _decode_version(name, int(lib.cudnnGetVersion()))
+        value = ctypes.c_int()
+        function = lib.cudaRuntimeGetVersion if name == "cudart" else lib.ncclGetVersion
+        if function(ctypes.byref(value)) != 0:
+            return None
+        return _decode_version(name, value.value)
+    except (OSError, AttributeError):
+        return None
+
+
+def cuda_libraries(paths: list[str]) -> dict[str, Any]:
+    """name -> {version, path} of cudart, cuDNN and NCCL as loaded (None where none is found or loads)."""
+    import ctypes.util
+
+    out: dict[str, Any] = {}
+    for name, subdir, prefix, system in _CUDA_LIBS:
+        candidates = []
+        for directory in paths:
+            folder = os.path.join(directory, subdir)
+            try:
+                candidates += sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.startswith(prefix))
+            except OSError:
+                continue
+            if candidates:
+                break
+        if not candidates:
+            found = ctypes.util.find_library(system)
+            candidates = [found] if found else []
+        version = None
+        for path in candidates:
+            version = _call_version(name, path)
+            if version:
+                out[name] = {"version": version, "path": path}
+                break
+        if not version:
+            out[name] = None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
 # --deep: installed files against RECORD
 
 
@@ -274,8 +339,8 @@ def _site_dirs(root: str) -> list[str]:
     return sorted(p for pattern in patterns for p in glob.glob(os.path.join(root, pattern)))
 
 
-def probe(root: str = "/", env_names: list[str] | None = None, deep: bool = False,
-          paths: list[str] | None = None, dpkg: bool = True) -> dict[str, Any]:
+def probe(root: str = "/", *, env_names: list[str] | None = None, deep: bool = False,
+          paths: list[str] | None = None, dpkg: bool = True, cuda: bool = False) -> dict[str, Any]:
     """Every fact, as JSON-able data."""
     live = os.path.realpath(root) == "/"
     if paths is None:
@@ -292,6 +357,7 @@ def probe(root: str = "/", env_names: list[str] | None = None, deep: bool = Fals
         "glibc": glibc() if live else None,
         "nvidia": nvidia() if live else None,
         "env": {name: os.environ.get(name) for name in (env_names or [])} if live else None,
+        "cuda": cuda_libraries(paths) if cuda and live else None,
     }
     if deep:
         facts["files"] = verify_records(dists["packages"])
@@ -306,8 +372,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", action="append", default=[], help="an environment variable to report")
     parser.add_argument("--deep", action="store_true", help="hash every installed file against its RECORD")
     parser.add_argument("--no-dpkg", action="store_true", help="skip the dpkg status (the lock has no apt part)")
+    parser.add_argument("--cuda", action="store_true", help="load cudart, cuDNN and NCCL and ask their versions")
     args = parser.parse_args(argv)
-    json.dump(probe(args.root, args.env, args.deep, dpkg=not args.no_dpkg), sys.stdout)
+    json.dump(probe(args.root, env_names=args.env, deep=args.deep, dpkg=not args.no_dpkg, cuda=args.cuda),
+              sys.stdout)
     sys.stdout.write("\n")
     return 0
 

@@ -26,31 +26,33 @@ def check(lock_path: Path, *, python: Path | None = None, root: Path | None = No
           deep: bool = False, strict: bool = False) -> CheckResult:
     if sum(x is not None for x in (python, root, image)) > 1:
         raise EnvbuildError("--python, --root and --image check different things; give one of them")
-    names, dpkg = _probe_needs(lock_path)
+    names, dpkg, cuda = _probe_needs(lock_path)
     if image is not None:
         from envbuild.adapters.engine import run_probe
 
         lock = lockfile.read_lock(lock_path)
-        args = [*(f"--env={n}" for n in names), *(["--deep"] if deep else []), *([] if dpkg else ["--no-dpkg"])]
+        args = [*(f"--env={n}" for n in names), *(["--deep"] if deep else []), *([] if dpkg else ["--no-dpkg"]),
+                *(["--cuda"] if cuda else [])]
         try:
             facts = json.loads(run_probe(image, PROBE, args))
         except ValueError:
             raise EnvbuildError(f"{image}: the probe printed no report") from None
     elif python is not None:
         # the probe runs while the lock is read and the comparison loaded: two processes, one wait
-        running = _start_probe(python, names, deep, dpkg)
+        running = _start_probe(python, names, deep, dpkg, cuda)
         lock = lockfile.read_lock(lock_path)
         facts = _collect(python, running)
     else:
         from envbuild.check import probe
 
         lock = lockfile.read_lock(lock_path)
-        facts = probe.probe(root=str(root) if root else "/", env_names=names, deep=deep, dpkg=dpkg)
+        facts = probe.probe(root=str(root) if root else "/", env_names=names, deep=deep, dpkg=dpkg, cuda=cuda)
     return CheckResult(lock=lock, facts=facts, outcome=compare(lock, facts, strict=strict))
 
 
-def _probe_needs(lock_path: Path) -> tuple[list[str], bool]:
-    """What the probe must collect (the [env] names, whether dpkg matters), from a quick read of the lock.
+def _probe_needs(lock_path: Path) -> tuple[list[str], bool, bool]:
+    """What the probe must collect (the [env] names, whether dpkg and CUDA libraries matter), from a quick read
+    of the lock.
 
     The full, validated read follows; an unreadable lock fails there with the usual message."""
     import sys
@@ -62,17 +64,17 @@ def _probe_needs(lock_path: Path) -> tuple[list[str], bool]:
     try:
         raw = tomllib.loads(lock_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return [], True
+        return [], True, True
     env = raw.get("env")
-    return (sorted(env) if isinstance(env, dict) else []), raw.get("system") is not None
+    return (sorted(env) if isinstance(env, dict) else []), raw.get("system") is not None, raw.get("cuda") is not None
 
 
-def _start_probe(python: Path, names: list[str], deep: bool, dpkg: bool) -> Any:
+def _start_probe(python: Path, names: list[str], deep: bool, dpkg: bool, cuda: bool) -> Any:
     """Start the stdlib probe under another interpreter: it sees that interpreter's sys.path."""
     from envbuild.adapters import process
 
     argv = [str(python), "-I", str(PROBE), *(f"--env={n}" for n in names), *(["--deep"] if deep else []),
-            *([] if dpkg else ["--no-dpkg"])]
+            *([] if dpkg else ["--no-dpkg"]), *(["--cuda"] if cuda else [])]
     return process.start(argv, tool_hint="give --python the path of a Python interpreter", timeout=600)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -142,3 +143,42 @@ def test_deep_leaves_distro_installed_packages_to_the_distro(tmp_path: Path) -> 
     assert probe.verify_records(packages) == []
     (info / "INSTALLER").write_text("pip\n")
     assert probe.verify_records(probe.distributions([str(tmp_path)])["packages"])[0]["status"] == "modified"
+
+
+FAKE_LIBS = {
+    "nvidia/cuda_runtime/lib/libcudart.so.12": "int cudaRuntimeGetVersion(int *v) { *v = 12040; return 0; }",
+    "nvidia/cudnn/lib/libcudnn.so.9": "unsigned long cudnnGetVersion(void) { return 90100; }",
+    "nvidia/nccl/lib/libnccl.so.2": "int ncclGetVersion(int *v) { *v = 22105; return 0; }",
+}
+
+
+def test_cuda_libraries_are_asked_their_versions_where_the_wheels_put_them(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("gcc") is None:
+        import pytest
+
+        pytest.skip("gcc is needed to build the stand-in libraries")
+    site = tmp_path / "site"
+    for rel, source in FAKE_LIBS.items():
+        target = site / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "x.c").write_text(source + "\n")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(target), str(tmp_path / "x.c")], check=True)
+    libs = probe.cuda_libraries([str(site)])
+    assert {name: lib["version"] for name, lib in libs.items()} == {"cudart": "12.4", "cudnn": "9.1.0",
+                                                                    "nccl": "2.21.5"}
+    lock = Lock(spec_hash="sha256:x", name="t", target=Target(platform="linux/amd64"),
+                python=PythonLock(requested="3.11", resolver="uv", index_url="x"),
+                cuda=CudaLock(runtime="12.4.127", cudnn="9.1.0.70", nccl="2.21.5", min_driver="525.60.13"))
+    facts = {**_facts(None), "cuda": libs}
+    assert [f for f in compare(lock, facts).findings if f.kind == "cuda"] == []
+    other = dataclasses.replace(lock, cuda=dataclasses.replace(lock.cuda, runtime="12.6.77", nccl="2.23.4"))
+    found = {(f.name, f.status) for f in compare(other, facts).findings if f.kind == "cuda"}
+    assert found == {("cudart", "changed"), ("nccl", "changed")}
+
+
+def test_version_encodings() -> None:
+    assert probe._decode_version("cudart", 12060) == "12.6"
+    assert probe._decode_version("cudnn", 8902) == "8.9.2"
+    assert probe._decode_version("nccl", 2807) == "2.8.7" and probe._decode_version("nccl", 22303) == "2.23.3"
