@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envbuild.lockfile import Lock
@@ -77,13 +76,21 @@ def _python(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list
             out.append(Finding("python", pkg.name, "changed", pkg.version, f"{dist['version']} ({local})"))
         elif not _same_version(pkg.version, dist["version"]):
             out.append(Finding("python", pkg.name, "changed", pkg.version, dist["version"]))
-    ignored = {canonicalize_name(n) for n in (*lock.ignore_extra, *ALWAYS_IGNORED)}
+    ignored = {_canonical(n) for n in (*lock.ignore_extra, *ALWAYS_IGNORED)}
     locked = {p.name for p in lock.python.packages}
     for name in sorted(set(installed) - locked - ignored):
         checked.append(("python", name))
         out.append(Finding("python", name, "extra", None, installed[name]["version"]))
     for problem in (facts.get("python") or {}).get("problems", []):
         out.append(Finding("python", problem["path"], "unverifiable", None, problem["problem"], "warning"))
+
+
+def _canonical(name: str) -> str:
+    """PEP 503's normalised name (as packaging.utils.canonicalize_name, without importing packaging.tags: the
+    check path stays light)."""
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _local_install(direct_url: Any) -> str | None:

@@ -15,16 +15,15 @@ what it cannot read it reports as ``None`` or in ``problems``.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import json
 import os
 import re
-import socket
 import sys
 from typing import Any
 
 SCHEMA = 1
+BIG_FILE = 1 << 20  # hashed in threads from this size up
 DISTRO_INSTALLERS = ("debian", "dpkg", "rpm", "conda")  # packages whose files another manager owns
 
 
@@ -151,6 +150,8 @@ def nvidia(nvml: Any | None = None, proc: str = "/proc/driver/nvidia/version") -
     """Driver, CUDA driver API and GPUs from NVML, else the kernel module's version file; None without a GPU.
 
     NVML and the file may be injected: tests replay recorded answers."""
+    import ctypes
+
     try:
         lib = nvml if nvml is not None else ctypes.CDLL("libnvidia-ml.so.1")
     except OSError:
@@ -168,6 +169,8 @@ def nvidia(nvml: Any | None = None, proc: str = "/proc/driver/nvidia/version") -
 
 
 def _from_nvml(lib: Any) -> dict[str, Any] | None:
+    import ctypes
+
     try:
         if lib.nvmlInit_v2() != 0:
             return None
@@ -222,6 +225,8 @@ def _decode_version(name: str, value: int) -> str:
 
 
 def _call_version(name: str, path: str) -> str | None:
+    import ctypes
+
     try:
         lib = ctypes.CDLL(path)
         if name == "cudnn":
@@ -298,10 +303,11 @@ def verify_records(packages: dict[str, Any], workers: int = 0) -> list[dict[str,
             parts = line.rsplit(",", 2)
             if len(parts) != 3 or not parts[1].startswith("sha256="):
                 continue  # RECORD itself, .pyc files and signatures carry no hash
-            jobs.append((name, os.path.normpath(os.path.join(base, parts[0])), parts[1]))
+            size = int(parts[2]) if parts[2].isdigit() else 0
+            jobs.append((name, os.path.normpath(os.path.join(base, parts[0])), parts[1], size))
 
     def check(job: Any) -> dict[str, str] | None:
-        name, path, expected = job
+        name, path, expected, _ = job
         try:
             with open(path, "rb") as handle:
                 data = handle.read(1 << 22)
@@ -320,10 +326,21 @@ def verify_records(packages: dict[str, Any], workers: int = 0) -> list[dict[str,
             return None
         return {"package": name, "path": path, "status": "modified"}
 
+    def batch(part: list[Any]) -> list[dict[str, str]]:
+        return [r for r in map(check, part) if r is not None]
+
+    # hashlib releases the GIL on large buffers, so big files (CUDA libraries, model weights) are hashed in
+    # threads; small ones cost more in thread hand-offs than in hashing, so the main thread does them meanwhile.
+    big = [job for job in jobs if job[3] >= BIG_FILE]
+    small = [job for job in jobs if job[3] < BIG_FILE]
+    if not big:
+        return batch(small)
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
-        return [r for r in pool.map(check, jobs, chunksize=64) if r is not None]
+    with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 2)) as pool:
+        futures = [pool.submit(check, job) for job in big]
+        found = batch(small)
+        return found + [r for r in (f.result() for f in futures) if r is not None]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -348,7 +365,7 @@ def probe(root: str = "/", *, env_names: list[str] | None = None, deep: bool = F
     dists = distributions(paths)
     facts: dict[str, Any] = {
         "schema": SCHEMA,
-        "hostname": socket.gethostname() if live else None,
+        "hostname": os.uname().nodename if live else None,
         "interpreter": {"version": ".".join(str(n) for n in sys.version_info[:3]),
                         "implementation": sys.implementation.name, "executable": sys.executable} if live else None,
         "python": dists,
