@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +21,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from envbuild import data
+from envbuild.compat import tomllib
 from envbuild.errors import ConfigError, EnvbuildError, SpecNotFound
 from envbuild.validate import Table
 from envbuild.validate import shown as shown_path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SPEC_FILE = "envbuild.toml"
 PYPROJECT = "pyproject.toml"

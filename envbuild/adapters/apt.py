@@ -15,13 +15,10 @@ import gzip
 import hashlib
 import json
 import lzma
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-from envbuild.adapters.http import TIMEOUT, cache_dir, reason, session
+from envbuild.adapters.http import TIMEOUT, cache_dir, reason, session, write_cache
 from envbuild.errors import EnvbuildError
 
 CACHE_SCHEMA = "2"
@@ -185,11 +182,3 @@ def scan(text: bytes) -> Iterator[DebRecord]:
         yield DebRecord(package=v[0], version=v[1], architecture=v[2], pre_depends=v[3], depends=v[4],
                         provides=v[5], sha256=v[6], filename=v[7], size=int(v[8] or 0),
                         essential=v[9] == "yes", multi_arch=v[10], priority=v[11])
-
-
-def write_cache(path: Path, data: bytes) -> None:
-    """Replace a cache file atomically (a concurrent reader sees the old file or the new one)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)

@@ -7,6 +7,7 @@ requests honours ``REQUESTS_CA_BUNDLE`` / ``SSL_CERT_FILE`` (a corporate proxy's
 from __future__ import annotations
 
 import os
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,3 +56,11 @@ def reason(exc: Exception) -> str:
         if marker in text:
             return marker
     return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def write_cache(path: Path, data: bytes) -> None:
+    """Replace a cache file atomically (a concurrent reader sees the old file or the new one)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)

@@ -16,13 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envbuild.adapters import process
+from envbuild.compat import tomllib
 from envbuild.errors import ResolutionError, SyncError, ToolMissing
 from envbuild.lockfile import PythonFile, PythonPackage, strip_credentials
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 if TYPE_CHECKING:
     from envbuild.resolve.python import CompileRequest

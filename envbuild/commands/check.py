@@ -55,12 +55,8 @@ def _probe_needs(lock_path: Path) -> tuple[list[str], bool, bool]:
     of the lock.
 
     The full, validated read follows; an unreadable lock fails there with the usual message."""
-    import sys
+    from envbuild.compat import tomllib
 
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
     try:
         raw = tomllib.loads(lock_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):

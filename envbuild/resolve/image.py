@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envbuild.adapters import registry
-from envbuild.adapters.apt import write_cache
-from envbuild.adapters.http import cache_dir
+from envbuild.adapters.http import cache_dir, write_cache
 from envbuild.errors import EnvbuildError
 from envbuild.spec import PLATFORMS, Distro, parse_distro
 

@@ -24,8 +24,8 @@ from debian.deb822 import PkgRelation
 from debian.debian_support import version_compare
 
 from envbuild import data
-from envbuild.adapters.apt import CACHE_SCHEMA, DebRecord, IndexFile, Source, index_files, load_index_file, write_cache
-from envbuild.adapters.http import cache_dir
+from envbuild.adapters.apt import CACHE_SCHEMA, DebRecord, IndexFile, Source, index_files, load_index_file
+from envbuild.adapters.http import cache_dir, write_cache
 from envbuild.errors import EnvbuildError
 from envbuild.lockfile import SystemLock, SystemPackage
 from envbuild.spec import Distro
