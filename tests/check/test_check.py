@@ -205,3 +205,14 @@ def test_image_without_an_engine_is_a_clear_error(env: Path) -> None:
     assert done.stderr.startswith("envbuild: error: cannot reach the Docker engine")
     both = envbuild("check", "--image", "x", "--root", str(env), cwd=env)
     assert both.returncode == 2 and "give one of them" in both.stderr
+
+
+def test_another_interpreter_release_is_drift(env: Path) -> None:
+    path = env / "envbuild.lock"
+    lock = lockfile.read_lock(path)
+    path.write_text(lockfile.dumps(dataclasses.replace(lock, python=dataclasses.replace(lock.python,
+                                                                                        version="3.11.1"))))
+    code, report = check(env)
+    finding = next(f for f in report["findings"] if f["kind"] == "interpreter")
+    assert code == 1 and (finding["status"], finding["expected"], finding["found"]) == (
+        "changed", "3.11.1", HOST_PYTHON)
