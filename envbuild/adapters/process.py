@@ -58,6 +58,11 @@ class Running:
     def __init__(self, argv: Sequence[str], proc: subprocess.Popen[str], timeout: float | None) -> None:
         self.argv, self.proc, self.timeout = tuple(argv), proc, timeout
 
+    def cancel(self) -> None:
+        """Stop it, when its answer is no longer wanted."""
+        self.proc.kill()
+        self.proc.communicate()
+
     def wait(self) -> Completed:
         try:
             out, err = self.proc.communicate(timeout=self.timeout)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from envbuild import lockfile
-from envbuild.check.compare import Outcome, compare
 from envbuild.errors import EnvbuildError
-from envbuild.lockfile import Lock
+
+if TYPE_CHECKING:
+    from envbuild.check.compare import Outcome
+    from envbuild.lockfile import Lock
 
 PROBE = Path(__file__).resolve().parent.parent / "check" / "probe.py"
 
@@ -27,6 +28,11 @@ def check(lock_path: Path, *, python: Path | None = None, root: Path | None = No
     if sum(x is not None for x in (python, root, image)) > 1:
         raise EnvbuildError("--python, --root and --image check different things; give one of them")
     names, dpkg, cuda = _probe_needs(lock_path)
+    if python is not None:  # start the probe first: the lock model and the comparison load while it runs
+        running = _start_probe(python, names, deep, dpkg, cuda)
+    from envbuild import lockfile
+    from envbuild.check.compare import compare
+
     if image is not None:
         from envbuild.adapters.engine import run_probe
 
@@ -38,9 +44,11 @@ def check(lock_path: Path, *, python: Path | None = None, root: Path | None = No
         except ValueError:
             raise EnvbuildError(f"{image}: the probe printed no report") from None
     elif python is not None:
-        # the probe runs while the lock is read and the comparison loaded: two processes, one wait
-        running = _start_probe(python, names, deep, dpkg, cuda)
-        lock = lockfile.read_lock(lock_path)
+        try:
+            lock = lockfile.read_lock(lock_path)
+        except EnvbuildError:
+            running.cancel()
+            raise
         facts = _collect(python, running)
     else:
         from envbuild.check import probe
