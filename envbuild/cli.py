@@ -215,7 +215,7 @@ def export_command(lock_path: Path | None, fmt: str, output: Path | None) -> int
 @click.option("--strict", is_flag=True, help="Also report apt packages the lock does not list (for images).")
 @click.option("--python", "python", type=click.Path(path_type=Path), default=None,
               help="Check the environment of this interpreter (a venv's bin/python) instead of envbuild's own.")
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="Check a mounted root filesystem (dpkg, os-release, site-packages under it).")
 @click.option("--image", default=None, metavar="REF",
               help="Check an image: run the probe in a container from it (no network, the image's user).")

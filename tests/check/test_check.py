@@ -203,6 +203,8 @@ def test_image_without_an_engine_is_a_clear_error(env: Path) -> None:
     done = envbuild("check", "--image", "trainer:1", cwd=env, env={"DOCKER_HOST": "unix:///nonexistent.sock"})
     assert done.returncode == 2
     assert done.stderr.startswith("envbuild: error: cannot reach the Docker engine")
+    missing_root = envbuild("check", "--root", str(env / "no-such-root"), cwd=env)
+    assert missing_root.returncode == 2 and "does not exist" in missing_root.stderr
     both = envbuild("check", "--image", "x", "--root", str(env), cwd=env)
     assert both.returncode == 2 and "give one of them" in both.stderr
 
