@@ -69,6 +69,8 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
     path = lock_path_for(spec, lock_path)
     if not path.parent.is_dir():
         raise LockfileError(str(path), "its directory does not exist")
+    if path.is_dir():
+        raise LockfileError(str(path), f"is a directory; give the lock's file name (e.g. {path / 'envbuild.lock'})")
     status = status or (lambda _msg: nullcontext())
     warnings: list[str] = []
     with lockfile.exclusive(path):

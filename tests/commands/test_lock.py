@@ -330,3 +330,12 @@ def test_the_cuda_stack_is_locked_from_the_wheels_and_conflicts_keep_the_old_loc
     spec.write_text(spec.read_text().replace("[python]", '[cuda]\nversion = "12.1"\n\n[python]'))
     _assert_failed_cleanly(envbuild("lock", cwd=tmp_path), tmp_path / "envbuild.lock", before,
                            "[cuda] version = '12.1', but the pins bring CUDA runtime 12.4.127")
+
+
+def test_an_output_that_is_a_directory_fails_before_resolving(tmp_path: Path, index: LocalIndex) -> None:
+    write_spec(tmp_path, index.url, ["alpha"])
+    (tmp_path / "locks").mkdir()
+    seen = len(index.requests)
+    done = envbuild("lock", "-o", "locks", cwd=tmp_path)
+    assert done.returncode == 2 and "locks: is a directory; give the lock's file name" in done.stderr
+    assert len(index.requests) == seen, "it resolved before refusing"
