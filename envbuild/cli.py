@@ -125,7 +125,7 @@ def _print_lock_summary(outcome: LockResult) -> None:
     if lock.system is not None:
         what += f" and {len(lock.system.packages)} system packages"
     target = lock.target.platform + (f" ({lock.target.distro})" if lock.target.distro else "")
-    what += (f" for {target}, Python {lock.python.version or lock.python.requested} ({lock.python.resolver}, "
+    what += (f" for {target}, Python {lock.python.target_version} ({lock.python.resolver}, "
              f"{outcome.seconds:.1f} s)")
     if outcome.created:
         click.echo(f"Locked {what} -> {shown(outcome.path)}")

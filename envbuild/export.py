@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from envbuild.errors import ExportError
 from envbuild.lockfile import Lock, PythonPackage
+from envbuild.versions import minor
 
 FORMATS = ("requirements", "pylock")
 _PLATFORM_MARKERS = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
@@ -48,10 +49,10 @@ def pylock_for(lock: Lock) -> str:
         )
     machine = _PLATFORM_MARKERS.get(lock.target.platform)
     # The pins hold for the interpreter's major.minor (cp311 wheels): any 3.11.x may install them.
-    minor = ".".join((lock.python.version or lock.python.requested).split(".")[:2])
-    environment = f"sys_platform == 'linux' and platform_machine == '{machine}' and python_version == '{minor}'"
+    python = minor(lock.python.target_version)
+    environment = f"sys_platform == 'linux' and platform_machine == '{machine}' and python_version == '{python}'"
     return pylock_text(lock.python.packages, lock.python.index_url, environments=[environment],
-                       requires_python=f"=={minor}.*")
+                       requires_python=f"=={python}.*")
 
 
 def pylock_text(packages: Sequence[PythonPackage], index_url: str, *, environments: Sequence[str] = (),

@@ -55,6 +55,11 @@ class PythonLock:
     def by_name(self) -> dict[str, PythonPackage]:
         return {p.name: p for p in self.packages}
 
+    @property
+    def target_version(self) -> str:
+        """The interpreter the lock is for: its exact version once resolved, else the one the spec asked for."""
+        return self.version or self.requested
+
 
 @dataclass(frozen=True)
 class Target:

@@ -8,6 +8,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from envbuild.lockfile import Lock
+from envbuild.versions import within
 
 ALWAYS_IGNORED = ("envbuild",)  # the checker itself, when it is installed into the environment it checks
 
@@ -55,11 +56,11 @@ def compare(lock: Lock, facts: dict[str, Any], *, strict: bool = False) -> Outco
 
 def _interpreter(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list[tuple[str, str]]) -> None:
     found = (facts.get("interpreter") or {}).get("version")
-    wanted = lock.python.version or lock.python.requested
+    wanted = lock.python.target_version
     checked.append(("interpreter", "python"))
     if found is None:
         out.append(Finding("interpreter", "python", "unverifiable", wanted, None, "warning"))
-    elif not (found == wanted or found.startswith(wanted + ".")):
+    elif not within(found, wanted):
         out.append(Finding("interpreter", "python", "changed", wanted, found))
 
 

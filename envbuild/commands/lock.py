@@ -17,6 +17,7 @@ from envbuild.errors import EnvbuildError, LockfileError, UnknownLockfileVersion
 from envbuild.lockfile import BaseImage, Lock, LockDiff, PythonLock, SystemLock, Target
 from envbuild.spec import PYPROJECT, SPEC_FILE, Distro, Spec, load_spec, spec_hash
 from envbuild.validate import shown
+from envbuild.versions import within
 
 if TYPE_CHECKING:
     from envbuild.resolve.image import ImageFacts
@@ -157,7 +158,7 @@ def _resolve(spec: Spec, previous: Lock | None, *, upgrade: bool, upgrade_packag
         return result
 
     if image is not None and image.python_version:
-        if not (image.python_version == env.python or image.python_version.startswith(env.python + ".")):
+        if not within(image.python_version, env.python):
             raise EnvbuildError(f"[environment] python = {env.python!r}, but {env.base_image} provides Python "
                                 f"{image.python_version} (PYTHON_VERSION)")
         exact_from_image: str | None = image.python_version
@@ -169,7 +170,7 @@ def _resolve(spec: Spec, previous: Lock | None, *, upgrade: bool, upgrade_packag
     guess = exact_from_image
     if (guess is None and prev_python is not None and prev_python.source == "system" and previous is not None
             and previous.target.distro == distro.name and prev_python.version
-            and prev_python.version.startswith(env.python)):
+            and within(prev_python.version, env.python)):
         guess = prev_python.version
     installed = dict(image.installed) if image else None
     with ThreadPoolExecutor(max_workers=1) as pool:

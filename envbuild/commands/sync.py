@@ -12,6 +12,7 @@ from envbuild.errors import SyncError, UnsupportedTarget
 from envbuild.export import requirements_text
 from envbuild.lockfile import Lock
 from envbuild.spec import PLATFORMS, expand_url
+from envbuild.versions import minor
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,13 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
     if not python.exists():
         if venv.exists() and (not venv.is_dir() or any(venv.iterdir())):
             raise SyncError(f"{venv} exists but is not a virtual environment (no bin/python); choose another --venv")
-        uv.create_venv(venv, _minor(lock.python.version or lock.python.requested))
+        uv.create_venv(venv, minor(lock.python.target_version))
         created = True
     found = uv.venv_python_version(python)
-    wanted = lock.python.version or lock.python.requested
+    wanted = lock.python.target_version
     # The wheels are for the interpreter's major.minor (cp311); another micro release runs them, but it is
     # not the interpreter the lock froze, so it is said.
-    if _minor(found) != _minor(wanted):
+    if minor(found) != minor(wanted):
         raise SyncError(f"{venv} runs Python {found} but the lock is for Python {wanted}; "
                         f"remove it and run envbuild sync again")
     warnings = []
@@ -62,10 +63,6 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
         total=len(after),
         warnings=tuple(warnings),
     )
-
-
-def _minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
 
 
 def _check_host(lock: Lock) -> None:

@@ -17,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 from envbuild import data
 from envbuild.errors import EnvbuildError
 from envbuild.lockfile import CudaLock, PythonPackage
+from envbuild.versions import minor, within
 
 _SUFFIX = re.compile(r"-cu(\d+)$")
 
@@ -48,10 +49,6 @@ def _major(version: str) -> int:
     return int(version.split(".", 1)[0])
 
 
-def _minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
-
-
 def driver_floor(runtime: str) -> tuple[str, str | None]:
     """(minimum driver under minor-version compatibility, driver shipped with that toolkit release or None)."""
     table = data.load("cuda")
@@ -59,7 +56,7 @@ def driver_floor(runtime: str) -> tuple[str, str | None]:
     if family is None:
         known = ", ".join(f"{k}.x" for k in table["families"])
         raise CudaConflict(f"CUDA {runtime}: no driver data for this CUDA family (envbuild knows {known})")
-    release = table["releases"].get(_minor(runtime))
+    release = table["releases"].get(minor(runtime))
     toolkit: str | None = None
     if release is not None:
         toolkit = release["toolkit-driver"]
@@ -123,7 +120,7 @@ def resolve_cuda(requested: str, packages: Sequence[PythonPackage], image_env: M
                            runtimes) + "); one environment can load only one")
     if runtimes:
         runtime, major = runtimes[0].version, runtimes[0].cuda_major
-        if requested != "auto" and not (runtime == requested or runtime.startswith(requested + ".")):
+        if requested != "auto" and not within(runtime, requested):
             raise CudaConflict(f"[cuda] version = {requested!r}, but the pins bring CUDA runtime {runtime} "
                                f"({runtimes[0].package}); change the spec or the requirements so they agree")
     elif requested != "auto":

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from envbuild.errors import UnsupportedTarget
 from envbuild.lockfile import PythonLock, PythonPackage
 from envbuild.spec import Distro, Spec, expand_url
+from envbuild.versions import within
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def host_mismatch(spec: Spec) -> str | None:
     if sys.platform != "linux" or host_machine != env.machine:
         return f"the target is {env.platform} but this host is {sys.platform}/{host_machine}"
     host_python = ".".join(map(str, sys.version_info[:3]))
-    if not (host_python == env.python or host_python.startswith(env.python + ".")):
+    if not within(host_python, env.python):
         return f"the target is Python {env.python} but pip-compile runs on Python {host_python}"
     return None
 

@@ -29,6 +29,7 @@ from envbuild.adapters.http import cache_dir, write_cache
 from envbuild.errors import EnvbuildError
 from envbuild.lockfile import SystemLock, SystemPackage
 from envbuild.spec import Distro
+from envbuild.versions import minor
 
 _SNAPSHOT = re.compile(r"^snapshot:(\d{8}T\d{6}Z)$")
 _OPS = {"<<": lambda c: c < 0, "<=": lambda c: c <= 0, "=": lambda c: c == 0, ">=": lambda c: c >= 0,
@@ -223,8 +224,7 @@ def interpreter(universe: Universe, distro: Distro, requested: str, installed: M
     """(package name, exact upstream version) of the distro's ``pythonX.Y`` for REQUESTED ("3.11" or "3.11.2").
 
     When the base image already has that package installed, its installed version is the one that runs."""
-    minor = ".".join(requested.split(".")[:2])
-    package = f"python{minor}"
+    package = f"python{minor(requested)}"
     if installed and package in installed:
         upstream = upstream_version(installed[package])
         if requested.count(".") == 2 and upstream != requested:
@@ -239,7 +239,8 @@ def interpreter(universe: Universe, distro: Distro, requested: str, installed: M
     upstream = upstream_version(rec.version)
     if requested.count(".") == 2 and upstream != requested:
         raise SystemResolutionError(f"{distro.name} provides Python {upstream} ({package} {rec.version}), not "
-                                    f"{requested}; ask for python = \"{minor}\" or use a base image with {requested}")
+                                    f"{requested}; ask for python = \"{minor(requested)}\" or use a base image with "
+                                    f"{requested}")
     return package, upstream
 
 
