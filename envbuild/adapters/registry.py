@@ -26,11 +26,10 @@ from typing import IO, Any
 from envbuild.adapters.http import TIMEOUT, reason, session
 from envbuild.errors import EnvbuildError
 
-INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
-               "application/vnd.docker.distribution.manifest.list.v2+json")
-MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
-                  "application/vnd.docker.distribution.manifest.v2+json")
-ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
+ACCEPT = ", ".join(("application/vnd.oci.image.index.v1+json",
+                    "application/vnd.docker.distribution.manifest.list.v2+json",
+                    "application/vnd.oci.image.manifest.v1+json",
+                    "application/vnd.docker.distribution.manifest.v2+json"))
 DOCKER_HUB = "registry-1.docker.io"
 _LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$")
 
@@ -221,21 +220,38 @@ def _check_found(ref: Reference, status: int) -> None:
         raise RegistryError(f"{ref.text}: {ref.registry} answered HTTP {status}")
 
 
-def remote_image(ref: Reference, os_name: str, arch: str) -> Image:
+@dataclass(frozen=True)
+class RemoteManifest:
+    """The manifest of a reference for one platform: its digest at once, its document when asked for."""
+
+    ref: Reference
+    digest: str
+    client: _Client
+    document: dict[str, Any] | None  # None: the tag named an index; fetched by remote_image when needed
+
+
+def platform_manifest(ref: Reference, os_name: str, arch: str) -> RemoteManifest:
+    """Resolve REF to the digest of its OS/ARCH manifest: one request, or two through an index or manifest list.
+
+    The digest is the cache key of what the image holds, so a warm re-lock stops here."""
     client = _Client(ref)
-    target = ref.digest or ref.tag or "latest"
-    response = client.get(f"{ref.base_url}/manifests/{target}", ACCEPT)
+    response = client.get(f"{ref.base_url}/manifests/{ref.digest or ref.tag or 'latest'}", ACCEPT)
     _check_found(ref, response.status_code)
-    body = response.content
-    media = response.headers.get("Content-Type", "").split(";")[0] or json.loads(body).get("mediaType", "")
-    digest = response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(body).hexdigest()
-    doc = json.loads(body)
-    if media in INDEX_TYPES or "manifests" in doc:
-        digest = select_platform(doc, os_name, arch, ref.text)
-        response = client.get(f"{ref.base_url}/manifests/{digest}", ACCEPT)
+    doc = json.loads(response.content)
+    if "manifests" in doc:  # an OCI index or Docker manifest list
+        return RemoteManifest(ref, select_platform(doc, os_name, arch, ref.text), client, None)
+    digest = response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(response.content).hexdigest()
+    return RemoteManifest(ref, digest, client, doc)
+
+
+def remote_image(manifest: RemoteManifest) -> Image:
+    """The image a platform manifest describes: its config now, its layers as streams on demand."""
+    ref, client = manifest.ref, manifest.client
+    doc = manifest.document
+    if doc is None:
+        response = client.get(f"{ref.base_url}/manifests/{manifest.digest}", ACCEPT)
         if response.status_code != 200:
-            raise RegistryError(f"{ref.text}: the manifest {digest} for {os_name}/{arch} answered HTTP "
-                                f"{response.status_code}")
+            raise RegistryError(f"{ref.text}: the manifest {manifest.digest} answered HTTP {response.status_code}")
         doc = json.loads(response.content)
     config = client.get(f"{ref.base_url}/blobs/{doc['config']['digest']}")
     if config.status_code != 200:
@@ -248,20 +264,8 @@ def remote_image(ref: Reference, os_name: str, arch: str) -> Image:
         answer.raw.decode_content = True
         return answer.raw  # type: ignore[no-any-return]
 
-    return Image(digest=digest, config=config.json(), layers=tuple(layer["digest"] for layer in doc["layers"]),
-                 read_blob=read_blob)
-
-
-def manifest_digest(ref: Reference, os_name: str, arch: str) -> str:
-    """Only the platform manifest's digest (a cache key): one or two small requests, no blobs."""
-    client = _Client(ref)
-    target = ref.digest or ref.tag or "latest"
-    response = client.get(f"{ref.base_url}/manifests/{target}", ACCEPT)
-    _check_found(ref, response.status_code)
-    doc = json.loads(response.content)
-    if "manifests" in doc:
-        return select_platform(doc, os_name, arch, ref.text)
-    return response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(response.content).hexdigest()
+    return Image(digest=manifest.digest, config=config.json(),
+                 layers=tuple(layer["digest"] for layer in doc["layers"]), read_blob=read_blob)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -57,14 +57,15 @@ def resolve_image(text: str, platform: str) -> ImageFacts:
             archive = save_image(text.removeprefix("docker-daemon:"), Path(tmp))
             return _facts(text, registry.docker_archive_image(archive, text))
     ref = registry.parse_reference(text)
-    digest = registry.manifest_digest(ref, "linux", arch)
+    manifest = registry.platform_manifest(ref, "linux", arch)
+    digest = manifest.digest
     memo = cache_dir("images") / f"{digest.replace(':', '-')}.v{CACHE_SCHEMA}.json"
     if memo.exists():
         saved = json.loads(memo.read_text())
         return ImageFacts(reference=text, digest=digest, distro=parse_distro(saved["distro"]),
                           env=tuple((str(k), str(v)) for k, v in saved["env"]),
                           installed=tuple((str(k), str(v)) for k, v in saved["installed"]))
-    facts = _facts(text, registry.remote_image(ref, "linux", arch))
+    facts = _facts(text, registry.remote_image(manifest))
     write_cache(memo, json.dumps({"distro": facts.distro.name, "env": facts.env,
                                   "installed": facts.installed}).encode())
     return facts

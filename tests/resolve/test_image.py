@@ -120,6 +120,15 @@ def test_a_5xx_is_retried_and_a_second_resolve_downloads_no_layer(registry: Regi
         assert not any("/blobs/" in path for _, path, _ in proxy.log[before:]), "the cache by digest was not used"
 
 
+def test_a_cold_resolve_asks_for_each_manifest_once(registry: Registry) -> None:
+    amd64, _ = push_base(registry, repo="envbuild/once")
+    with AuthProxy(registry.host, "none") as proxy:
+        assert resolve_image(f"{proxy.host}/envbuild/once:bookworm", "linux/amd64").digest == amd64
+        manifests = [path for _, path, _ in proxy.log if "/manifests/" in path]
+        assert sorted(manifests) == sorted(["/v2/envbuild/once/manifests/bookworm",
+                                            f"/v2/envbuild/once/manifests/{amd64}"])
+
+
 def test_layers_stop_being_read_once_the_files_are_found(registry: Registry) -> None:
     bottom = layer({"big": os.urandom(1 << 20), "etc/os-release": b"ID=debian\nVERSION_ID=11\n"})
     top = layer({"etc/os-release": DEBIAN_12, "var/lib/dpkg/status": dpkg_status(BASE_DPKG)})
