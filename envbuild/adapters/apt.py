@@ -68,14 +68,6 @@ class IndexFile:
     size: int
 
 
-def load_index(source: Source, arch: str) -> list[DebRecord]:
-    """Every binary package of SOURCE for ARCH (its Packages files, verified against Release)."""
-    out: list[DebRecord] = []
-    for index in index_files(source, arch):
-        out += load_index_file(index)
-    return out
-
-
 def index_files(source: Source, arch: str) -> list[IndexFile]:
     """The Packages files of SOURCE for ARCH, from its Release file (fetched conditionally: a 304 is cheap)."""
     release = _release(source)

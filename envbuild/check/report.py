@@ -34,8 +34,8 @@ def junit(report: dict[str, Any], outcome: Outcome) -> str:
     import xml.etree.ElementTree as ET
 
     by_item = {(f.kind, f.name): f for f in outcome.findings}
-    cases = list(outcome.checked) + [(f.kind, f.name) for f in outcome.findings
-                                     if (f.kind, f.name) not in set(outcome.checked)]
+    checked = set(outcome.checked)
+    cases = list(outcome.checked) + [(f.kind, f.name) for f in outcome.findings if (f.kind, f.name) not in checked]
     failures = sum(1 for key in cases if key in by_item and by_item[key].severity == "error")
     suite = ET.Element("testsuite", name=f"envbuild check {report['host'].get('hostname') or ''}".strip(),
                        tests=str(len(cases)), failures=str(failures))

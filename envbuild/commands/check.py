@@ -28,8 +28,10 @@ def check(lock_path: Path, *, python: Path | None = None, root: Path | None = No
     if sum(x is not None for x in (python, root, image)) > 1:
         raise EnvbuildError("--python, --root and --image check different things; give one of them")
     names, dpkg, cuda = _probe_needs(lock_path)
+    args = [*(f"--env={n}" for n in names), *(["--deep"] if deep else []), *([] if dpkg else ["--no-dpkg"]),
+            *(["--cuda"] if cuda else [])]  # what the probe collects, wherever it runs
     if python is not None:  # start the probe first: the lock model and the comparison load while it runs
-        running = _start_probe(python, names, deep, dpkg, cuda)
+        running = _start_probe(python, args)
     from envbuild import lockfile
     from envbuild.check.compare import compare
 
@@ -37,8 +39,6 @@ def check(lock_path: Path, *, python: Path | None = None, root: Path | None = No
         from envbuild.adapters.engine import run_probe
 
         lock = lockfile.read_lock(lock_path)
-        args = [*(f"--env={n}" for n in names), *(["--deep"] if deep else []), *([] if dpkg else ["--no-dpkg"]),
-                *(["--cuda"] if cuda else [])]
         try:
             facts = json.loads(run_probe(image, PROBE, args))
         except ValueError:
@@ -73,13 +73,12 @@ def _probe_needs(lock_path: Path) -> tuple[list[str], bool, bool]:
     return (sorted(env) if isinstance(env, dict) else []), raw.get("system") is not None, raw.get("cuda") is not None
 
 
-def _start_probe(python: Path, names: list[str], deep: bool, dpkg: bool, cuda: bool) -> Any:
+def _start_probe(python: Path, args: list[str]) -> Any:
     """Start the stdlib probe under another interpreter: it sees that interpreter's sys.path."""
     from envbuild.adapters import process
 
-    argv = [str(python), "-I", str(PROBE), *(f"--env={n}" for n in names), *(["--deep"] if deep else []),
-            *([] if dpkg else ["--no-dpkg"]), *(["--cuda"] if cuda else [])]
-    return process.start(argv, tool_hint="give --python the path of a Python interpreter", timeout=600)
+    return process.start([str(python), "-I", str(PROBE), *args],
+                         tool_hint="give --python the path of a Python interpreter", timeout=600)
 
 
 def _collect(python: Path, running: Any) -> dict[str, Any]:

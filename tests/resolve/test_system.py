@@ -137,10 +137,10 @@ def test_a_second_load_revalidates_release_files_and_downloads_no_index(mirror: 
 
 
 def test_a_missing_suite_says_so(mirror: AptMirror) -> None:
-    from envbuild.adapters.apt import load_index
+    from envbuild.adapters.apt import index_files
 
     with pytest.raises(AptError, match=r"dists/sid/Release: not found \(is 'sid' a suite of"):
-        load_index(Source(f"{mirror.url}/debian", "sid", ("main",)), "amd64")
+        index_files(Source(f"{mirror.url}/debian", "sid", ("main",)), "amd64")
 
 
 def test_sources_follow_distro_mirror_and_snapshot() -> None:
