@@ -27,6 +27,8 @@ Typical use:
   envbuild lock --check      in CI / pre-commit: is the lock still up to date?
   envbuild sync              make ./.venv match the lock exactly
   envbuild export --format requirements -o requirements.txt
+  envbuild render            write a pinned Dockerfile (or --format apptainer|devcontainer)
+  envbuild build             build it with BuildKit; the image checks itself against the lock
   envbuild check             does this host match the lock? (exit 1 on drift)
   envbuild report *.json     aggregate the check reports of many nodes
 
@@ -191,6 +193,8 @@ def export_command(lock_path: Path | None, fmt: str, output: Path | None) -> int
     \b
     Examples:
       envbuild export --format requirements -o requirements.txt
+  envbuild render            write a pinned Dockerfile (or --format apptainer|devcontainer)
+  envbuild build             build it with BuildKit; the image checks itself against the lock
       pip install --require-hashes --no-deps -r requirements.txt
       envbuild export --format pylock -o pylock.toml && uv pip install -r pylock.toml
     """
@@ -203,6 +207,94 @@ def export_command(lock_path: Path | None, fmt: str, output: Path | None) -> int
     else:
         lockfile.write_atomic(output, text)
         _echo_err(f"Wrote {output}")
+    return EXIT_OK
+
+
+_templates_option = click.option(
+    "--templates", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="DIR",
+    help="Templates that replace the built-in ones by name (Dockerfile.j2, envbuild.def.j2, devcontainer.json.j2); "
+         'one may extend "builtin/Dockerfile.j2" and override only some blocks.')
+
+
+@cli.command("render")
+@_lock_option
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path, dir_okay=True, file_okay=False),
+              default=None, help="The build context to write. [default: build/ beside the lock; for devcontainer, "
+                                 "the lock's directory, which gets .devcontainer/]")
+@click.option("--format", "fmt", type=click.Choice(["dockerfile", "apptainer", "devcontainer"]),
+              default="dockerfile", show_default=True,
+              help="dockerfile: a multi-stage BuildKit Dockerfile. apptainer: an envbuild.def for HPC clusters. "
+                   "devcontainer: .devcontainer/ (devcontainer.json and its Dockerfile) for onboarding.")
+@_templates_option
+def render_command(lock_path: Path | None, out_dir: Path | None, fmt: str, templates: Path | None) -> int:
+    """Write a build context for the lock: the build file, and a .envbuild/ folder with a copy of the lock,
+    the hash-pinned requirements, the apt sources with each .deb's sha256, and the stdlib checker.
+
+    Every pin of the lock is in the build file: FROM the base image by digest, each apt package at its
+    version, each wheel by hash.  A build file that envbuild did not write is never overwritten.
+
+    \b
+    Examples:
+      envbuild render && docker buildx build --network host build/      (or: envbuild build)
+      envbuild render --format apptainer -o hpc && cd hpc && apptainer build trainer.sif envbuild.def
+      envbuild render --format devcontainer            then "Reopen in Container" in VS Code
+      envbuild render --templates ci/templates         with your own CA/proxy block
+    """
+    from envbuild.render import render
+
+    path = _default_lock(lock_path)
+    if out_dir is None:
+        out_dir = path.parent if fmt == "devcontainer" else path.parent / "build"
+    result = render(path, out_dir, fmt, templates)
+    _echo_err(f"Wrote {result.build_file} and {len(result.files) - 1} support files in {result.directory}")
+    return EXIT_OK
+
+
+@cli.command("build")
+@_lock_option
+@click.option("-t", "--tag", default=None, metavar="[REGISTRY/]NAME[:TAG]",
+              help="The image's tag. [default: NAME:<12 hex of the lock's sha256>, so one lock gives one tag; "
+                   "a tag without :TAG gets that hash]")
+@click.option("--push", is_flag=True, help="Push the verified image to the registry its tag names.")
+@click.option("--no-verify", is_flag=True, help="Skip the check of the new image against its own lock.")
+@click.option("-q", "--quiet", is_flag=True, help="Do not stream the build's output; print only the summary.")
+@_templates_option
+def build_command(lock_path: Path | None, tag: str | None, push: bool, no_verify: bool, quiet: bool,  # noqa: PLR0917
+                  templates: Path | None) -> int:
+    """Render the lock, build the image with BuildKit, then check the image against its own lock.
+
+    Exit 0 when the image matches its lock, 1 when it drifts from it, 2 when it could not be built
+    (no engine, a failed step, an unreachable registry).  The host's CA bundle (SSL_CERT_FILE, PIP_CERT,
+    REQUESTS_CA_BUNDLE), ~/.netrc and the ${VAR}s of the index URLs go to the build as BuildKit secrets,
+    and the proxy variables as build arguments: none of them is written into the image or its history.
+
+    \b
+    Examples:
+      envbuild lock && envbuild build
+      envbuild build -t registry.example.com/ml/trainer --push
+      docker run --rm trainer:3f2a9c1b4d5e envbuild-check      the image checks itself
+    """
+    from envbuild.build import build
+
+    path = _default_lock(lock_path)
+    result = build(path, tag=tag, push=push, verify=not no_verify, templates=templates,
+                   on_line=(lambda _: None) if quiet else (lambda line: click.echo(line, err=True)))
+    _echo_err(f"\nImage   {result.tag}  ({result.image_id.removeprefix('sha256:')[:12]}, "
+              f"{result.size / 1e6:.1f} MB, built in {result.seconds:.1f} s)")
+    for stage, seconds, ran, cached in result.stages:
+        _echo_err(f"  stage {stage:<10} {seconds:7.1f} s  {ran} steps run, {cached} from cache")
+    if result.secrets:
+        _echo_err(f"  secrets {', '.join(result.secrets)} (BuildKit; not in any layer)")
+    if result.report is not None:
+        from envbuild.check import report
+
+        if not result.report["ok"]:
+            report.human(result.report)
+            _echo_err(f"envbuild: the image {result.tag} does not match its lock")
+            return EXIT_DRIFT
+        _echo_err(f"Verified: {report.verdict(result.report)}")
+    if result.pushed:
+        _echo_err(f"Pushed  {result.tag}@{result.pushed}")
     return EXIT_OK
 
 

@@ -105,3 +105,11 @@ class SyncError(EnvbuildError):
 
 class ExportError(EnvbuildError):
     """The lock cannot be expressed in the requested format."""
+
+
+class RenderError(EnvbuildError):
+    """The lock cannot be rendered: a value that is unsafe in a build file, a missing template, a file in the way."""
+
+
+class BuildError(EnvbuildError):
+    """The image could not be built, verified or pushed."""

@@ -1,9 +1,15 @@
-"""The local Docker engine, through the docker SDK: image export (``docker-daemon:NAME``) and running the
-stdlib probe inside an image (``envbuild check --image REF``)."""
+"""The local Docker engine.
+
+The docker SDK does everything but the build: image export (``docker-daemon:NAME``), running the stdlib probe or
+checker inside an image, inspect and push.  The SDK cannot build with BuildKit (docker-py #2230: no secrets, no
+cache mounts), so ``build_image`` runs the Docker CLI: ``docker buildx build --load`` where buildx is installed,
+else ``DOCKER_BUILDKIT=1 docker build`` on a client older than 23 (newer clients need buildx for BuildKit).
+``ENVBUILD_DOCKER`` names the docker CLI to use; otherwise ``docker`` on PATH, then ``/usr/bin/docker``."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +76,125 @@ def run_probe(image: str, probe: Path, args: list[str]) -> str:
     except docker.errors.APIError as exc:
         raise EngineError(f"{image}: {exc.explanation or exc}") from None
     return bytes(output).decode("utf-8", "replace")
+
+
+def ping() -> None:
+    """Raise ``EngineError`` unless a Docker engine answers."""
+    _client()
+
+
+def _builder() -> tuple[list[str], dict[str, str]]:
+    """The argv prefix and environment of a Docker CLI that builds with BuildKit."""
+    import os
+    import shutil
+
+    from envbuild.adapters import process
+
+    wanted = os.environ.get("ENVBUILD_DOCKER")
+    candidates = [wanted] if wanted else [shutil.which("docker"), "/usr/bin/docker"]
+    seen: list[str] = []
+    for cli in candidates:
+        if not cli or cli in seen or not os.access(cli, os.X_OK):
+            continue
+        seen.append(cli)
+        if process.run([cli, "buildx", "version"], timeout=30).returncode == 0:
+            return [cli, "buildx", "build", "--load"], dict(os.environ)
+        version = process.run([cli, "version", "--format", "{{.Client.Version}}"], timeout=30).stdout.strip()
+        major = version.split(".", 1)[0]
+        if major.isdigit() and int(major) < 23:
+            return [cli, "build"], {**os.environ, "DOCKER_BUILDKIT": "1"}
+    if not seen:
+        raise EngineError("no docker CLI found: install Docker (docker.io, or docker-ce with docker-buildx-plugin), "
+                          "or name it in ENVBUILD_DOCKER")
+    raise EngineError(f"{', '.join(seen)}: no way to build with BuildKit (no buildx plugin, and the client is "
+                      "23 or newer); install docker-buildx-plugin, or name another CLI in ENVBUILD_DOCKER")
+
+
+def build_image(context: Path, tag: str, *, secrets: dict[str, Path], build_args: list[str],
+                on_line: Callable[[str], None], target: str | None = None) -> None:
+    """Build CONTEXT/Dockerfile with BuildKit on the host network, tag it TAG.
+
+    SECRETS (id -> file) become ``--secret``; BUILD_ARGS are names whose values the CLI takes from the
+    environment (so that no value shows on a command line)."""
+    from envbuild.adapters import process
+
+    ping()
+    argv, env = _builder()
+    argv += ["--network", "host", "--progress", "plain", "--tag", tag]
+    for name in build_args:
+        argv += ["--build-arg", name]
+    for secret_id, path in sorted(secrets.items()):
+        argv += ["--secret", f"id={secret_id},src={path}"]
+    if target:
+        argv += ["--target", target]
+    argv.append(str(context))
+    tail: list[str] = []
+
+    def keep(line: str) -> None:
+        tail.append(line)
+        del tail[:-40]
+        on_line(line)
+
+    if process.stream(argv, keep, env=env) != 0:
+        reason = next((line for line in reversed(tail) if "ERROR" in line or "error" in line), tail[-1] if tail
+                      else "no output")
+        raise EngineError(f"the image build failed: {reason.strip()}")
+
+
+def inspect_image(name: str) -> dict[str, Any]:
+    """The image's id, size (bytes), labels and repo digests."""
+    import docker.errors
+
+    client: Any = _client()
+    try:
+        image = client.images.get(name)
+    except docker.errors.ImageNotFound:
+        raise EngineError(f"{name}: the local Docker engine has no such image") from None
+    attrs = image.attrs
+    return {"id": image.id, "size": int(attrs.get("Size") or 0), "labels": (attrs.get("Config") or {}).get("Labels")
+            or {}, "repo_digests": list(attrs.get("RepoDigests") or [])}
+
+
+def run_in_image(image: str, command: list[str]) -> tuple[int, str, str]:
+    """Run COMMAND in a container from IMAGE, as its user, with no network; (exit code, stdout, stderr)."""
+    import docker.errors
+
+    client: Any = _client()
+    try:
+        container = client.containers.run(image, command, detach=True, network_mode="none")
+    except docker.errors.ImageNotFound:
+        raise EngineError(f"{image}: the local Docker engine has no such image") from None
+    except docker.errors.APIError as exc:
+        raise EngineError(f"{image}: {exc.explanation or exc}") from None
+    try:
+        status = container.wait(timeout=600)
+        out = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+        err = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+    finally:
+        container.remove(force=True)
+    return int(status.get("StatusCode", 2)), out, err
+
+
+def push_image(tag: str, on_line: Callable[[str], None]) -> str:
+    """Push TAG to its registry; returns the digest the registry reports."""
+    import docker.errors
+
+    client: Any = _client()
+    repository, _, version = tag.rpartition(":")
+    if "/" in version:  # a registry port, not a tag
+        repository, version = tag, "latest"
+    digest = ""
+    try:
+        for event in client.images.push(repository, tag=version, stream=True, decode=True):
+            if "error" in event:
+                raise EngineError(f"push {tag}: {event.get('error')}")
+            if event.get("status"):
+                on_line(f"{event.get('id', '')} {event['status']}".strip())
+            digest = (event.get("aux") or {}).get("Digest", digest)
+    except docker.errors.APIError as exc:
+        raise EngineError(f"push {tag}: {exc.explanation or exc}") from None
+    except docker.errors.DockerException as exc:
+        raise EngineError(f"push {tag}: {exc}") from None
+    if not digest:
+        raise EngineError(f"push {tag}: the registry reported no digest")
+    return str(digest)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +80,21 @@ def start(argv: Sequence[str], *, timeout: float | None = None, tool_hint: str =
     except FileNotFoundError:
         raise ToolMissing(argv[0], tool_hint or "install it or put it on PATH") from None
     return Running(argv, proc, timeout)
+
+
+def stream(argv: Sequence[str], on_line: Callable[[str], None], *, env: Mapping[str, str] | None = None,
+           cwd: Path | None = None, tool_hint: str = "") -> int:
+    """Run ARGV with stdout and stderr merged, handing each line to ON_LINE as it comes; returns the exit code."""
+    try:
+        proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors="replace", env=dict(env) if env is not None else None, cwd=cwd)
+    except FileNotFoundError:
+        raise ToolMissing(argv[0], tool_hint or "install it or put it on PATH") from None
+    try:
+        for line in proc.stdout or ():
+            on_line(_ANSI.sub("", line.rstrip("\n")))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc.wait()

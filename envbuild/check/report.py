@@ -52,8 +52,12 @@ def human(report: dict[str, Any]) -> None:
     """A table of the drift grouped by kind, then a one-line verdict (rich on a terminal, plain in a pipe)."""
     import sys
 
-    from rich.console import Console
-    from rich.table import Table
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # the stdlib checker inside an image: plain text
+        _plain(report)
+        return
 
     console = Console() if sys.stdout.isatty() else Console(width=200)  # a pipe or a log gets whole values
     findings = report["findings"]
@@ -66,16 +70,29 @@ def human(report: dict[str, Any]) -> None:
             table.add_row(f["kind"], f["name"], f["status"], f["expected"] or "-", f["found"] or "-", f["severity"],
                           style=style)
         console.print(table)
+    console.print(verdict(report, markup=True))
+
+
+def verdict(report: dict[str, Any], *, markup: bool = False) -> str:
+    """The one-line verdict: OK or DRIFT, with the counts."""
+    findings = report["findings"]
     errors = sum(1 for f in findings if f["severity"] == "error")
     warnings = len(findings) - errors
     host = report["host"].get("hostname") or "this environment"
+    ok, drift = ("[green]OK[/green]", "[red]DRIFT[/red]") if markup else ("OK", "DRIFT")
     if report["ok"]:
-        console.print(f"[green]OK[/green]: {host} matches {report['lock']['path']}"
-                      + (f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""))
-    else:
-        console.print(f"[red]DRIFT[/red]: {host} departs from {report['lock']['path']} in {errors} "
-                      f"item{'s' if errors != 1 else ''}"
-                      + (f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""))
+        return (f"{ok}: {host} matches {report['lock']['path']}"
+                + (f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""))
+    return (f"{drift}: {host} departs from {report['lock']['path']} in {errors} item{'s' if errors != 1 else ''}"
+            + (f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""))
+
+
+def _plain(report: dict[str, Any]) -> None:
+    """The same report with no rich: one tab-separated line per finding, then the verdict."""
+    for f in sorted(report["findings"], key=lambda f: (f["kind"], f["name"])):
+        print("\t".join((f["kind"], f["name"], f["status"], f["expected"] or "-", f["found"] or "-",
+                         f["severity"])))
+    print(verdict(report))
 
 
 # ---------------------------------------------------------------------------------------------------------

