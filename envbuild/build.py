@@ -153,15 +153,18 @@ class _StageClock:
 
     def __init__(self) -> None:
         self.stage_of: dict[str, str] = {}
+        self.base_steps: set[str] = set()  # FROM: resolved on every build, neither run nor cached
         self.totals: dict[str, list[float]] = {}
 
     def feed(self, line: str) -> None:
         if m := _STEP.match(line):
             self.stage_of[m.group(1)] = m.group(2)
             self.totals.setdefault(m.group(2), [0.0, 0, 0])
+            if line[m.end():].lstrip().startswith("FROM "):
+                self.base_steps.add(m.group(1))
         elif (m := _DONE.match(line)) and m.group(1) in self.stage_of:
             self.totals[self.stage_of[m.group(1)]][0] += float(m.group(2))
-            self.totals[self.stage_of[m.group(1)]][1] += 1
+            self.totals[self.stage_of[m.group(1)]][1] += m.group(1) not in self.base_steps
         elif (m := _CACHED.match(line)) and m.group(1) in self.stage_of:
             self.totals[self.stage_of[m.group(1)]][2] += 1
 

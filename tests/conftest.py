@@ -8,6 +8,7 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,6 +75,40 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         pytest.skip("docker-registry is not installed (apt-get install docker-registry; make ci does it)")
     with Registry(tmp_path_factory.mktemp("registry"), free_port()) as served:
         yield served
+
+
+BASE_IMAGE = os.environ.get("ENVBUILD_TEST_BASE_IMAGE", "envbuild-ci/debian:bookworm")
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> object:
+    """The docker SDK's client of a running engine (skipped, with the reason, where there is none)."""
+    try:
+        import docker
+        import docker.errors
+
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # any failure to reach it means: no engine here
+        pytest.skip(f"no Docker engine ({type(exc).__name__}: {str(exc)[:120]}); make provision starts one as root")
+    return client
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine: Any, registry: Registry) -> str:
+    """The CI base image (a debootstrapped bookworm minbase that make provision imports), pushed to the loopback
+    registry; returns its reference there."""
+    import docker.errors
+
+    try:
+        image = docker_engine.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"the base image {BASE_IMAGE} is missing (make provision debootstraps and imports it)")
+    repository = f"{registry.host}/debian"
+    image.tag(repository, "bookworm")
+    for event in docker_engine.images.push(repository, tag="bookworm", stream=True, decode=True):
+        assert "error" not in event, event
+    return f"{repository}:bookworm"
 
 
 def skip_unless_reachable(url: str, what: str) -> None:

@@ -1,0 +1,59 @@
+"""envbuild build's errors that need no engine: each is one line and exit code 2, before any work is done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import FIXTURES, envbuild
+
+LOCK = FIXTURES / "render" / "envbuild.lock"
+
+
+def test_push_needs_a_registry_in_the_tag(tmp_path: Path) -> None:
+    done = envbuild("build", "-l", str(LOCK), "-t", "trainer", "--push", cwd=tmp_path)
+    assert done.returncode == 2 and "--push needs a tag that names a registry" in done.stderr
+
+
+def test_a_bad_tag_is_refused(tmp_path: Path) -> None:
+    done = envbuild("build", "-l", str(LOCK), "-t", "Trainer:latest", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("envbuild: error: -t 'Trainer:latest': not a valid image reference "
+                                   "([REGISTRY/]NAME[:TAG], lower case)")
+
+
+def test_no_engine_is_one_clear_line(tmp_path: Path) -> None:
+    done = envbuild("build", "-l", str(LOCK), cwd=tmp_path, env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert done.stderr.startswith("envbuild: error: cannot reach the Docker engine")
+
+
+def test_an_unset_index_credential_is_named(tmp_path: Path, monkeypatch: object) -> None:
+    from envbuild import lockfile
+    from envbuild.build import secrets_for
+    from envbuild.errors import BuildError
+
+    lock = lockfile.read_lock(LOCK)  # its index URL is https://${USER}:${TOKEN}@pypi.corp/simple
+    try:
+        secrets_for(lock, {"USER": "me"}, tmp_path)
+    except BuildError as exc:
+        assert "${TOKEN}" in str(exc) and "BuildKit secret" in str(exc)
+    else:
+        raise AssertionError("an unset ${TOKEN} must be an error")
+    secrets = secrets_for(lock, {"USER": "me", "TOKEN": "t0k'en", "SSL_CERT_FILE": str(LOCK), "NETRC": "/nope"},
+                          tmp_path)
+    assert secrets["ca"] == LOCK and "netrc" not in secrets
+    assert secrets["index-env"].read_text() == "export TOKEN='t0k'\"'\"'en'\nexport USER=me\n"
+    assert secrets["index-env"].stat().st_mode & 0o777 == 0o600
+
+
+def test_stage_times_come_from_buildkit_plain_progress() -> None:
+    from envbuild.build import _StageClock
+
+    clock = _StageClock()
+    for line in ["#4 [system 1/3] FROM 127.0.0.1:5000/debian@sha256:ab", "#4 DONE 0.5s",
+                 "#6 [system 2/3] COPY a b", "#6 CACHED", "#8 [system 3/3] RUN apt-get update", "#8 DONE 12.25s",
+                 "#9 [builder 1/2] RUN python3.11 -m venv /opt/venv", "#9 DONE 2.0s", "#10 exporting to image",
+                 "#10 DONE 0.3s"]:
+        clock.feed(line)
+    assert clock.summary() == (("system", 12.75, 1, 1), ("builder", 2.0, 1, 0))
