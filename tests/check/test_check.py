@@ -9,6 +9,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -178,15 +179,14 @@ def test_report_aggregates_hosts_and_groups_findings(tmp_path: Path) -> None:
 
 
 @pytest.mark.docker
-def test_check_inside_an_image(tmp_path: Path) -> None:
-    docker = pytest.importorskip("docker")
+def test_check_inside_an_image(tmp_path: Path, docker_engine: Any) -> None:
+    import docker.errors
+
+    image = os.environ.get("ENVBUILD_TEST_IMAGE", "envbuild-ci/python3:bookworm")
     try:
-        docker.from_env().ping()
-    except Exception as exc:  # any failure means: no engine here
-        pytest.skip(f"no Docker engine answers here: {exc}")
-    image = os.environ.get("ENVBUILD_TEST_IMAGE")
-    if not image:
-        pytest.skip("set ENVBUILD_TEST_IMAGE to a local image with python3 (make ci builds one with the engine)")
+        docker_engine.images.get(image)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"no image {image} with a python3 (make provision builds it; or set ENVBUILD_TEST_IMAGE)")
     lock = tmp_path / "envbuild.lock"
     lock.write_text('version = 1\nspec-hash = "sha256:x"\nname = "t"\n\n[target]\nplatform = "linux/amd64"\n\n'
                     '[python]\nrequested = "3"\nresolver = "uv"\nindex-url = "x"\nextra-index-urls = []\n'
