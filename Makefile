@@ -10,9 +10,9 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - set up .venv and lock the bundled example (examples/trainer), then export it"
 	@echo "make test   - set up .venv and run the hermetic test suite (no network, no Docker)"
-	@echo "make ci     - provision (docker-registry, slurm), lint, then every test (network-marked ones skip when offline)"
+	@echo "make ci     - provision (Docker engine, base image, registry, slurm), lint, then every test"
 	@echo "make lint   - ruff and mypy (strict for envbuild/)"
-	@echo "make bench  - compare envbuild with uv pip compile and pip-compile on the same input"
+	@echo "make bench  - compare envbuild with uv/pip-compile (lock), pip freeze (check), a naive Dockerfile (build)"
 
 venv: $(STAMP)
 
@@ -46,6 +46,7 @@ ci: provision lint test-all
 bench: venv
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/check.py
+	$(BIN)/python bench/build.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results

@@ -2,7 +2,8 @@
 
 The templates are Jinja2 files in ``templates/`` (shipped in the wheel as ``envbuild/templates``).  With
 ``--templates DIR`` a file of the same name in DIR replaces the built-in one, and can extend it to replace only
-some blocks: ``{% extends "builtin/Dockerfile.j2" %}{% block ca %}...{% endblock %}``.
+some blocks: ``{% extends "builtin/Dockerfile.j2" %}{% block ca %}...{% endblock %}`` (the blocks are listed at
+the top of each template).
 
 Every value from the lock that reaches a build file is validated here, at the edge, with the lock's key path in
 the error, and then quoted for the place it lands in: ``dq`` for Dockerfile ENV/LABEL strings, ``sh`` for shell
