@@ -4,7 +4,8 @@
 
 The loopback setup of the end-to-end tests: the CI base image (make provision imports it) pushed to a
 docker-registry on 127.0.0.1, real wheels (numpy, six, idna: downloaded once from PyPI into .cache/bench/build)
-served by a PEP 503 index on 127.0.0.1, and python3.11, git and libgomp1 (the apt set of examples/trainer) from the Debian mirror.
+served by a PEP 503 index on 127.0.0.1, and python3.11, git and libgomp1 (the apt set of examples/trainer)
+from the Debian mirror.
   cold      `envbuild build` after `docker builder prune --all` (no layer, no apt or pip cache mount)
   rebuild   idna 3.6 -> 3.7 in the spec, `envbuild lock`, `envbuild build`   (target: <= 30% of cold)
   naive     one stage: FROM the same base, apt-get install the same packages, pip install the same pins
