@@ -107,7 +107,7 @@ def main() -> None:
     listing = CACHE / "files.txt"
     listing.write_text("\n".join(map(str, files)) + "\n")
     sha = median(["sh", "-c", f"xargs -d '\\n' sha256sum < {listing} > /dev/null"], args.repeat)
-    imports_ms = _import_ms("import envbuild.cli, envbuild.commands.check, envbuild.check.compare, "
+    imports_ms = _import_ms("import envbuild.entry, envbuild.commands.check, envbuild.check.compare, "
                             "envbuild.check.report")
     probe_ms = _import_ms("import envbuild.check.probe")
 

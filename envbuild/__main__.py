@@ -1,4 +1,4 @@
-from envbuild.cli import main
+from envbuild.entry import main
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from envbuild import __version__
-from envbuild.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, EnvbuildError, SpecNotFound
+from envbuild.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, EnvbuildError
 
 if TYPE_CHECKING:
     from envbuild.commands.lock import LockResult
@@ -42,15 +42,9 @@ def _echo_err(message: str) -> None:
 
 
 def _default_lock(lock: Path | None) -> Path:
-    """-l LOCK as given, else envbuild.lock beside the spec, else ./envbuild.lock."""
-    if lock is not None:
-        return lock
-    from envbuild.spec import find_spec
+    from envbuild.commands.check import default_lock
 
-    try:
-        return find_spec().parent / "envbuild.lock"
-    except SpecNotFound:
-        return Path("envbuild.lock")
+    return default_lock(lock)
 
 
 @click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -325,23 +319,10 @@ def check_command(lock_path: Path | None, as_json: bool, junit: Path | None, dee
       envbuild check --image trainer:3f2a --strict an image built from the lock
       envbuild check --json > $(hostname).json     for envbuild report, across a cluster
     """
-    import json as json_module
+    from envbuild.commands.check import run
 
-    from envbuild.check import report
-    from envbuild.commands.check import check
-
-    path = _default_lock(lock_path)
-    result = check(path, python=python, root=root, image=image, deep=deep, strict=strict)
-    data = report.as_json(str(path), result.lock, result.facts, result.outcome)
-    if junit is not None:
-        from envbuild import lockfile
-
-        lockfile.write_atomic(junit, report.junit(data, result.outcome))
-    if as_json:
-        click.echo(json_module.dumps(data, indent=2))
-    else:
-        report.human(data)
-    return EXIT_OK if result.outcome.ok else EXIT_DRIFT
+    return run(lock_path, as_json=as_json, junit=junit, deep=deep, strict=strict, python=python, root=root,
+               image=image)
 
 
 @cli.command("report")
@@ -380,8 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="envbuild", standalone_mode=False)
     except EnvbuildError as exc:
-        _echo_err(f"envbuild: error: {exc}")
-        sys.exit(exc.exit_code)
+        sys.exit(exc.report())
     except click.exceptions.Exit as exc:  # --help, --version
         sys.exit(exc.exit_code)
     except click.ClickException as exc:  # usage errors

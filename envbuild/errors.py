@@ -20,6 +20,13 @@ class EnvbuildError(Exception):
 
     exit_code = EXIT_ERROR
 
+    def report(self) -> int:
+        """Show the one line on stderr and return the exit code (for the entry points, and only for them)."""
+        import sys
+
+        sys.stderr.write(f"envbuild: error: {self}\n")
+        return self.exit_code
+
 
 def key_path(table: str | None, keys: Sequence[str | int]) -> str:
     """Render a location inside a TOML document: ``[python] -> requirements[2]``."""

@@ -133,6 +133,11 @@ def loads(text: str, shown: str = LOCK_FILE) -> Lock:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise LockfileError(shown, f"not valid TOML ({exc}); regenerate it with envbuild lock") from None
+    return from_raw(raw, shown)
+
+
+def from_raw(raw: dict[str, Any], shown: str = LOCK_FILE) -> Lock:
+    """The lock from its parsed TOML (for a caller that has parsed it already), by its version."""
     version = raw.get("version")
     if version is None:
         raise MissingLockfileVersion(shown)

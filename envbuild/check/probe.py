@@ -381,6 +381,34 @@ def probe(root: str = "/", *, env_names: list[str] | None = None, deep: bool = F
     return facts
 
 
+def lock_needs(path: str) -> tuple[list[str], bool, bool]:
+    """From a lock: the [env] names, and whether dpkg and the CUDA libraries matter (all of them when the lock
+    cannot be read: envbuild reports that lock's problem itself).  tomllib where there is one (3.11+), else a
+    scan of the [env] table as envbuild writes it."""
+    text = (_read(path) or b"").decode("utf-8", "replace")
+    try:
+        import tomllib
+
+        raw = tomllib.loads(text)
+        env = raw.get("env")
+        return (sorted(env) if isinstance(env, dict) else []), "system" in raw, "cuda" in raw
+    except ImportError:
+        pass
+    except ValueError:
+        return [], True, True
+    tables = re.findall(r"^\[+([A-Za-z0-9_.-]+)\]+\s*$", text, re.M)
+    names, section = [], None
+    for line in text.splitlines():
+        header = re.match(r"^\[+([A-Za-z0-9_.-]+)\]+\s*$", line)
+        if header:
+            section = header.group(1)
+        elif section == "env":
+            key = re.match(r'^\s*"?([A-Za-z_][A-Za-z0-9_]*)"?\s*=', line)
+            if key:
+                names.append(key.group(1))
+    return sorted(names), any(t.startswith("system") for t in tables), "cuda" in tables
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -390,9 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deep", action="store_true", help="hash every installed file against its RECORD")
     parser.add_argument("--no-dpkg", action="store_true", help="skip the dpkg status (the lock has no apt part)")
     parser.add_argument("--cuda", action="store_true", help="load cudart, cuDNN and NCCL and ask their versions")
+    parser.add_argument("--lock", help="take the [env] names, dpkg and CUDA from this lock (instead of the flags)")
     args = parser.parse_args(argv)
-    json.dump(probe(args.root, env_names=args.env, deep=args.deep, dpkg=not args.no_dpkg, cuda=args.cuda),
-              sys.stdout)
+    names, dpkg, cuda = lock_needs(args.lock) if args.lock else (args.env, not args.no_dpkg, args.cuda)
+    json.dump(probe(args.root, env_names=names, deep=args.deep, dpkg=dpkg, cuda=cuda), sys.stdout)
     sys.stdout.write("\n")
     return 0
 

@@ -54,6 +54,26 @@ def test_a_synced_venv_has_no_drift(env: Path) -> None:
     assert report["host"]["python"] == HOST_PYTHON
 
 
+def test_check_runs_without_click_rich_or_the_resolvers(env: Path) -> None:
+    """The console script's fast path: `envbuild check` with plain flags imports none of the heavy modules."""
+    heavy = ("click", "rich", "jinja2", "docker", "tomlkit", "requests", "envbuild.cli", "envbuild.resolve")
+    code = ("import sys\nfrom envbuild.entry import main\ntry:\n    main()\nexcept SystemExit as exc:\n"
+            f"    loaded = sorted(m for m in sys.modules if m.startswith({heavy!r}))\n"
+            "    sys.stderr.write(repr(loaded) + '\\n')\n    raise\n")
+    argv = ["check", "--python", str(env / ".venv/bin/python"), "--json", "--junit", str(env / "j.xml")]
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=env,
+                          env={**os.environ, "PYTHONHASHSEED": "0"}, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ok"] is True and (env / "j.xml").is_file()
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+    # --help, an unknown flag, a missing value and a --root that is no directory go to click, as documented
+    assert "Examples:" in envbuild("check", "--help", cwd=env).stdout
+    for args, message in ((["--bogus"], "No such option"), (["--lock"], "requires an argument"),
+                          (["--root", "nowhere"], "does not exist"), (["--json", "--json=1"], "")):
+        done = envbuild("check", *args, cwd=env)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, args
+
+
 def test_changed_missing_and_extra_packages_are_drift(env: Path, index: LocalIndex) -> None:
     python = str(env / ".venv/bin/python")
     subprocess.run([uv.binary(), "pip", "install", "--python", python, "--index-url", index.url, "beta==1.0",

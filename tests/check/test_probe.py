@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from envbuild.check import probe
 from envbuild.check.compare import compare
@@ -182,3 +183,20 @@ def test_version_encodings() -> None:
     assert probe._decode_version("cudart", 12060) == "12.6"
     assert probe._decode_version("cudnn", 8902) == "8.9.2"
     assert probe._decode_version("nccl", 2807) == "2.8.7" and probe._decode_version("nccl", 22303) == "2.23.3"
+
+
+def test_the_probe_reads_what_to_collect_from_the_lock_with_or_without_tomllib(tmp_path: Path, monkeypatch: Any
+                                                                               ) -> None:
+
+    lock = tmp_path / "envbuild.lock"
+    lock.write_text('version = 1\nname = "t"\n\n[python]\nrequested = "3.11"\n\n'
+                    '[[system.packages]]\nname = "git"\n\n[cuda]\nruntime = "12.4.127"\n\n[env]\n'
+                    'PYTHONHASHSEED = "0"\n"CUBLAS_WORKSPACE_CONFIG" = ":4096:8"\n')
+    assert probe.lock_needs(str(lock)) == (["CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED"], True, True)
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # Python 3.9/3.10: the scan of the [env] table
+    assert probe.lock_needs(str(lock)) == (["CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED"], True, True)
+    lock.write_text('version = 1\n\n[python]\nrequested = "3.11"\n')
+    assert probe.lock_needs(str(lock)) == ([], False, False)
+    monkeypatch.delitem(sys.modules, "tomllib")
+    lock.write_text("not [valid toml")
+    assert probe.lock_needs(str(lock)) == ([], True, True)
