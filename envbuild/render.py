@@ -53,7 +53,7 @@ _INDEX_URL = re.compile(r"[a-z][a-z0-9+.-]*://(?:[^\s\"'\\`$;&|<>(){}\[\]]|\$\{[
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCE = re.compile(r"[a-z0-9][a-z0-9.-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
 _VERSIONISH = re.compile(r"[0-9][0-9.]*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # controls, and what some tools take for a line break
 
 
 @dataclass(frozen=True)

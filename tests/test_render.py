@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from envbuild import lockfile
@@ -59,6 +59,16 @@ def test_the_dockerfile_pins_everything_the_lock_holds(tmp_path: Path) -> None:
     assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.0"' in text
     assert "USER 10001" in text and "--mount=type=secret,id=ca" in text and "--mount=type=cache" in text
     assert 'io.envbuild.spec-hash="sha256:' in text and "org.opencontainers.image.base.digest" in text
+
+
+def test_a_snapshot_mirror_is_configured_as_frozen(tmp_path: Path) -> None:
+    text = LOCK.read_text().replace("http://deb.debian.org/debian bookworm main",
+                                    "http://snapshot.debian.org/archive/debian/20251120T000000Z bookworm main")
+    (tmp_path / "envbuild.lock").write_text(text)
+    assert envbuild("render", "-o", str(tmp_path / "out"), cwd=tmp_path).returncode == 0
+    assert (tmp_path / "out" / ".envbuild" / "apt.sources").read_text().splitlines() == [
+        "deb [check-valid-until=no] http://snapshot.debian.org/archive/debian/20251120T000000Z bookworm main",
+        "deb http://deb.debian.org/debian-security bookworm-security main"]
 
 
 def test_rendered_dockerfiles_pass_hadolint(tmp_path: Path) -> None:
@@ -140,6 +150,9 @@ def _render(lock: Lock) -> dict[str, bytes] | None:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=anything, value=anything)
+@example(name="A", value="\x85")  # NEL: a line break to Python's splitlines (found by this test)
+@example(name="A", value="x\u2028RUN evil")
+@example(name="A", value='x" \\\nRUN evil')
 def test_env_values_and_names_cannot_inject(name: str, value: str) -> None:
     files = _render(dataclasses.replace(BASE, env=((name, value),)))
     if files is None:
