@@ -169,21 +169,23 @@ def test_a_python_pin_change_rebuilds_from_the_apt_cache(project: Project, base_
     assert "Verified: OK:" in rebuilt.stderr
 
 
+def override(directory: Path, block: str, body: str) -> Path:
+    """A --templates folder whose Dockerfile.j2 replaces one block of the built-in one."""
+    directory.mkdir()
+    (directory / "Dockerfile.j2").write_text(
+        f'{{% extends "builtin/Dockerfile.j2" %}}\n{{% block {block} %}}{body}\n{{% endblock %}}\n')
+    return directory
+
+
 def test_an_image_that_departs_from_its_lock_fails_the_build(project: Project, tmp_path: Path) -> None:
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    (templates / "Dockerfile.j2").write_text('{% extends "builtin/Dockerfile.j2" %}\n{% block final %}'
-                                             '{{ super() }}ENV PYTHONHASHSEED="1"\n{% endblock %}\n')
+    templates = override(tmp_path / "templates", "final", '{{ super() }}ENV PYTHONHASHSEED="1"')
     done = project.run("build", "-q", "-t", "e2e-drift", "--templates", str(templates))
     assert done.returncode == 1, done.stderr[-2000:]
     assert "does not match its lock" in done.stderr and "PYTHONHASHSEED" in done.stdout + done.stderr
 
 
 def test_a_failed_build_step_is_one_clear_line_and_exit_2(project: Project, tmp_path: Path) -> None:
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    (templates / "Dockerfile.j2").write_text('{% extends "builtin/Dockerfile.j2" %}\n{% block user %}'
-                                             "RUN echo broken-step && false\n{% endblock %}\n")
+    templates = override(tmp_path / "templates", "user", "RUN echo broken-step && false")
     done = project.run("build", "-q", "-t", "e2e-broken", "--templates", str(templates))
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
