@@ -91,6 +91,12 @@ def check(lock_path: Path, *, python: Path | None = None, root: Path | None = No
             raise EnvbuildError(f"{image}: the probe printed no report") from None
     elif python is not None:
         facts = _collect(python, running)
+        wanted = {"env": names, "dpkg": dpkg, "cuda": cuda}
+        if raw is not None and facts.get("collected") != wanted:  # the probe's quick read of the lock missed
+            from envbuild.adapters import process
+
+            again = process.start([str(python), "-I", str(PROBE), *args], timeout=600)
+            facts = _collect(python, again)
     else:
         from envbuild.check import probe
 

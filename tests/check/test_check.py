@@ -74,6 +74,16 @@ def test_check_runs_without_click_rich_or_the_resolvers(env: Path) -> None:
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, args
 
 
+def test_a_lock_in_another_toml_layout_is_still_checked_in_full(env: Path) -> None:
+    """The probe's quick read of the lock misses an inline [env]; envbuild sees it and runs the probe again."""
+    path = env / "envbuild.lock"
+    text = path.read_text().replace('[env]\nPYTHONHASHSEED = "0"\n', "")
+    path.write_text(text.replace("version = 1\n", 'version = 1\nenv = {PYTHONHASHSEED = "0"}\n', 1))
+    assert lockfile.read_lock(path).env == (("PYTHONHASHSEED", "0"),)
+    code, report = check(env, env={"PYTHONHASHSEED": "1"})
+    assert code == 1 and ("env", "PYTHONHASHSEED", "changed") in statuses(report)
+
+
 def test_changed_missing_and_extra_packages_are_drift(env: Path, index: LocalIndex) -> None:
     python = str(env / ".venv/bin/python")
     subprocess.run([uv.binary(), "pip", "install", "--python", python, "--index-url", index.url, "beta==1.0",
