@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
-
 from envbuild.lockfile import Lock
 from envbuild.versions import within
 
@@ -107,10 +105,14 @@ def _local_install(direct_url: Any) -> str | None:
 
 
 def _same_version(a: str, b: str) -> bool:
+    if a == b:
+        return True  # nearly always: packaging loads only for the rest ("1.0" against "1.0.0", say)
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(a) == Version(b)
     except InvalidVersion:
-        return a == b
+        return False
 
 
 def _system(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list[tuple[str, str]],
