@@ -25,7 +25,6 @@ from envbuild.lockfile import Lock
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY",
                    "http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy")
 CA_VARIABLES = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _STEP = re.compile(r"^#(\d+) \[([A-Za-z0-9_.-]+) \d+/\d+\]")
 _DONE = re.compile(r"^#(\d+) DONE ([0-9.]+)s")
 _CACHED = re.compile(r"^#(\d+) CACHED")
@@ -82,8 +81,9 @@ def secrets_for(lock: Lock, environ: Mapping[str, str], scratch: Path) -> dict[s
     netrc = Path(environ["NETRC"]) if environ.get("NETRC") else Path.home() / ".netrc"
     if netrc.is_file():
         secrets["netrc"] = netrc
-    names = sorted({m for url in (lock.python.index_url, *lock.python.extra_index_urls)
-                    for m in _PLACEHOLDER.findall(url)})
+    from envbuild.spec import placeholders
+
+    names = sorted({m for url in (lock.python.index_url, *lock.python.extra_index_urls) for m in placeholders(url)})
     missing = [n for n in names if n not in environ]
     if missing:
         raise BuildError(f"the index URL needs ${{{missing[0]}}}: set {', '.join(missing)} in the environment "

@@ -322,6 +322,11 @@ def _check_url(url: str, error: Any) -> None:
                     "(expanded from the environment when locking) or use ~/.netrc")
 
 
+def placeholders(url: str) -> list[str]:
+    """The names of the ``${VAR}`` placeholders in URL."""
+    return _VAR_RE.findall(url)
+
+
 def expand_url(url: str, where: str) -> str:
     """Replace ``${VAR}`` placeholders from the environment.  Only resolvers see the result, never the lock."""
 
