@@ -103,13 +103,14 @@ def build(lock_path: Path, *, tag: str | None = None, push: bool = False, verify
     from envbuild.adapters import engine
     from envbuild.render import render
 
-    lock = lockfile.read_lock(lock_path)
-    lock_bytes = lock_path.read_bytes()
+    lock_text = lockfile.read_lock_text(lock_path)
+    lock = lockfile.loads(lock_text, shown=str(lock_path))
+    lock_bytes = lock_text.encode()
     final_tag = tag_for(lock, lock_bytes, tag)
     if push and not _has_registry(final_tag):
         raise BuildError(f"--push needs a tag that names a registry (-t registry.example.com/team/{lock.name}); "
                          f"{final_tag!r} would go to Docker Hub's library")
-    engine.ping()
+    engine.ping()  # before any work: no engine is the first thing to say
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="envbuild-build-") as scratch:
         context = Path(scratch) / "context"

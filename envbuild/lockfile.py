@@ -119,13 +119,17 @@ class Lock:
 
 
 def read_lock(path: Path) -> Lock:
+    return loads(read_lock_text(path), shown=str(path))
+
+
+def read_lock_text(path: Path) -> str:
+    """The lock file's text, for a caller that needs the bytes as well as the model (render, build)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LockfileError(str(path), "no such lock (create it with envbuild lock)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LockfileError(str(path), f"cannot read: {exc}") from None
-    return loads(text, shown=str(path))
 
 
 def loads(text: str, shown: str = LOCK_FILE) -> Lock:

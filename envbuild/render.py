@@ -71,8 +71,8 @@ def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: P
         raise RenderError(f"unknown format {fmt!r} (use one of: {', '.join(FORMATS)})")
     if templates is not None and not templates.is_dir():
         raise RenderError(f"--templates {templates}: no such directory")
-    lock = lockfile.read_lock(lock_path)
-    lock_text = lock_path.read_text(encoding="utf-8")
+    lock_text = lockfile.read_lock_text(lock_path)
+    lock = lockfile.loads(lock_text, shown=str(lock_path))
     context = build_context(lock, lock_text)
     env = environment(templates)
     files = plan(lock, lock_text, context, env, fmt)

@@ -115,10 +115,9 @@ def build_image(context: Path, tag: str, *, secrets: dict[str, Path], build_args
     """Build CONTEXT/Dockerfile with BuildKit on the host network, tag it TAG.
 
     SECRETS (id -> file) become ``--secret``; BUILD_ARGS are names whose values the CLI takes from the
-    environment (so that no value shows on a command line)."""
+    environment (so that no value shows on a command line).  The caller has checked the engine with ``ping``."""
     from envbuild.adapters import process
 
-    ping()
     argv, env = _builder()
     argv += ["--network", "host", "--progress", "plain", "--tag", tag]
     for name in build_args:
