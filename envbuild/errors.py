@@ -8,7 +8,9 @@ traceback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the drift check imports this module)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 EXIT_OK = 0
 EXIT_DRIFT = 1  # also: `lock --check` found the lock out of date
@@ -82,7 +84,7 @@ class UnknownLockfileVersion(LockfileError):
         self.version = version
         super().__init__(
             path,
-            f"lock version {version!r} is not one this envbuild reads (it reads version {supported}); "
+            f"lock version {version!r} is not one this envbuild reads (it reads versions 1 to {supported}); "
             "upgrade envbuild or regenerate the lock",
         )
 

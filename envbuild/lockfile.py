@@ -21,7 +21,8 @@ from envbuild.compat import tomllib
 from envbuild.errors import ConfigError, EnvbuildError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
 from envbuild.validate import Table
 
-LOCK_VERSION = 1
+LOCK_VERSION = 2  # 2: [base-image] packages (what the base image holds, for a strict check of the image)
+READABLE_VERSIONS = (1, 2)
 LOCK_FILE = "envbuild.lock"
 
 
@@ -98,6 +99,7 @@ class CudaLock:
 class BaseImage:
     reference: str  # as the spec wrote it
     digest: str  # the platform manifest's digest
+    packages: tuple[tuple[str, str], ...] | None = None  # its dpkg (name, version), sorted; None in a version 1 lock
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,8 @@ def from_raw(raw: dict[str, Any], shown: str = LOCK_FILE) -> Lock:
     version = raw.get("version")
     if version is None:
         raise MissingLockfileVersion(shown)
-    if version == 1:
-        return _parse_v1(raw, shown)
+    if version in READABLE_VERSIONS and not isinstance(version, bool):
+        return _parse(raw, shown, version)
     raise UnknownLockfileVersion(shown, version, LOCK_VERSION)
 
 
@@ -160,7 +162,7 @@ def read_spec_hash(path: Path) -> str | None:
         raise LockfileError(str(path), f"cannot read: {exc}") from None
     if "version" not in raw:
         raise MissingLockfileVersion(str(path))
-    if raw["version"] != LOCK_VERSION:
+    if raw["version"] not in READABLE_VERSIONS or isinstance(raw["version"], bool):
         raise UnknownLockfileVersion(str(path), raw["version"], LOCK_VERSION)
     value = raw.get("spec-hash")
     if not isinstance(value, str):
@@ -168,7 +170,8 @@ def read_spec_hash(path: Path) -> str | None:
     return value
 
 
-def _parse_v1(raw: dict[str, Any], shown: str) -> Lock:
+def _parse(raw: dict[str, Any], shown: str, version: int) -> Lock:
+    """Versions 1 and 2: version 2 adds ``[base-image] packages``."""
     top = Table(shown, "", raw)
     top.get("version")
     spec_hash = top.required("spec-hash")
@@ -180,7 +183,8 @@ def _parse_v1(raw: dict[str, Any], shown: str) -> Lock:
     base_image = None
     if top.raw.get("base-image") is not None:
         b = top.table("base-image")
-        base_image = BaseImage(reference=b.required("reference"), digest=b.required("digest"))
+        base_image = BaseImage(reference=b.required("reference"), digest=b.required("digest"),
+                               packages=_name_versions(b, "packages") if version >= 2 else None)
         b.done()
     else:
         top.get("base-image")
@@ -227,7 +231,18 @@ def _parse_v1(raw: dict[str, Any], shown: str) -> Lock:
     top.done()
     return Lock(spec_hash=spec_hash, name=name, target=target, python=python,
                 env=tuple(sorted(env_raw.items())), ignore_extra=ignore, cuda=cuda, system=system,
-                base_image=base_image)
+                base_image=base_image, version=version)
+
+
+def _name_versions(table: Table, key: str) -> tuple[tuple[str, str], ...]:
+    """``["adduser=3.134", ...]`` as sorted (name, version) pairs."""
+    out = []
+    for i, item in enumerate(table.strings(key)):
+        name, sep, version = item.partition("=")
+        if not sep or not name or not version:
+            raise table.error([key, i], f"{item!r} is not NAME=VERSION")
+        out.append((name, version))
+    return tuple(sorted(out))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -258,6 +273,9 @@ def dumps(lock: Lock, regenerate: str = "envbuild lock") -> str:
         image = tomlkit.table()
         image.add("reference", lock.base_image.reference)
         image.add("digest", lock.base_image.digest)
+        if lock.version >= 2 and lock.base_image.packages is not None:
+            image.add("packages", _string_array([f"{n}={v}" for n, v in sorted(lock.base_image.packages)],
+                                                multiline=True))
         doc.add("base-image", image)
     doc.add("python", _python_table(lock.python))
     if lock.system is not None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from envbuild import lockfile
 from envbuild.errors import ConfigError, EnvbuildError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
-from envbuild.lockfile import CudaLock, Lock, PythonFile, PythonLock, PythonPackage, Target
+from envbuild.lockfile import BaseImage, CudaLock, Lock, PythonFile, PythonLock, PythonPackage, Target
 from tests.conftest import FIXTURES
 
 H1 = "sha256:" + "1" * 64
@@ -37,6 +38,8 @@ SAMPLE = Lock(
     ignore_extra=("wheel", "pip"),
     cuda=CudaLock(runtime="12.4.127", cudnn="9.1.0.70", nccl="2.21.5", min_driver="525.60.13",
                   toolkit_driver="550.54.15"),
+    base_image=BaseImage("127.0.0.1:5000/debian:bookworm", "sha256:" + "b" * 64,
+                         packages=(("base-files", "12.4+deb12u5"), ("bash", "5.2.15-2+b2"))),
 )
 
 
@@ -46,6 +49,26 @@ def test_writer_matches_the_golden_file(update_goldens: bool) -> None:
     if update_goldens:
         golden.write_text(text)
     assert text == golden.read_text(), "the lock writer's output changed; rerun with --update-goldens if intended"
+    assert lockfile.loads(text).base_image == SAMPLE.base_image
+    assert lockfile.dumps(lockfile.loads(text), regenerate="envbuild lock -s envbuild.toml") == text
+
+
+def test_version_1_locks_stay_readable() -> None:
+    """A lock written before version 2 (no [base-image] packages) reads, and writes back unchanged."""
+    text = (FIXTURES / "golden" / "lock-sample-v1.toml").read_text()
+    old = lockfile.loads(text)
+    assert old.version == 1 and old.base_image is None
+    assert old == lockfile.loads(lockfile.dumps(dataclasses.replace(SAMPLE, base_image=None, version=1)))
+    assert lockfile.dumps(old, regenerate="envbuild lock -s envbuild.toml") == text
+    with_image = lockfile.dumps(dataclasses.replace(SAMPLE, version=1))
+    assert "packages = [\n" not in with_image.split("[base-image]")[1].split("[python]")[0]
+    assert lockfile.loads(with_image).base_image == dataclasses.replace(SAMPLE.base_image, packages=None)
+    v1_with_packages = lockfile.dumps(SAMPLE).replace("version = 2", "version = 1")
+    with pytest.raises(ConfigError, match=r"\[base-image\] -> packages: unknown key"):
+        lockfile.loads(v1_with_packages)
+    broken = lockfile.dumps(SAMPLE).replace('"bash=5.2.15-2+b2"', '"bash"')
+    with pytest.raises(ConfigError, match=r"\[base-image\] -> packages\[1\]: 'bash' is not NAME=VERSION"):
+        lockfile.loads(broken)
 
 
 def test_writer_sorts_packages_hashes_env_and_starts_with_the_header() -> None:

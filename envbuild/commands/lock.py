@@ -97,7 +97,8 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
             name=spec.environment.name,
             target=Target(platform=spec.environment.platform, distro=distro.name,
                           python_platform=python_platform(spec, distro)),
-            base_image=BaseImage(env.base_image, image.digest) if env.base_image and image else None,
+            base_image=BaseImage(env.base_image, image.digest, packages=image.installed)
+            if env.base_image and image else None,
             python=python,
             env=spec.env,
             ignore_extra=spec.check.ignore_extra,
