@@ -42,9 +42,8 @@ def _echo_err(message: str) -> None:
 
 
 def _default_lock(lock: Path | None) -> Path:
-    from envbuild.commands.check import default_lock
-
-    return default_lock(lock)
+    """-l LOCK as given, else envbuild.lock in the working directory (beside the spec)."""
+    return lock if lock is not None else Path("envbuild.lock")
 
 
 @click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -283,7 +282,7 @@ def build_command(lock_path: Path | None, tag: str | None, push: bool, no_verify
         from envbuild.check import report
 
         if not result.report["ok"]:
-            report.human(result.report)
+            report.show(result.report, first_line=False)
             _echo_err(f"envbuild: the image {result.tag} does not match its lock")
             return EXIT_DRIFT
         _echo_err(f"Verified: {report.verdict(result.report)}")
@@ -292,37 +291,14 @@ def build_command(lock_path: Path | None, tag: str | None, push: bool, no_verify
     return EXIT_OK
 
 
-@cli.command("check")
-@_lock_option
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema 1) instead of a table.")
-@click.option("--junit", type=click.Path(path_type=Path), default=None,
-              help="Also write a JUnit XML file: one testcase per checked item, for CI dashboards.")
-@click.option("--deep", is_flag=True, help="Also hash every installed Python file against its RECORD.")
-@click.option("--strict", is_flag=True, help="Also report apt packages the lock does not list (for images).")
-@click.option("--python", "python", type=click.Path(path_type=Path), default=None,
-              help="Check the environment of this interpreter (a venv's bin/python) instead of envbuild's own.")
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="Check a mounted root filesystem (dpkg, os-release, site-packages under it).")
-@click.option("--image", default=None, metavar="REF",
-              help="Check an image: run the probe in a container from it (no network, the image's user).")
-def check_command(lock_path: Path | None, as_json: bool, junit: Path | None, deep: bool, strict: bool,  # noqa: PLR0917
-                  python: Path | None, root: Path | None, image: str | None) -> int:
-    """Compare this host (or an interpreter's environment, or a root) with the lock.
+@cli.command("check", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+             add_help_option=False, short_help="Does this environment match the lock? (exit 1 on drift)")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def check_command(args: tuple[str, ...]) -> int:
+    """Compare a Python environment and this host with the lock (see envbuild check --help)."""
+    from envbuild.check.cli import main as check
 
-    Exit 0 when nothing drifted, 1 when something did, 2 when the check could not run.
-    Run it before a training job: in CI, a Slurm prolog or a Kubernetes init container.
-
-    \b
-    Examples:
-      envbuild check                               the environment envbuild runs in
-      envbuild check --python .venv/bin/python     another virtual environment
-      envbuild check --image trainer:3f2a --strict an image built from the lock
-      envbuild check --json > $(hostname).json     for envbuild report, across a cluster
-    """
-    from envbuild.commands.check import run
-
-    return run(lock_path, as_json=as_json, junit=junit, deep=deep, strict=strict, python=python, root=root,
-               image=image)
+    return check(list(args))
 
 
 @cli.command("report")
@@ -340,7 +316,7 @@ def report_command(files: tuple[Path, ...], as_json: bool) -> int:
     """
     import json as json_module
 
-    from envbuild.check.report import aggregate
+    from envbuild.commands.report import aggregate
 
     view = aggregate(list(files))
     if as_json:

@@ -302,8 +302,9 @@ def _template(env: Any, name: str, context: dict[str, Any]) -> str:
 # The stdlib checker that goes into the image
 
 _CHECKER_MODULES = ("__init__.py", "errors.py", "compat.py", "validate.py", "versions.py", "lockfile.py",
-                    "check/__init__.py", "check/probe.py", "check/compare.py", "check/report.py",
-                    "check/standalone.py", "commands/__init__.py", "commands/check.py")
+                    "cachedir.py", "data/__init__.py", "data/torch_cuda.toml", "check/__init__.py", "check/cli.py",
+                    "check/cache.py", "check/expect.py", "check/locate.py", "check/probe.py", "check/nvidia.py",
+                    "check/kernels.py", "check/compare.py", "check/report.py")
 
 
 def checker_archive(python_version: str) -> bytes:
@@ -324,7 +325,7 @@ def checker_archive(python_version: str) -> bytes:
         members += _tree("tomli", Path(tomli.__file__).parent)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        entries = [("__main__.py", b"from envbuild.check.standalone import main\nraise SystemExit(main())\n")]
+        entries = [("__main__.py", b"from envbuild.check.cli import main\nraise SystemExit(main(in_image=True))\n")]
         entries += [(name, path.read_bytes()) for name, path in sorted(members)]
         for name, data in entries:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))

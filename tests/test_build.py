@@ -116,7 +116,9 @@ def test_lock_then_build_gives_an_image_that_checks_itself(project: Project, doc
     assert "Verified: OK:" in err and "secrets ca, index-env, netrc" in err
     assert re.search(r"stage system\s+[0-9.]+ s", err) and re.search(r"stage builder\s+[0-9.]+ s", err)
     code, out = in_image(docker_engine, project.tag, ["envbuild-check"])
-    assert code == 0 and out.strip().startswith("OK:"), out
+    first, *_, last = out.strip().splitlines()
+    assert code == 0 and first.startswith("Checked /opt/venv (/opt/venv/bin/python, Python 3.11.2)"), out
+    assert last.startswith("OK:"), out
     code, out = in_image(docker_engine, project.tag, ["envbuild-check", "--json", "--deep"])
     assert code == 0 and json.loads(out)["ok"], out
     code, out = in_image(docker_engine, project.tag, ["sh", "-c", 'printf %s "$GREETING"; echo; id -u; python -V'])
@@ -208,3 +210,28 @@ def test_push_to_the_loopback_registry_and_to_an_unreachable_one(project: Projec
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("envbuild: error: push 127.0.0.1:9/team/e2e")
 
+
+def test_the_images_own_check_is_strict(project: Project, docker_engine: Any, tmp_path: Path) -> None:
+    """The lock records the base image's packages, so the image holds exactly base + closure: an apt package
+    installed later, in a derived image, is drift for envbuild-check (unless --no-strict) and check --image --strict."""
+    from envbuild import lockfile
+
+    lock = lockfile.read_lock(project.directory / "envbuild.lock")
+    assert lock.base_image is not None and lock.base_image.packages
+    assert dict(lock.base_image.packages).get("libc6"), "the minbase's own packages are recorded"
+    assert not {name for name, _ in lock.base_image.packages} & {p.name for p in lock.system.packages}
+    context = tmp_path / "derived"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {project.tag}\nUSER 0\nRUN apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+        "less >/dev/null && rm -rf /var/lib/apt/lists/*\nUSER 10001\n")
+    docker_engine.images.build(path=str(context), tag="e2e-derived:strict", network_mode="host", rm=True)
+    code, out = in_image(docker_engine, "e2e-derived:strict", ["envbuild-check", "--json"])
+    report = json.loads(out)
+    extra = {(f["kind"], f["name"], f["status"]) for f in report["findings"] if f["severity"] == "error"}
+    assert code == 1 and extra == {("system", "less", "extra")}, out
+    code, out = in_image(docker_engine, "e2e-derived:strict", ["envbuild-check", "--no-strict"])
+    assert code == 0, out
+    done = project.run("check", "--image", "e2e-derived:strict", "--strict", "--json", timeout=120)
+    assert done.returncode == 1 and ("system", "less", "extra") in {
+        (f["kind"], f["name"], f["status"]) for f in json.loads(done.stdout)["findings"]}, done.stderr

@@ -55,18 +55,19 @@ def _client() -> object:
     return client
 
 
-def run_probe(image: str, probe: Path, args: list[str]) -> str:
-    """Run PROBE (mounted read-only) with the image's python3, as the image's user, with no network.
+def run_probe(image: str, package: str, args: list[str]) -> dict[str, Any]:
+    """Run the stdlib probe of PACKAGE (envbuild/check, mounted read-only) with the image's python3, as the
+    image's user, with no network; returns the facts it printed."""
+    import json
 
-    Returns what it printed (the facts as JSON)."""
     import docker.errors
 
     client: Any = _client()
+    code = "import sys; sys.path.insert(0, '/opt/envbuild-probe'); from check.probe import main; sys.exit(main())"
     try:
         output = client.containers.run(
-            image, entrypoint=["python3", "/opt/envbuild-probe/probe.py", *args], remove=True,
-            network_mode="none", stdout=True, stderr=False,
-            volumes={str(probe.parent): {"bind": "/opt/envbuild-probe", "mode": "ro"}})
+            image, entrypoint=["python3", "-I", "-c", code, *args], remove=True, network_mode="none",
+            stdout=True, stderr=False, volumes={package: {"bind": "/opt/envbuild-probe/check", "mode": "ro"}})
     except docker.errors.ImageNotFound:
         raise EngineError(f"{image}: the local Docker engine has no such image (docker pull it first)") from None
     except docker.errors.ContainerError as exc:
@@ -75,7 +76,11 @@ def run_probe(image: str, probe: Path, args: list[str]) -> str:
         raise EngineError(f"{image}: the probe failed in the container: {detail[0]}{hint}") from None
     except docker.errors.APIError as exc:
         raise EngineError(f"{image}: {exc.explanation or exc}") from None
-    return bytes(output).decode("utf-8", "replace")
+    try:
+        facts: dict[str, Any] = json.loads(bytes(output).decode("utf-8", "replace"))
+    except ValueError:
+        raise EngineError(f"{image}: the probe printed no report") from None
+    return facts
 
 
 def ping() -> None:

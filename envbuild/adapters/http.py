@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envbuild import __version__
+from envbuild.cachedir import cache_root
 
 if TYPE_CHECKING:
     import requests
@@ -42,9 +43,7 @@ def session() -> requests.Session:
 
 def cache_dir(*parts: str) -> Path:
     """Where downloads are cached: $ENVBUILD_CACHE_DIR, else $XDG_CACHE_HOME/envbuild, else ~/.cache/envbuild."""
-    base = os.environ.get("ENVBUILD_CACHE_DIR")
-    root = Path(base) if base else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "envbuild"
-    path = root.joinpath(*parts)
+    path = Path(cache_root()).joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -1,95 +1,89 @@
-"""Compare the probe's facts with the lock: the findings of ``envbuild check`` (only departures from the lock)."""
+"""Compare what the probe read with what the lock says: the findings of a check (only departures from the lock).
+
+A finding is the report's own shape (schema 1): ``{"kind", "name", "status", "expected", "found", "severity"}``.
+``Outcome.checked`` lists every item compared, so that JUnit can show a testcase for each.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from envbuild.lockfile import Lock
+from envbuild.check.probe import normalise
 from envbuild.versions import within
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from envbuild.check.shapes import Expected, Facts, Finding
+
 ALWAYS_IGNORED = ("envbuild",)  # the checker itself, when it is installed into the environment it checks
+SEVERITY_ORDER = {"error": 0, "warning": 1}
 
 
-@dataclass(frozen=True)
-class Finding:
-    kind: str  # python | interpreter | system | cuda | driver | gpu | env | os | file
-    name: str
-    status: str  # missing | extra | changed | modified | unverifiable
-    expected: str | None
-    found: str | None
-    severity: str = "error"  # error | warning
-
-    def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "status": self.status, "expected": self.expected,
-                "found": self.found, "severity": self.severity}
-
-
-@dataclass(frozen=True)
 class Outcome:
-    findings: tuple[Finding, ...]
-    checked: tuple[tuple[str, str], ...]  # (kind, name) of every item compared: JUnit has one testcase each
+    """The findings, worst first, and the (kind, name) of every item compared."""
+
+    __slots__ = ("checked", "findings")
+
+    def __init__(self, findings: list[Finding], checked: list[tuple[str, str]]) -> None:
+        self.findings = sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f["severity"], 2), f["kind"], f["name"]))
+        self.checked = checked
 
     @property
     def ok(self) -> bool:
-        return not any(f.severity == "error" for f in self.findings)
+        return not any(f["severity"] == "error" for f in self.findings)
 
 
-def compare(lock: Lock, facts: dict[str, Any], *, strict: bool = False) -> Outcome:
-    findings: list[Finding] = []
+def finding(kind: str, name: str, status: str, expected: str | None, found: str | None, *,
+            severity: str = "error") -> Finding:
+    return {"kind": kind, "name": name, "status": status, "expected": expected, "found": found,
+            "severity": severity}
+
+
+def compare(expected: Expected, facts: Facts, *, strict: bool = False) -> Outcome:
+    out: list[Finding] = []
     checked: list[tuple[str, str]] = []
-    _interpreter(lock, facts, findings, checked)
-    _python(lock, facts, findings, checked)
-    _system(lock, facts, findings, checked, strict)
-    _os(lock, facts, findings, checked)
-    _cuda(lock, facts, findings, checked)
-    _cuda_libraries(lock, facts, findings, checked)
-    _env(lock, facts, findings, checked)
+    _interpreter(expected, facts, out, checked)
+    _python(expected, facts, out, checked)
+    _system(expected, facts, out, checked, strict)
+    _os(expected, facts, out, checked)
+    _driver(expected, facts, out, checked)
+    _gpus(expected, facts, out, checked)
+    _cuda_libraries(expected, facts, out, checked)
+    _env(expected, facts, out, checked)
     for problem in facts.get("files") or []:
-        findings.append(Finding("file", problem["path"], problem["status"], "as in RECORD", problem["status"]))
-    order = {"error": 0, "warning": 1}
-    findings.sort(key=lambda f: (order.get(f.severity, 2), f.kind, f.name))
-    return Outcome(tuple(findings), tuple(checked))
+        out.append(finding("file", problem["path"], problem["status"], "as in RECORD", problem["status"]))
+    return Outcome(out, checked)
 
 
-def _interpreter(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _interpreter(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
     found = (facts.get("interpreter") or {}).get("version")
-    wanted = lock.python.target_version
+    wanted = expected["python"]
     checked.append(("interpreter", "python"))
     if found is None:
-        out.append(Finding("interpreter", "python", "unverifiable", wanted, None, "warning"))
+        out.append(finding("interpreter", "python", "unverifiable", wanted, None, severity="warning"))
     elif not within(found, wanted):
-        out.append(Finding("interpreter", "python", "changed", wanted, found))
+        out.append(finding("interpreter", "python", "changed", wanted, found))
 
 
-def _python(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _python(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
     installed: dict[str, Any] = (facts.get("python") or {}).get("packages", {})
-    for pkg in lock.python.packages:
-        checked.append(("python", pkg.name))
-        dist = installed.get(pkg.name)
+    for name, version in expected["packages"].items():
+        checked.append(("python", name))
+        dist = installed.get(name)
         if dist is None:
-            out.append(Finding("python", pkg.name, "missing", pkg.version, None))
+            out.append(finding("python", name, "missing", version, None))
             continue
         local = _local_install(dist.get("direct_url"))
         if local:
-            out.append(Finding("python", pkg.name, "changed", pkg.version, f"{dist['version']} ({local})"))
-        elif not _same_version(pkg.version, dist["version"]):
-            out.append(Finding("python", pkg.name, "changed", pkg.version, dist["version"]))
-    ignored = {_canonical(n) for n in (*lock.ignore_extra, *ALWAYS_IGNORED)}
-    locked = {p.name for p in lock.python.packages}
-    for name in sorted(set(installed) - locked - ignored):
+            out.append(finding("python", name, "changed", version, f"{dist['version']} ({local})"))
+        elif not _same_version(version, dist["version"]):
+            out.append(finding("python", name, "changed", version, dist["version"]))
+    ignored = {normalise(n) for n in (*expected["ignore_extra"], *ALWAYS_IGNORED)}
+    for name in sorted(set(installed) - set(expected["packages"]) - ignored):
         checked.append(("python", name))
-        out.append(Finding("python", name, "extra", None, installed[name]["version"]))
+        out.append(finding("python", name, "extra", None, installed[name]["version"]))
     for problem in (facts.get("python") or {}).get("problems", []):
-        out.append(Finding("python", problem["path"], "unverifiable", None, problem["problem"], "warning"))
-
-
-def _canonical(name: str) -> str:
-    """PEP 503's normalised name (as packaging.utils.canonicalize_name, without importing packaging.tags: the
-    check path stays light)."""
-    import re
-
-    return re.sub(r"[-_.]+", "-", name).lower()
+        out.append(finding("python", problem["path"], "unverifiable", None, problem["problem"], severity="warning"))
 
 
 def _local_install(direct_url: Any) -> str | None:
@@ -115,88 +109,148 @@ def _same_version(a: str, b: str) -> bool:
         return False
 
 
-def _system(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list[tuple[str, str]],
+def _system(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]],
             strict: bool) -> None:
-    if lock.system is None:
+    """The lock's apt closure must be installed at its versions.  STRICT: so must the base image's packages,
+    and any other package is drift (an image built from the lock holds exactly base + closure)."""
+    locked = expected["system"]
+    if locked is None and not strict:
         return
     dpkg = facts.get("dpkg")
     if dpkg is None:
         checked.append(("system", "dpkg"))
-        out.append(Finding("system", "dpkg", "unverifiable", f"{len(lock.system.packages)} packages",
-                           "no /var/lib/dpkg/status", "warning"))
+        out.append(finding("system", "dpkg", "unverifiable", f"{len(locked or {})} packages",
+                           "no /var/lib/dpkg/status", severity="warning"))
         return
-    for pkg in lock.system.packages:
-        checked.append(("system", pkg.name))
-        have = dpkg.get(pkg.name)
+    for name, version in (locked or {}).items():
+        checked.append(("system", name))
+        have = dpkg.get(name)
         if have is None:
-            out.append(Finding("system", pkg.name, "missing", pkg.version, None))
-        elif have["version"] != pkg.version:
-            out.append(Finding("system", pkg.name, "changed", pkg.version, have["version"]))
-    if strict:
-        locked = {p.name for p in lock.system.packages}
-        for name in sorted(set(dpkg) - locked):
-            out.append(Finding("system", name, "extra", None, dpkg[name]["version"]))
-
-
-def _os(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list[tuple[str, str]]) -> None:
-    if lock.target.distro is None:
+            out.append(finding("system", name, "missing", version, None))
+        elif have["version"] != version:
+            out.append(finding("system", name, "changed", version, have["version"]))
+    if not strict:
         return
-    checked.append(("os", lock.target.distro))
+    base = expected["base_packages"]
+    if base is None and expected["base_image"] is not None:
+        checked.append(("system", "base-image"))
+        out.append(finding("system", "base-image", "unverifiable", "the base image's packages",
+                           f"not recorded in lock version {expected['lock_version']}: re-lock for a strict check",
+                           severity="warning"))
+        return
+    for name in sorted(set(dpkg) - set(locked or {})):
+        checked.append(("system", name))
+        if base is not None and name in base:
+            if dpkg[name]["version"] != base[name]:
+                out.append(finding("system", name, "changed", f"{base[name]} (base image)", dpkg[name]["version"]))
+        else:
+            out.append(finding("system", name, "extra", None, dpkg[name]["version"]))
+
+
+def _os(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+    distro = expected["distro"]
+    if distro is None:
+        return
+    checked.append(("os", distro))
     release = facts.get("os")
     if release is None:
-        out.append(Finding("os", lock.target.distro, "unverifiable", lock.target.distro, None, "warning"))
+        out.append(finding("os", distro, "unverifiable", distro, None, severity="warning"))
         return
     found = f"{release['id']}:{release['version_id']}"
-    if found != lock.target.distro:
-        out.append(Finding("os", lock.target.distro, "changed", lock.target.distro, found))
+    if found != distro:
+        out.append(finding("os", distro, "changed", distro, found))
 
 
-def _cuda(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list[tuple[str, str]]) -> None:
-    if lock.cuda is None:
+def _driver(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+    """The driver must reach the lock's minimum; below the toolkit's own driver it runs the lock's CUDA through
+    minor-version compatibility, where PTX newer than the driver cannot be JIT-compiled: a warning."""
+    cuda = expected["cuda"]
+    if cuda is None:
         return
     gpu = facts.get("nvidia")
     checked.append(("driver", "nvidia"))
     if gpu is None or not gpu.get("driver"):
         # A host without a GPU (a CI runner, a login node) is normal: the lock's CUDA can't run here, said as such.
-        out.append(Finding("driver", "nvidia", "missing", f">= {lock.cuda.min_driver}", None, "warning"))
+        out.append(finding("driver", "nvidia", "missing", f">= {cuda['min_driver']}", None, severity="warning"))
         return
-    if _driver_key(gpu["driver"]) < _driver_key(lock.cuda.min_driver):
-        out.append(Finding("driver", "nvidia", "changed", f">= {lock.cuda.min_driver}", gpu["driver"]))
-    for index, device in enumerate(gpu.get("gpus") or []):
+    driver = gpu["driver"]
+    if _numbers(driver) < _numbers(cuda["min_driver"]):
+        out.append(finding("driver", "nvidia", "changed", f">= {cuda['min_driver']}", driver))
+        return
+    runtime = ".".join(cuda["runtime"].split(".")[:2])
+    driver_cuda = gpu.get("cuda_driver")
+    older = (_numbers(driver_cuda) < _numbers(runtime) if driver_cuda
+             else cuda["toolkit_driver"] is not None and _numbers(driver) < _numbers(cuda["toolkit_driver"]))
+    if older:
+        toolkit = f">= {cuda['toolkit_driver']}" if cuda["toolkit_driver"] else f"a CUDA {runtime} driver"
+        found = driver + (f" (CUDA {driver_cuda})" if driver_cuda else "")
+        out.append(finding("driver", "nvidia", "changed", f"{toolkit} (CUDA {runtime})",
+                           f"{found}: minor-version compatibility; PTX built for a newer CUDA cannot be JIT-compiled",
+                           severity="warning"))
+
+
+def _gpus(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+    """Every GPU needs kernels in the installed torch: SASS for its architecture, or PTX the driver compiles."""
+    if expected["cuda"] is None:
+        return
+    from envbuild.check.kernels import runs_on
+
+    kernels = facts.get("kernels")
+    for index, device in enumerate((facts.get("nvidia") or {}).get("gpus") or []):
         name = f"{index}: {device.get('name')}"
+        capability = device.get("compute_capability")
+        if kernels is None:
+            continue  # no torch here: nothing of ours to run on it
         checked.append(("gpu", name))
-        out.append(Finding("gpu", name, "unverifiable", "a capability the locked "
-                           "build supports", f"sm {device.get('compute_capability')}", "warning"))
+        if kernels["source"] is None:
+            out.append(finding("gpu", name, "unverifiable", f"kernels for sm {capability}",
+                               f"{kernels['package']}: its architectures are unknown (CUDA {kernels.get('cuda')}: no "
+                               "readable libtorch_cuda.so and no row in the data file)", severity="warning"))
+            continue
+        carried = (f"{kernels['package']}: SASS {' '.join(kernels['sass']) or 'none'}, PTX "
+                   f"{' '.join(kernels['ptx']) or 'none'} (from {kernels['source']})")
+        if capability is None:
+            out.append(finding("gpu", name, "unverifiable", "a known compute capability", carried,
+                               severity="warning"))
+            continue
+        how = runs_on(kernels, capability)
+        wanted = f"kernels for sm {capability} (SASS {capability.split('.')[0]}.x or PTX <= {capability})"
+        if how is None:
+            out.append(finding("gpu", name, "missing", wanted, carried))
+        elif how == "ptx":
+            out.append(finding("gpu", name, "unverifiable", wanted,
+                               f"PTX only, compiled by the driver at first use: {carried}", severity="warning"))
 
 
-def _cuda_libraries(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _cuda_libraries(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
     """cudart, cuDNN and NCCL as the environment loads them must be the locked ones."""
-    if lock.cuda is None or facts.get("cuda") is None:
+    cuda = expected["cuda"]
+    if cuda is None or facts.get("cuda") is None:
         return
     loaded = facts["cuda"]
-    for name, wanted, width in (("cudart", lock.cuda.runtime, 2), ("cudnn", lock.cuda.cudnn, 3),
-                                ("nccl", lock.cuda.nccl, 3)):
+    for name, wanted, width in (("cudart", cuda["runtime"], 2), ("cudnn", cuda["cudnn"], 3),
+                                ("nccl", cuda["nccl"], 3)):
         if wanted is None:
             continue
         checked.append(("cuda", name))
         lib = loaded.get(name)
         if lib is None:
-            out.append(Finding("cuda", name, "unverifiable", wanted, "not found or not loadable", "warning"))
+            out.append(finding("cuda", name, "unverifiable", wanted, "not found or not loadable", severity="warning"))
         elif lib["version"].split(".")[:width] != wanted.split(".")[:width]:
-            out.append(Finding("cuda", name, "changed", wanted, f"{lib['version']} ({lib['path']})"))
+            out.append(finding("cuda", name, "changed", wanted, f"{lib['version']} ({lib['path']})"))
 
 
-def _driver_key(version: str) -> tuple[int, ...]:
+def _numbers(version: str) -> tuple[int, ...]:
     return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
-def _env(lock: Lock, facts: dict[str, Any], out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _env(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
     values = facts.get("env")
-    for name, wanted in lock.env:
+    for name, wanted in sorted(expected["env"].items()):
         checked.append(("env", name))
         if values is None:
-            out.append(Finding("env", name, "unverifiable", wanted, None, "warning"))
+            out.append(finding("env", name, "unverifiable", wanted, None, severity="warning"))
         elif values.get(name) is None:
-            out.append(Finding("env", name, "missing", wanted, None))
+            out.append(finding("env", name, "missing", wanted, None))
         elif values[name] != wanted:
-            out.append(Finding("env", name, "changed", wanted, values[name]))
+            out.append(finding("env", name, "changed", wanted, values[name]))

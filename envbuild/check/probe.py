@@ -1,26 +1,31 @@
-"""The host probe: the facts ``envbuild check`` compares with the lock, read with the standard library alone.
+"""The probe: the facts a check compares with the lock, read with the standard library alone.
 
-This file runs on its own (``python3 probe.py --json``) under any Python >= 3.9, inside any image or on any
-node, so it imports nothing from envbuild or outside the standard library.  It never raises on a strange host:
-what it cannot read it reports as ``None`` or in ``problems``.
+It runs inside envbuild for the host, another interpreter's environment (``--python``) and a mounted root, and
+on its own in a container for ``--image`` (``python3 -I -c "from check.probe import main; main()"`` with this
+package mounted), under any Python >= 3.9.  So it imports nothing from outside this package or the standard
+library, and nothing heavy on the path of a plain check (no ``re``, ``json`` or ``subprocess``).  It never
+raises on a strange host: what it cannot read it reports as ``None`` or in ``problems``.
 
-- Python distributions: every ``*.dist-info`` on sys.path (first one wins, as importlib does), name and version
-  from the METADATA headers (not the directory name), INSTALLER and direct_url.json.
+- Python distributions: every ``*.dist-info`` on the interpreter's path (first one wins, as importlib does),
+  with the directories that ``.pth`` files add to a site directory; name and version from the METADATA headers
+  (not the directory name), INSTALLER and direct_url.json.
 - dpkg: ``var/lib/dpkg/status`` read as a file (no dpkg call).  OS from os-release, glibc from confstr.
 - NVIDIA: NVML through ctypes (driver, CUDA driver API version, GPU names and compute capabilities), else
-  ``/proc/driver/nvidia/version``.  No GPU is a normal answer, never an error.
+  ``/proc/driver/nvidia/version``.  No GPU is a normal answer, never an error.  With GPUs, the kernels the
+  installed torch carries (``kernels.py``).
 - ``--deep``: every installed file hashed against its RECORD, in parallel threads.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
-import re
 import sys
-from typing import Any
+
+from . import nvidia
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA = 1
 BIG_FILE = 1 << 20  # hashed in threads from this size up
@@ -28,11 +33,23 @@ DISTRO_INSTALLERS = ("debian", "dpkg", "rpm", "conda")  # packages whose files a
 
 
 def _read(path: str, limit: int = -1) -> bytes | None:
+    """The first LIMIT bytes of PATH (all of it when LIMIT is -1), or None.  ``os.read`` rather than ``open``:
+    the probe reads a few small files per installed distribution, and the file object costs more than the read."""
     try:
-        with open(path, "rb") as handle:
-            return handle.read(limit)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
+    try:
+        if limit >= 0:
+            return os.read(fd, limit)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -53,49 +70,85 @@ def _headers(data: bytes) -> dict[str, str]:
     return out
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+def normalise(name: str) -> str:
+    """PEP 503's normalised name: runs of ``-``, ``_`` and ``.`` become one ``-``, lower case (without ``re``)."""
+    name = name.lower().replace("_", "-").replace(".", "-")
+    while "--" in name:
+        name = name.replace("--", "-")
+    return name
 
 
-def distributions(paths: list[str]) -> dict[str, Any]:
-    """name -> {version, installer, direct_url, path} for the first dist-info of each name on PATHS."""
+def distributions(paths: list[str], site_dirs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """name -> {version, direct_url, path} for the first dist-info of each name on PATHS.
+
+    In the SITE_DIRS among PATHS, ``.pth`` files add directories right after theirs, as ``site`` does at start-up
+    (for an interpreter whose path was read before those files changed)."""
     found: dict[str, Any] = {}
     problems: list[dict[str, str]] = []
-    for directory in paths:
+    queue, seen, sites = list(paths), set(), set(site_dirs)
+    index = 0
+    while index < len(queue):
+        directory = queue[index]
+        index += 1
+        if directory in seen:
+            continue
+        seen.add(directory)
         try:
             entries = sorted(os.listdir(directory or "."))
         except OSError:
             continue
+        if directory in sites:
+            queue[index:index] = _pth_directories(directory, entries)
         for entry in entries:
             if not entry.endswith(".dist-info"):
                 continue
-            info = os.path.join(directory, entry)
-            metadata = _read(os.path.join(info, "METADATA"), 4096)  # Name and Version come first
+            info = f"{directory}/{entry}" if directory else entry
+            metadata = _read(f"{info}/METADATA", 4096)  # Name and Version come first
             if metadata is None:
                 problems.append({"path": info, "problem": "no METADATA (a dangling dist-info)"})
                 continue
             headers = _headers(metadata)
             name, version = headers.get("Name"), headers.get("Version")
             if (not name or not version) and len(metadata) == 4096:  # unusually long headers: read them all
-                headers = _headers(_read(os.path.join(info, "METADATA"), 1 << 20) or b"")
+                headers = _headers(_read(f"{info}/METADATA", 1 << 20) or b"")
                 name, version = headers.get("Name"), headers.get("Version")
             if not name or not version:
                 problems.append({"path": info, "problem": "METADATA has no Name or Version"})
                 continue
-            key = _normalise(name)
+            key = normalise(name)
             if key in found:
                 continue
-            installer = (_read(os.path.join(info, "INSTALLER"), 200) or b"").decode("utf-8", "replace").strip()
             direct_url = None
-            raw = _read(os.path.join(info, "direct_url.json"), 65536)
-            if raw is not None:
+            raw = _read(f"{info}/direct_url.json", 65536)
+            if raw is not None:  # PEP 610: an editable, local or VCS install
+                import json
+
                 try:
                     direct_url = json.loads(raw)
                 except ValueError:
                     problems.append({"path": info, "problem": "direct_url.json is not JSON"})
-            found[key] = {"version": version, "installer": installer or None, "direct_url": direct_url,
-                          "path": info}
+            found[key] = {"version": version, "direct_url": direct_url, "path": info}
     return {"packages": found, "problems": problems}
+
+
+def installer(dist_info: str) -> str | None:
+    """Who installed a distribution (its INSTALLER file: pip, uv, debian, conda, ...)."""
+    return (_read(f"{dist_info}/INSTALLER", 200) or b"").decode("utf-8", "replace").strip() or None
+
+
+def _pth_directories(site_dir: str, entries: list[str]) -> list[str]:
+    """The directories that the ``.pth`` files of SITE_DIR add to the path (``site.addpackage``'s rules)."""
+    out = []
+    for entry in entries:
+        if not entry.endswith(".pth") or entry.startswith("."):
+            continue
+        for line in (_read(os.path.join(site_dir, entry), 1 << 20) or b"").decode("utf-8", "replace").splitlines():
+            if not line.strip() or line.startswith(("#", "import ", "import\t")):
+                continue
+            directory = os.path.abspath(os.path.join(site_dir, line.rstrip()))
+            if os.path.exists(directory) and directory not in out:
+                out.append(directory)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -143,134 +196,6 @@ def glibc() -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# NVIDIA
-
-
-def nvidia(nvml: Any | None = None, proc: str = "/proc/driver/nvidia/version") -> dict[str, Any] | None:
-    """Driver, CUDA driver API and GPUs from NVML, else the kernel module's version file; None without a GPU.
-
-    NVML and the file may be injected: tests replay recorded answers."""
-    import ctypes
-
-    try:
-        lib = nvml if nvml is not None else ctypes.CDLL("libnvidia-ml.so.1")
-    except OSError:
-        lib = None
-    if lib is not None:
-        facts = _from_nvml(lib)
-        if facts is not None:
-            return facts
-    data = _read(proc, 4096)
-    if data is not None:
-        match = re.search(rb"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)", data)
-        if match:
-            return {"driver": match.group(1).decode(), "cuda_driver": None, "gpus": None, "source": "proc"}
-    return None
-
-
-def _from_nvml(lib: Any) -> dict[str, Any] | None:
-    import ctypes
-
-    try:
-        if lib.nvmlInit_v2() != 0:
-            return None
-    except (AttributeError, OSError):
-        return None
-    try:
-        buf = ctypes.create_string_buffer(96)
-        driver = buf.value.decode() if lib.nvmlSystemGetDriverVersion(buf, 96) == 0 else None
-        cuda = ctypes.c_int()
-        cuda_driver = None
-        if lib.nvmlSystemGetCudaDriverVersion_v2(ctypes.byref(cuda)) == 0:
-            cuda_driver = f"{cuda.value // 1000}.{(cuda.value % 1000) // 10}"  # 12040 -> 12.4
-        count = ctypes.c_uint()
-        gpus = []
-        if lib.nvmlDeviceGetCount_v2(ctypes.byref(count)) == 0:
-            for index in range(count.value):
-                handle = ctypes.c_void_p()
-                if lib.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(handle)) != 0:
-                    continue
-                name = ctypes.create_string_buffer(96)
-                major, minor = ctypes.c_int(), ctypes.c_int()
-                lib.nvmlDeviceGetName(handle, name, 96)
-                capability = None
-                if lib.nvmlDeviceGetCudaComputeCapability(handle, ctypes.byref(major), ctypes.byref(minor)) == 0:
-                    capability = f"{major.value}.{minor.value}"
-                gpus.append({"name": name.value.decode("utf-8", "replace"), "compute_capability": capability})
-        return {"driver": driver, "cuda_driver": cuda_driver, "gpus": gpus, "source": "nvml"}
-    finally:
-        with contextlib.suppress(AttributeError, OSError):
-            lib.nvmlShutdown()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# CUDA libraries as this environment would load them: the nvidia-* wheels' copies, else the system's
-
-_CUDA_LIBS = (  # name, directory inside site-packages, file prefix, system name (ctypes.util.find_library)
-    ("cudart", "nvidia/cuda_runtime/lib", "libcudart.so", "cudart"),
-    ("cudnn", "nvidia/cudnn/lib", "libcudnn.so", "cudnn"),
-    ("nccl", "nvidia/nccl/lib", "libnccl.so", "nccl"),
-)
-
-
-def _decode_version(name: str, value: int) -> str:
-    if name == "cudart":  # 1000 * major + 10 * minor
-        return f"{value // 1000}.{(value % 1000) // 10}"
-    if name == "cudnn":  # 9.x: major * 10000 + minor * 100 + patch; 8.x and older: major * 1000 + minor * 100 + patch
-        major, rest = (value // 10000, value % 10000) if value >= 90000 else (value // 1000, value % 1000)
-        return f"{major}.{rest // 100}.{rest % 100}"
-    # nccl 2.9+: X * 10000 + Y * 100 + Z; 2.8 and older: X * 1000 + Y * 100 + Z
-    major, rest = (value // 10000, value % 10000) if value >= 20900 else (value // 1000, value % 1000)
-    return f"{major}.{rest // 100}.{rest % 100}"
-
-
-def _call_version(name: str, path: str) -> str | None:
-    import ctypes
-
-    try:
-        lib = ctypes.CDLL(path)
-        if name == "cudnn":
-            lib.cudnnGetVersion.restype = ctypes.c_size_t
-            return _decode_version(name, int(lib.cudnnGetVersion()))
-        value = ctypes.c_int()
-        function = lib.cudaRuntimeGetVersion if name == "cudart" else lib.ncclGetVersion
-        if function(ctypes.byref(value)) != 0:
-            return None
-        return _decode_version(name, value.value)
-    except (OSError, AttributeError):
-        return None
-
-
-def cuda_libraries(paths: list[str]) -> dict[str, Any]:
-    """name -> {version, path} of cudart, cuDNN and NCCL as loaded (None where none is found or loads)."""
-    import ctypes.util
-
-    out: dict[str, Any] = {}
-    for name, subdir, prefix, system in _CUDA_LIBS:
-        candidates = []
-        for directory in paths:
-            folder = os.path.join(directory, subdir)
-            try:
-                candidates += sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.startswith(prefix))
-            except OSError:
-                continue
-            if candidates:
-                break
-        if not candidates:
-            found = ctypes.util.find_library(system)
-            candidates = [found] if found else []
-        version = None
-        for path in candidates:
-            version = _call_version(name, path)
-            if version:
-                out[name] = {"version": version, "path": path}
-                break
-        if not version:
-            out[name] = None
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------
 # --deep: installed files against RECORD
 
 
@@ -285,15 +210,19 @@ def _shebang_normalised(path: str) -> str | None:
     data = _read(path)
     if data is None or not data.startswith(b"#!"):
         return None
+    import hashlib
+
     rest = data.split(b"\n", 1)[1] if b"\n" in data else b""
     return _b64(hashlib.sha256(b"#!python\n" + rest).digest())
 
 
 def verify_records(packages: dict[str, Any], workers: int = 0) -> list[dict[str, str]]:
     """Files that differ from their RECORD (``modified``) or are gone (``missing``)."""
+    import hashlib
+
     jobs = []
     for name, dist in packages.items():
-        if dist.get("installer") in DISTRO_INSTALLERS:
+        if installer(dist["path"]) in DISTRO_INSTALLERS:
             continue  # the distro patches its files (stripped .so, edited METADATA); dpkg --verify is their check
         record = _read(os.path.join(dist["path"], "RECORD"))
         if record is None:
@@ -346,7 +275,45 @@ def verify_records(packages: dict[str, Any], workers: int = 0) -> list[dict[str,
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _site_dirs(root: str) -> list[str]:
+def this_interpreter() -> dict[str, Any]:
+    """The running interpreter, as ``interpreter.describe`` reports another one."""
+    return {"version": ".".join(str(n) for n in sys.version_info[:3]), "implementation": sys.implementation.name,
+            "executable": sys.executable, "prefix": sys.prefix}
+
+
+def probe(*, paths: list[str], site_dirs: tuple[str, ...] = (), interpreter: dict[str, Any] | None = None,
+          root: str = "/", host: bool = True, env_names: list[str] | None = None, deep: bool = False,
+          dpkg: bool = True, cuda: bool = False) -> dict[str, Any]:
+    """Every fact, as JSON-able data.
+
+    PATHS (and SITE_DIRS among them) are the interpreter's path; INTERPRETER describes it (None for a mounted
+    root).  HOST: the facts of this machine apply (hostname, glibc, environment, GPUs); false for a mounted
+    root.  DPKG and CUDA say whether the lock has an apt part and a CUDA stack (each costs a read or a load)."""
+    dists = distributions(paths, site_dirs)
+    gpu = nvidia.devices() if host and cuda else None
+    facts: dict[str, Any] = {
+        "schema": SCHEMA,
+        "hostname": os.uname().nodename if host else None,
+        "interpreter": interpreter,
+        "python": dists,
+        "dpkg": dpkg_status(root) if dpkg else None,
+        "os": os_release(root),
+        "glibc": glibc() if host else None,
+        "nvidia": gpu,
+        "env": {name: os.environ.get(name) for name in (env_names or [])} if host else None,
+        "cuda": nvidia.cuda_libraries(paths) if cuda and host else None,
+        "kernels": None,
+    }
+    if gpu and gpu.get("gpus") and "torch" in dists["packages"]:
+        from . import kernels
+
+        facts["kernels"] = kernels.of_torch(dists["packages"]["torch"])
+    if deep:
+        facts["files"] = verify_records(dists["packages"])
+    return facts
+
+
+def site_dirs_under(root: str) -> list[str]:
     """The site-packages of a mounted root (an image's filesystem): system, /usr/local and venvs under /opt."""
     import glob
 
@@ -356,73 +323,19 @@ def _site_dirs(root: str) -> list[str]:
     return sorted(p for pattern in patterns for p in glob.glob(os.path.join(root, pattern)))
 
 
-def probe(root: str = "/", *, env_names: list[str] | None = None, deep: bool = False,
-          paths: list[str] | None = None, dpkg: bool = True, cuda: bool = False) -> dict[str, Any]:
-    """Every fact, as JSON-able data."""
-    live = os.path.realpath(root) == "/"
-    if paths is None:
-        paths = sys.path if live else _site_dirs(root)
-    dists = distributions(paths)
-    facts: dict[str, Any] = {
-        "schema": SCHEMA,
-        "hostname": os.uname().nodename if live else None,
-        "interpreter": {"version": ".".join(str(n) for n in sys.version_info[:3]),
-                        "implementation": sys.implementation.name, "executable": sys.executable} if live else None,
-        "python": dists,
-        "dpkg": dpkg_status(root) if dpkg else None,
-        "os": os_release(root),
-        "glibc": glibc() if live else None,
-        "nvidia": nvidia() if live else None,
-        "env": {name: os.environ.get(name) for name in (env_names or [])} if live else None,
-        "cuda": cuda_libraries(paths) if cuda and live else None,
-    }
-    if deep:
-        facts["files"] = verify_records(dists["packages"])
-    return facts
-
-
-def lock_needs(path: str) -> tuple[list[str], bool, bool]:
-    """From a lock: the [env] names, and whether dpkg and the CUDA libraries matter (all of them when the lock
-    cannot be read: envbuild reports that lock's problem itself).
-
-    A line scan of the file as envbuild writes it (about 1 ms, where parsing a big lock takes tens): envbuild
-    compares what the probe says it collected with the parsed lock and runs it again in the rare case they
-    differ (a lock edited by hand into another TOML layout)."""
-    data = _read(path)
-    if data is None:
-        return [], True, True
-    text = data.decode("utf-8", "replace")
-    names, section, tables = [], None, set()
-    for line in text.split("\n"):
-        header = re.match(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(?:#.*)?$", line)
-        if header:
-            section = header.group(1)
-            tables.add(section.split(".")[0])
-        elif section == "env":
-            key = re.match(r'^\s*"?([A-Za-z_][A-Za-z0-9_]*)"?\s*=', line)
-            if key:
-                names.append(key.group(1))
-    return sorted(names), "system" in tables, "cuda" in tables
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Print the facts of the running interpreter as JSON (``envbuild check --image`` runs this in a container)."""
     import argparse
+    import json
 
     parser = argparse.ArgumentParser(description="Print the facts envbuild check compares with a lock, as JSON.")
-    parser.add_argument("--root", default="/")
     parser.add_argument("--env", action="append", default=[], help="an environment variable to report")
     parser.add_argument("--deep", action="store_true", help="hash every installed file against its RECORD")
     parser.add_argument("--no-dpkg", action="store_true", help="skip the dpkg status (the lock has no apt part)")
-    parser.add_argument("--cuda", action="store_true", help="load cudart, cuDNN and NCCL and ask their versions")
-    parser.add_argument("--lock", help="take the [env] names, dpkg and CUDA from this lock (instead of the flags)")
+    parser.add_argument("--cuda", action="store_true", help="the lock has CUDA: read the GPUs and CUDA libraries")
     args = parser.parse_args(argv)
-    names, dpkg, cuda = lock_needs(args.lock) if args.lock else (args.env, not args.no_dpkg, args.cuda)
-    facts = probe(args.root, env_names=names, deep=args.deep, dpkg=dpkg, cuda=cuda)
-    facts["collected"] = {"env": sorted(names), "dpkg": dpkg, "cuda": cuda}  # what the caller asked for
+    facts = probe(paths=sys.path, interpreter=this_interpreter(), env_names=args.env, deep=args.deep,
+                  dpkg=not args.no_dpkg, cuda=args.cuda)
     json.dump(facts, sys.stdout)
     sys.stdout.write("\n")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,76 +1,48 @@
-"""Reports of a check: JSON (schema 1, the contract in DESIGN.md), JUnit XML (a testcase per checked item) and a
-human table of the drift only; and ``envbuild report``, which aggregates many JSON reports (a cluster)."""
+"""The report of a check: JSON (schema 1, the contract in DESIGN.md), plain text, JUnit XML (a testcase per checked
+item), and a rich table when there is drift to show on a terminal (rich loads only then)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import sys
 
-from envbuild.check.compare import Outcome
-from envbuild.errors import EnvbuildError
-from envbuild.lockfile import Lock
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
+if TYPE_CHECKING:
+    from typing import Any
 
-REPORT_SCHEMA = 1
+    from envbuild.check.compare import Outcome
+    from envbuild.check.shapes import Expected, Facts, Target
+
+SCHEMA = 1
+COLUMNS = ("kind", "name", "status", "expected", "found", "severity")
 
 
-def as_json(lock_path: str, lock: Lock, facts: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+def as_json(expected: Expected, facts: Facts, outcome: Outcome, target: Target) -> dict[str, Any]:
     release = facts.get("os") or {}
     interpreter = facts.get("interpreter") or {}
     return {
-        "schema": REPORT_SCHEMA,
+        "schema": SCHEMA,
         "ok": outcome.ok,
-        "lock": {"path": lock_path, "spec-hash": lock.spec_hash},
+        "lock": {"path": expected["lock"], "spec-hash": expected["spec_hash"]},
         "host": {"hostname": facts.get("hostname"),
                  "os": f"{release.get('id', '')} {release.get('version_id', '')}".strip() or None,
                  "python": interpreter.get("version"), "driver": (facts.get("nvidia") or {}).get("driver")},
-        "findings": [f.as_json() for f in outcome.findings],
+        "checked": {"kind": target["kind"], "target": target["path"], "why": target["why"] or None,
+                    "python": interpreter.get("executable"), "prefix": interpreter.get("prefix")},
+        "findings": outcome.findings,
     }
 
 
-def junit(report: dict[str, Any], outcome: Outcome) -> str:
-    """One testcase per checked item; a finding of severity error is a failure, a warning is printed as skipped."""
-    import xml.etree.ElementTree as ET
-
-    by_item = {(f.kind, f.name): f for f in outcome.findings}
-    checked = set(outcome.checked)
-    cases = list(outcome.checked) + [(f.kind, f.name) for f in outcome.findings if (f.kind, f.name) not in checked]
-    failures = sum(1 for key in cases if key in by_item and by_item[key].severity == "error")
-    suite = ET.Element("testsuite", name=f"envbuild check {report['host'].get('hostname') or ''}".strip(),
-                       tests=str(len(cases)), failures=str(failures))
-    for kind, name in cases:
-        case = ET.SubElement(suite, "testcase", classname=f"envbuild.{kind}", name=name)
-        finding = by_item.get((kind, name))
-        if finding is not None:
-            text = f"{finding.status}: expected {finding.expected}, found {finding.found}"
-            ET.SubElement(case, "failure" if finding.severity == "error" else "skipped", message=text).text = text
-    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
-
-
-def human(report: dict[str, Any]) -> None:
-    """A table of the drift grouped by kind, then a one-line verdict (rich on a terminal, plain in a pipe)."""
-    import sys
-
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # the stdlib checker inside an image: plain text
-        _plain(report)
-        return
-
-    console = Console() if sys.stdout.isatty() else Console(width=200)  # a pipe or a log gets whole values
-    findings = report["findings"]
-    if findings:
-        table = Table(show_header=True, header_style="bold")
-        for column in ("kind", "name", "status", "expected", "found", "severity"):
-            table.add_column(column)
-        for f in sorted(findings, key=lambda f: (f["kind"], f["name"])):
-            style = "red" if f["severity"] == "error" else "yellow"
-            table.add_row(f["kind"], f["name"], f["status"], f["expected"] or "-", f["found"] or "-", f["severity"],
-                          style=style)
-        console.print(table)
-    console.print(verdict(report, markup=True))
+def subject(report: dict[str, Any]) -> str:
+    """The report's first line: what was checked against which lock."""
+    checked, host = report["checked"], report["host"]
+    if checked["kind"] == "root":
+        what = f"the root {checked['target']}"
+    elif checked["kind"] == "image":
+        what = f"the image {checked['target']}"
+    else:
+        what = f"{checked['prefix']} ({checked['python']}, Python {host['python']})"
+    why = f" [{checked['why']}]" if checked.get("why") else ""
+    return f"Checked {what}{why} against {report['lock']['path']}"
 
 
 def verdict(report: dict[str, Any], *, markup: bool = False) -> str:
@@ -87,48 +59,47 @@ def verdict(report: dict[str, Any], *, markup: bool = False) -> str:
             + (f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""))
 
 
-def _plain(report: dict[str, Any]) -> None:
-    """The same report with no rich: one tab-separated line per finding, then the verdict."""
-    for f in sorted(report["findings"], key=lambda f: (f["kind"], f["name"])):
-        print("\t".join((f["kind"], f["name"], f["status"], f["expected"] or "-", f["found"] or "-",
-                         f["severity"])))
+def show(report: dict[str, Any], *, first_line: bool = True) -> None:
+    """Print the report for a person: what was checked, the findings, the verdict.  A table (rich) on a terminal
+    when there are findings; one tab-separated line per finding otherwise (logs, pipes, the plain checker)."""
+    if first_line and "checked" in report:
+        print(subject(report))
+    findings = sorted(report["findings"], key=lambda f: (f["kind"], f["name"]))
+    if findings and sys.stdout.isatty():
+        try:
+            from rich.console import Console
+            from rich.table import Table
+        except ImportError:  # the stdlib checker inside an image
+            pass
+        else:
+            table = Table(show_header=True, header_style="bold")
+            for column in COLUMNS:
+                table.add_column(column)
+            for f in findings:
+                table.add_row(*(f[c] or "-" for c in COLUMNS), style="red" if f["severity"] == "error" else "yellow")
+            console = Console()
+            console.print(table)
+            console.print(verdict(report, markup=True))
+            return
+    for f in findings:
+        print("\t".join(f[c] or "-" for c in COLUMNS))
     print(verdict(report))
 
 
-# ---------------------------------------------------------------------------------------------------------
-# envbuild report
+def junit(report: dict[str, Any], checked: list[tuple[str, str]]) -> str:
+    """One testcase per checked item; a finding of severity error is a failure, a warning is printed as skipped."""
+    import xml.etree.ElementTree as ET
 
-
-@dataclass(frozen=True)
-class ClusterView:
-    hosts: tuple[tuple[str, bool, int], ...]  # hostname, ok, number of error findings
-    groups: tuple[tuple[dict[str, Any], tuple[str, ...]], ...]  # finding (no host), hosts that have it
-
-    @property
-    def ok(self) -> bool:
-        return all(ok for _, ok, _ in self.hosts)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"schema": REPORT_SCHEMA, "ok": self.ok,
-                "hosts": [{"hostname": h, "ok": ok, "errors": n} for h, ok, n in self.hosts],
-                "findings": [{**finding, "hosts": list(hosts)} for finding, hosts in self.groups]}
-
-
-def aggregate(paths: list[Path]) -> ClusterView:
-    hosts = []
-    groups: dict[str, tuple[dict[str, Any], list[str]]] = {}
-    for path in paths:
-        try:
-            report = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise EnvbuildError(f"{path}: not a readable check report ({exc})") from None
-        if not isinstance(report, dict) or report.get("schema") != REPORT_SCHEMA:
-            raise EnvbuildError(f"{path}: not an envbuild check --json report of schema {REPORT_SCHEMA}")
-        host = report.get("host", {}).get("hostname") or path.stem
-        findings = report.get("findings", [])
-        hosts.append((host, bool(report.get("ok")), sum(1 for f in findings if f.get("severity") == "error")))
-        for finding in findings:
-            key = json.dumps(finding, sort_keys=True)
-            groups.setdefault(key, (finding, []))[1].append(host)
-    ordered = sorted(groups.values(), key=lambda g: (-len(g[1]), g[0].get("kind", ""), g[0].get("name", "")))
-    return ClusterView(hosts=tuple(sorted(hosts)), groups=tuple((f, tuple(sorted(h))) for f, h in ordered))
+    by_item = {(f["kind"], f["name"]): f for f in report["findings"]}
+    seen = set(checked)
+    cases = list(checked) + [key for key in by_item if key not in seen]
+    failures = sum(1 for key in cases if key in by_item and by_item[key]["severity"] == "error")
+    suite = ET.Element("testsuite", name=f"envbuild check {report['host'].get('hostname') or ''}".strip(),
+                       tests=str(len(cases)), failures=str(failures))
+    for kind, name in cases:
+        case = ET.SubElement(suite, "testcase", classname=f"envbuild.{kind}", name=name)
+        f = by_item.get((kind, name))
+        if f is not None:
+            text = f"{f['status']}: expected {f['expected']}, found {f['found']}"
+            ET.SubElement(case, "failure" if f["severity"] == "error" else "skipped", message=text).text = text
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

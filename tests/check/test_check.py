@@ -15,70 +15,71 @@ import pytest
 
 from envbuild import lockfile
 from envbuild.adapters import uv
-from tests.conftest import envbuild, write_spec
+from tests.check.conftest import HOST_PYTHON, check, statuses
+from tests.conftest import envbuild
 from tests.support.pypi import LocalIndex
 
-HOST_PYTHON = ".".join(map(str, sys.version_info[:3]))
+NOT_ON_A_CLEAN_CHECK = ("click", "rich", "jinja2", "docker", "tomlkit", "requests", "packaging", "typing",
+                        "dataclasses", "pathlib", "subprocess", "tomllib", "re", "envbuild.cli", "envbuild.resolve",
+                        "envbuild.spec", "envbuild.lockfile")
 
 
-@pytest.fixture
-def env(tmp_path: Path, index: LocalIndex) -> Path:
-    """A lock of alpha/beta/gamma for this host's interpreter (no apt part), and a venv synced to it."""
-    write_spec(tmp_path, index.url, ["alpha", "gamma"])
-    assert envbuild("lock", cwd=tmp_path).returncode == 0
-    path = tmp_path / "envbuild.lock"
-    lock = lockfile.read_lock(path)
-    lock = dataclasses.replace(lock, system=None, python=dataclasses.replace(lock.python, version=HOST_PYTHON),
-                               env=(("PYTHONHASHSEED", "0"),))
-    path.write_text(lockfile.dumps(lock))
-    done = envbuild("sync", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    return tmp_path
-
-
-def check(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
-    done = envbuild("check", "--python", str(cwd / ".venv/bin/python"), "--json", *args, cwd=cwd,
-                    env={"PYTHONHASHSEED": "0", **(env or {})})
-    assert done.returncode in (0, 1), done.stderr
-    return done.returncode, json.loads(done.stdout)
-
-
-def statuses(report: dict) -> set[tuple[str, str, str]]:
-    return {(f["kind"], f["name"], f["status"]) for f in report["findings"] if f["severity"] == "error"}
-
-
-def test_a_synced_venv_has_no_drift(env: Path) -> None:
-    code, report = check(env)
-    assert code == 0 and report["ok"] is True and statuses(report) == set()
-    assert report["schema"] == 1 and report["lock"]["spec-hash"].startswith("sha256:")
-    assert report["host"]["python"] == HOST_PYTHON
-
-
-def test_check_runs_without_click_rich_or_the_resolvers(env: Path) -> None:
-    """The console script's fast path: `envbuild check` with plain flags imports none of the heavy modules."""
-    heavy = ("click", "rich", "jinja2", "docker", "tomlkit", "requests", "envbuild.cli", "envbuild.resolve")
+def _loaded_by_check(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess,
+                                                                                           list[str]]:
+    """Run the console script's main() with ARGV and list the modules it loaded (of NOT_ON_A_CLEAN_CHECK)."""
     code = ("import sys\nfrom envbuild.entry import main\ntry:\n    main()\nexcept SystemExit as exc:\n"
-            f"    loaded = sorted(m for m in sys.modules if m.startswith({heavy!r}))\n"
+            f"    loaded = sorted(m for m in sys.modules if m.split('.')[0] in {NOT_ON_A_CLEAN_CHECK!r} or "
+            f"m in {NOT_ON_A_CLEAN_CHECK!r})\n"
             "    sys.stderr.write(repr(loaded) + '\\n')\n    raise\n")
-    argv = ["check", "--python", str(env / ".venv/bin/python"), "--json", "--junit", str(env / "j.xml")]
-    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=env,
-                          env={**os.environ, "PYTHONHASHSEED": "0"}, check=False)
+    done = subprocess.run([sys.executable, "-I", "-c", code, "check", *argv], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, "PYTHONHASHSEED": "0", **(env or {})}, check=False)
+    return done, eval(done.stderr.strip().splitlines()[-1])  # noqa: S307 - our own repr of a list of names
+
+
+def test_a_clean_check_loads_no_heavy_module(env: Path) -> None:
+    """One check path, light by design: a clean check imports neither click nor rich, nor the spec model, the
+    lock model or typing; with a warm cache it does not parse the lock or start the interpreter it checks."""
+    python = str(env / ".venv/bin/python")
+    done, _ = _loaded_by_check(env, "--python", python)  # the first run fills the caches
     assert done.returncode == 0, done.stderr
+    done, loaded = _loaded_by_check(env, "--python", python)
+    assert done.returncode == 0 and done.stdout.splitlines()[-1].startswith("OK: "), done.stdout
+    assert loaded == []
+    done, loaded = _loaded_by_check(env)  # plain: the .venv beside the lock
+    assert done.returncode == 0 and loaded == [], (done.stderr, loaded)
+    done, loaded = _loaded_by_check(env, "--json", "--junit", str(env / "j.xml"))
     assert json.loads(done.stdout)["ok"] is True and (env / "j.xml").is_file()
-    assert done.stderr.strip().splitlines()[-1] == "[]"
-    # --help, an unknown flag, a missing value and a --root that is no directory go to click, as documented
-    assert "Examples:" in envbuild("check", "--help", cwd=env).stdout
-    for args, message in ((["--bogus"], "No such option"), (["--lock"], "requires an argument"),
-                          (["--root", "nowhere"], "does not exist"), (["--json", "--json=1"], "")):
+    assert {m.split(".")[0] for m in loaded} == {"re"}, "json needs re; nothing else heavy"
+    (env / "envbuild.lock").write_text((env / "envbuild.lock").read_text() + "\n")  # another lock: parsed again
+    done, loaded = _loaded_by_check(env)
+    assert done.returncode == 0 and "envbuild.lockfile" in loaded and "tomllib" in loaded
+
+
+def test_the_check_parses_its_own_options(env: Path) -> None:
+    """The same parser behind `envbuild check` (the console script), the click group and envbuild-check."""
+    helped = envbuild("check", "--help", cwd=env)
+    assert helped.returncode == 0 and "Examples:" in helped.stdout and "$VIRTUAL_ENV" in helped.stdout
+    from click.testing import CliRunner
+
+    from envbuild.cli import cli
+
+    via_click = CliRunner().invoke(cli, ["check", "--help"])
+    assert via_click.exit_code == 0 and via_click.output == helped.stdout
+    assert "check" in envbuild("--help", cwd=env).stdout
+    for args, message in ((["--bogus"], "no such option: --bogus"), (["--lock"], "--lock requires an argument"),
+                          (["--root", "nowhere"], "does not exist"), (["--json", "--json=1"], "given twice"),
+                          (["--deep=yes"], "takes no value"), (["stray"], "unexpected argument"),
+                          (["--python", ""], "non-empty")):
         done = envbuild("check", *args, cwd=env)
-        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, args
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done)
+        assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_a_lock_in_another_toml_layout_is_still_checked_in_full(env: Path) -> None:
-    """The probe's quick read of the lock misses an inline [env]; envbuild sees it and runs the probe again."""
+    """A lock edited into another TOML layout (an inline [env]) reads the same: the lock is parsed, not scanned."""
     path = env / "envbuild.lock"
     text = path.read_text().replace('[env]\nPYTHONHASHSEED = "0"\n', "")
-    path.write_text(text.replace("version = 1\n", 'version = 1\nenv = {PYTHONHASHSEED = "0"}\n', 1))
+    path.write_text(text.replace("\nspec-hash", '\nenv = {PYTHONHASHSEED = "0"}\nspec-hash', 1))
     assert lockfile.read_lock(path).env == (("PYTHONHASHSEED", "0"),)
     code, report = check(env, env={"PYTHONHASHSEED": "1"})
     assert code == 1 and ("env", "PYTHONHASHSEED", "changed") in statuses(report)

@@ -1,0 +1,230 @@
+"""``envbuild check`` (and ``envbuild-check`` inside images): the drift check's command line and its one path.
+
+    parse the options -> locate.target (which environment) -> expect.load (what the lock says; cached)
+      -> facts (probe.probe here, or in a container for --image) -> compare.compare -> report -> exit code
+
+The options are declared once, in ``OPTIONS``, and parsed here for every way in: the console script hands
+``check ARGS`` to ``main`` before it loads click, the click group's ``check`` command forwards its arguments to
+``main``, and ``envbuild-check`` in an image calls ``main(in_image=True)``.  The check runs before every job on
+every node, and importing click alone takes longer than a whole clean check; hence this small parser for a
+handful of options, with click kept for the other commands.
+
+``main`` is where the check's errors become exit codes: 0 no drift, 1 drift, 2 could not check (one line on
+stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from envbuild.errors import EXIT_ERROR, EnvbuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from envbuild.check.shapes import Expected, Facts, Target
+
+IN_IMAGE_LOCK = "/opt/envbuild/envbuild.lock"
+
+# flags, destination, metavar (None: a flag without a value), help, where it exists ("" both, "host", "image")
+OPTIONS: tuple[tuple[tuple[str, ...], str, str | None, str, str], ...] = (
+    (("-l", "--lock"), "lock", "LOCK", "The lock to check against. [default: ./envbuild.lock]", "host"),
+    (("-l", "--lock"), "lock", "LOCK", f"The lock to check against. [default: $ENVBUILD_LOCK, else {IN_IMAGE_LOCK}]",
+     "image"),
+    (("--json",), "json", None, "Print the report as JSON (schema 1) instead of text.", ""),
+    (("--junit",), "junit", "FILE", "Also write a JUnit XML file: one testcase per checked item, for CI.", ""),
+    (("--deep",), "deep", None, "Also hash every installed Python file against its RECORD.", ""),
+    (("--strict",), "strict", None, "Also report apt packages that neither the lock nor its base image has.", "host"),
+    (("--no-strict",), "no_strict", None, "Do not report apt packages that neither the lock nor its base image has "
+                                          "(the image's check is strict by default).", "image"),
+    (("--python",), "python", "PATH", "Check the environment of this interpreter (a venv's bin/python, or the venv).",
+     "host"),
+    (("--root",), "root", "DIR", "Check a mounted root filesystem (dpkg, os-release, site-packages under it).", ""),
+    (("--image",), "image", "REF", "Check an image: the probe runs in a container from it (no network, its user).",
+     "host"),
+)
+
+HELP = """\
+Usage: {prog} [OPTIONS]
+
+  Compare {what} with the lock: Python packages, the interpreter, apt packages, the
+  OS, the NVIDIA driver and GPUs (does the installed torch have kernels for them?), CUDA libraries and
+  environment variables.
+
+  Exit 0 when nothing drifted, 1 when something did, 2 when the check could not run.
+{more}
+Options:
+{options}
+  -h, --help         Show this message and exit.
+"""
+
+HOST_MORE = """\
+  Run it before a training job: in CI, a Slurm prolog or a Kubernetes init container.
+
+  Without --python, --root or --image, it checks the environment you mean, in this order: the active virtual
+  environment ($VIRTUAL_ENV), the .venv beside the lock (what envbuild sync makes), the python3 on PATH.  The
+  report's first line says which.
+
+  Examples:
+    envbuild sync && envbuild check              a new developer's .venv
+    envbuild check --python /opt/venv/bin/python another interpreter's environment
+    envbuild check --image trainer:3f2a --strict an image built from the lock
+    envbuild check --json > $(hostname).json     for envbuild report, across a cluster
+"""
+
+IMAGE_MORE = """\
+  This is the check that envbuild build put into the image; it checks the interpreter it runs under, strictly:
+  an apt package that neither the lock nor the base image has is drift.
+
+  Examples:
+    docker run --rm IMAGE envbuild-check
+    docker run --rm --gpus all IMAGE envbuild-check --json
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None, *, in_image: bool = False) -> int:
+    """Run the check with ARGV (default: sys.argv[1:]); returns the exit code."""
+    prog = "envbuild-check" if in_image else "envbuild check"
+    args = sys.argv[1:] if argv is None else argv
+    if "-h" in args or "--help" in args:
+        sys.stdout.write(usage(in_image))
+        return 0
+    try:
+        options = parse(args, in_image)
+    except UsageError as exc:
+        sys.stderr.write(f"{prog}: error: {exc} (see {prog} --help)\n")
+        return EXIT_ERROR
+    try:
+        return run(options, in_image=in_image)
+    except EnvbuildError as exc:
+        sys.stderr.write(f"{'envbuild-check' if in_image else 'envbuild'}: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return 130
+
+
+def _options(in_image: bool) -> list[tuple[tuple[str, ...], str, str | None, str, str]]:
+    where = "image" if in_image else "host"
+    return [o for o in OPTIONS if o[4] in ("", where)]
+
+
+def parse(args: list[str], in_image: bool = False) -> dict[str, Any]:
+    """The options in ARGS (``--flag``, ``--option VALUE``, ``--option=VALUE``, ``-l VALUE``)."""
+    by_flag = {flag: option for option in _options(in_image) for flag in option[0]}
+    values: dict[str, Any] = {}
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        flag, equals, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        option = by_flag.get(flag)
+        if option is None:
+            raise UsageError(f"no such option: {arg}" if arg.startswith("-") else f"unexpected argument: {arg!r}")
+        flags, dest, metavar = option[0], option[1], option[2]
+        if dest in values:
+            raise UsageError(f"{'/'.join(flags)} is given twice")
+        if metavar is None:
+            if equals:
+                raise UsageError(f"{flag} takes no value")
+            values[dest] = True
+        elif equals:
+            values[dest] = inline
+        elif index + 1 < len(args):
+            index += 1
+            values[dest] = args[index]
+        else:
+            raise UsageError(f"{flag} requires an argument ({metavar})")
+        if metavar is not None and not values[dest]:
+            raise UsageError(f"{flag} requires a non-empty {metavar}")
+        index += 1
+    return values
+
+
+def usage(in_image: bool = False) -> str:
+    lines = []
+    for flags, _, metavar, text, _ in _options(in_image):
+        names = ", ".join(flags) + (f" {metavar}" if metavar else "")
+        lines.append(f"  {names:<17}  {text}" if len(names) <= 17 else f"  {names}\n  {'':<17}  {text}")
+    return HELP.format(prog="envbuild-check" if in_image else "envbuild check",
+                       what="this image's environment" if in_image else "a Python environment and this host",
+                       more=IMAGE_MORE if in_image else HOST_MORE, options="\n".join(lines))
+
+
+def run(options: dict[str, Any], *, in_image: bool = False) -> int:
+    """The check itself: find, read, probe, compare, report.  Returns 0 (no drift) or 1 (drift)."""
+    from envbuild.check import compare, expect, locate, report
+
+    lock = options.get("lock") or (os.environ.get("ENVBUILD_LOCK", IN_IMAGE_LOCK) if in_image
+                                   else locate.DEFAULT_LOCK)
+    target = locate.target(python=options.get("python"), root=options.get("root"), image=options.get("image"),
+                           lock=lock, in_image=in_image)
+    expected = expect.load(lock)
+    strict = not options.get("no_strict") if in_image else bool(options.get("strict"))
+    facts = gather(target, expected, deep=bool(options.get("deep")), strict=strict)
+    outcome = compare.compare(expected, facts, strict=strict)
+    data = report.as_json(expected, facts, outcome, target)
+    if options.get("junit"):
+        _write(options["junit"], report.junit(data, outcome.checked))
+    if options.get("json"):
+        import json
+
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        report.show(data)
+    return 0 if outcome.ok else 1
+
+
+def gather(target: Target, expected: Expected, *, deep: bool = False, strict: bool = False) -> Facts:
+    """The probe's facts about TARGET: here for an interpreter or a root, in a container for an image."""
+    from envbuild.check import probe
+
+    env_names = sorted(expected["env"])
+    dpkg = expected["system"] is not None or strict
+    cuda = expected["cuda"] is not None
+    if target["kind"] == "image":
+        from envbuild.adapters.engine import run_probe
+
+        args = [*(f"--env={n}" for n in env_names), *(["--deep"] if deep else []),
+                *([] if dpkg else ["--no-dpkg"]), *(["--cuda"] if cuda else [])]
+        return run_probe(target["path"], os.path.dirname(os.path.abspath(probe.__file__)), args)
+    if target["kind"] == "root":
+        return probe.probe(paths=probe.site_dirs_under(target["path"]), root=target["path"], host=False,
+                           deep=deep, dpkg=dpkg)
+    from envbuild.check import locate
+
+    if target["kind"] == "self" or locate.is_self(target["path"]):
+        return probe.probe(paths=sys.path, interpreter=probe.this_interpreter(), env_names=env_names, deep=deep,
+                           dpkg=dpkg, cuda=cuda)
+    from envbuild.check.interpreter import describe
+
+    info = describe(target["path"])
+    interpreter = {k: info[k] for k in ("version", "implementation", "executable", "prefix")}
+    return probe.probe(paths=info["base"] + info["sites"], site_dirs=tuple(info["sites"]), interpreter=interpreter,
+                       env_names=env_names, deep=deep, dpkg=dpkg, cuda=cuda)
+
+
+def _write(path: str, text: str) -> None:
+    """Write TEXT to PATH: atomically over a regular file (a reader never sees half a report), in place over
+    anything else (/dev/stdout, a FIFO), which must never be replaced by a file."""
+    data = text.encode("utf-8")
+    try:
+        if os.path.exists(path) and not os.path.isfile(path):
+            with open(path, "wb") as handle:
+                handle.write(data)
+            return
+        temporary = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    except OSError as exc:
+        raise EnvbuildError(f"{path}: cannot write: {exc.strerror or exc}") from None

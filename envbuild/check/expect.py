@@ -1,0 +1,68 @@
+"""What the lock says the environment holds: the part of ``envbuild.lock`` that the check compares.
+
+The lock is read and validated by ``envbuild.lockfile`` (the one lock reader) and reduced to plain data,
+``Expected``.  That reduction is cached, keyed by the lock's exact bytes: a node that checks the same lock before
+every job parses it once, and a changed lock is never mistaken for the cached one.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from envbuild.check import cache
+from envbuild.errors import LockfileError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
+if TYPE_CHECKING:
+    from envbuild.check.shapes import Expected
+    from envbuild.lockfile import Lock
+
+
+def load(path: str) -> Expected:
+    """The check's view of the lock at PATH.  A lock that cannot be read is a ``LockfileError`` (exit 2)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise LockfileError(path, "no such lock (create it with envbuild lock, or give -l LOCK)") from None
+    except IsADirectoryError:
+        raise LockfileError(path, "is a directory; give the lock file (-l DIR/envbuild.lock)") from None
+    except OSError as exc:
+        raise LockfileError(path, f"cannot read: {exc.strerror or exc}") from None
+    name = f"lock-{len(data)}-{zlib.crc32(data):08x}"
+    cached = cache.read(name)
+    if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == data:
+        expected: Expected = cached[1]
+    else:
+        from envbuild import lockfile
+
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LockfileError(path, f"cannot read: {exc}") from None
+        expected = from_lock(lockfile.loads(text, shown=path))
+        cache.write(name, (data, expected))
+    expected["lock"] = path
+    return expected
+
+
+def from_lock(lock: Lock) -> Expected:
+    """The plain data of LOCK that a check compares (marshal-able: str, int, dict, list, None)."""
+    cuda = lock.cuda
+    image = lock.base_image
+    return {
+        "lock": "",
+        "lock_version": lock.version,
+        "spec_hash": lock.spec_hash,
+        "name": lock.name,
+        "distro": lock.target.distro,
+        "python": lock.python.target_version,
+        "packages": {p.name: p.version for p in lock.python.packages},
+        "ignore_extra": list(lock.ignore_extra),
+        "system": {p.name: p.version for p in lock.system.packages} if lock.system is not None else None,
+        "base_image": f"{image.reference}@{image.digest}" if image is not None else None,
+        "base_packages": dict(image.packages) if image is not None and image.packages is not None else None,
+        "cuda": {"runtime": cuda.runtime, "cudnn": cuda.cudnn, "nccl": cuda.nccl, "min_driver": cuda.min_driver,
+                 "toolkit_driver": cuda.toolkit_driver} if cuda is not None else None,
+        "env": dict(lock.env),
+    }

@@ -1,0 +1,44 @@
+"""The shapes of the plain data the check passes along (for mypy only: nothing imports this at run time, so the
+check path does not pay for ``typing``)."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class CudaExpected(TypedDict):
+    runtime: str
+    cudnn: str | None
+    nccl: str | None
+    min_driver: str
+    toolkit_driver: str | None
+
+
+class Expected(TypedDict):
+    """What the lock says the environment holds: the part of the lock the check compares."""
+
+    lock: str  # the lock's path, as the user gave it
+    lock_version: int
+    spec_hash: str
+    name: str
+    distro: str | None  # "debian:12"
+    python: str  # the interpreter's exact version (or the requested one, for a lock that has none)
+    packages: dict[str, str]  # Python distribution (normalised name) -> version
+    ignore_extra: list[str]
+    system: dict[str, str] | None  # apt package -> version; None: the lock has no apt part
+    base_image: str | None  # "reference@digest"
+    base_packages: dict[str, str] | None  # what the base image holds; None: the lock does not say
+    cuda: CudaExpected | None
+    env: dict[str, str]
+
+
+class Target(TypedDict):
+    """What is checked: this interpreter ("self"), another one ("python"), a mounted root, or an image."""
+
+    kind: str  # self | python | root | image
+    path: str  # the interpreter, the root directory or the image reference
+    why: str  # how it was chosen when the user did not name it ("" when given)
+
+
+Finding = dict[str, Any]  # {"kind", "name", "status", "expected", "found", "severity"}: the report's schema 1
+Facts = dict[str, Any]  # what the probe read (see probe.probe)

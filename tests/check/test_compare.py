@@ -1,0 +1,118 @@
+"""The comparison: the driver, GPUs against the installed torch's kernels, CUDA libraries, and a strict apt check."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from envbuild.check import nvidia
+from envbuild.check.compare import compare
+from envbuild.check.expect import from_lock
+from envbuild.lockfile import BaseImage, CudaLock, Lock, PythonLock, SystemLock, SystemPackage, Target
+from tests.check.test_nvidia import RecordedNVML, build_fake_cuda_libraries
+
+CUDA_124 = CudaLock(runtime="12.4.127", cudnn="9.1.0.70", nccl="2.21.5", min_driver="525.60.13",
+                    toolkit_driver="550.54.14")
+
+
+def _lock(**changes: Any) -> Lock:
+    lock = Lock(spec_hash="sha256:x", name="t", target=Target(platform="linux/amd64"),
+                python=PythonLock(requested="3.11", resolver="uv", index_url="x"), cuda=CUDA_124)
+    return dataclasses.replace(lock, **changes)
+
+
+def _facts(gpu: dict | None = None, **more: Any) -> dict:
+    return {"interpreter": {"version": "3.11.2"}, "python": {"packages": {}, "problems": []}, "nvidia": gpu,
+            "env": {}, **more}
+
+
+def _errors_and_warnings(lock: Lock, facts: dict, **options: Any) -> tuple[set, set]:
+    outcome = compare(from_lock(lock), facts, **options)
+    errors = {(f["kind"], f["status"], f["expected"], f["found"]) for f in outcome.findings
+              if f["severity"] == "error"}
+    warnings = {(f["kind"], f["status"]) for f in outcome.findings if f["severity"] == "warning"}
+    assert outcome.ok == (not errors)
+    return errors, warnings
+
+
+H100 = [(b"NVIDIA H100 80GB HBM3", 9, 0)]
+
+
+def test_the_driver_must_reach_the_locks_minimum() -> None:
+    h100 = nvidia.devices(RecordedNVML(H100), proc="/nonexistent")
+    assert _errors_and_warnings(_lock(), _facts(h100)) == (set(), set())
+    too_old = _lock(cuda=dataclasses.replace(CUDA_124, min_driver="560.28.03"))
+    assert _errors_and_warnings(too_old, _facts(h100))[0] == {("driver", "changed", ">= 560.28.03", "550.54.15")}
+    assert _errors_and_warnings(_lock(), _facts(None)) == (set(), {("driver", "missing")})
+
+
+def test_a_driver_older_than_the_toolkit_runs_it_through_minor_version_compatibility() -> None:
+    """Driver 535 (CUDA 12.2) runs CUDA 12.4 (>= 525.60.13), but PTX newer than 12.2 cannot be JIT-compiled."""
+    older = nvidia.devices(RecordedNVML(H100, cuda=12020), proc="/nonexistent")
+    outcome = compare(from_lock(_lock()), _facts(older))
+    assert outcome.ok
+    (warning,) = outcome.findings
+    assert (warning["kind"], warning["status"], warning["severity"]) == ("driver", "changed", "warning")
+    assert warning["expected"] == ">= 550.54.14 (CUDA 12.4)" and "(CUDA 12.2)" in warning["found"]
+    assert "JIT" in warning["found"]
+    # from the kernel module's file (no CUDA version there): the driver against the toolkit's own
+    proc = {"driver": "535.104.05", "cuda_driver": None, "gpus": None, "source": "proc"}
+    assert _errors_and_warnings(_lock(), _facts(proc)) == (set(), {("driver", "changed")})
+    newer = {**proc, "driver": "550.54.15"}
+    assert _errors_and_warnings(_lock(), _facts(newer)) == (set(), set())
+
+
+def _torch(sass: list[str], ptx: list[str], source: str | None = "torch/lib/libtorch_cuda.so") -> dict:
+    return {"package": "torch 2.5.1", "source": source, "sass": sass, "ptx": ptx}
+
+
+def test_a_gpu_without_kernels_in_the_installed_torch_is_an_error() -> None:
+    """sm_120 (an RTX 5090) with a torch that has SASS up to 9.0 and no PTX: "no kernel image is available"."""
+    gpus = {"driver": "570.86.10", "cuda_driver": "12.8", "source": "nvml",
+            "gpus": [{"name": "NVIDIA GeForce RTX 5090", "compute_capability": "12.0"},
+                     {"name": "NVIDIA H100", "compute_capability": "9.0"}]}
+    facts = _facts(gpus, kernels=_torch(["7.5", "8.0", "8.6", "9.0"], []))
+    outcome = compare(from_lock(_lock()), facts)
+    assert not outcome.ok
+    (error,) = [f for f in outcome.findings if f["severity"] == "error"]
+    assert (error["kind"], error["name"], error["status"]) == ("gpu", "0: NVIDIA GeForce RTX 5090", "missing")
+    assert "sm 12.0" in error["expected"] and "from torch/lib/libtorch_cuda.so" in error["found"]
+    with_ptx = compare(from_lock(_lock()), _facts(gpus, kernels=_torch(["8.0", "9.0"], ["9.0"])))
+    assert with_ptx.ok and [(f["name"], f["status"]) for f in with_ptx.findings if f["kind"] == "gpu"] == [
+        ("0: NVIDIA GeForce RTX 5090", "unverifiable")], "PTX only: compiled at first use, a warning"
+    assert compare(from_lock(_lock()), _facts(gpus, kernels=_torch(["9.0", "12.0"], []))).findings == []
+    unknown = compare(from_lock(_lock()), _facts(gpus, kernels={**_torch([], [], source=None), "cuda": "11.2"}))
+    assert unknown.ok and {f["status"] for f in unknown.findings} == {"unverifiable"}
+    no_torch = compare(from_lock(_lock()), _facts(gpus))
+    assert no_torch.findings == [], "no torch installed: nothing of ours runs on the GPUs"
+
+
+def test_cuda_libraries_as_loaded_must_be_the_locked_ones(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    build_fake_cuda_libraries(site, tmp_path)
+    facts = _facts(None, cuda=nvidia.cuda_libraries([str(site)]))
+    assert [f for f in compare(from_lock(_lock()), facts).findings if f["kind"] == "cuda"] == []
+    other = _lock(cuda=dataclasses.replace(CUDA_124, runtime="12.6.77", nccl="2.23.4"))
+    found = {(f["name"], f["status"]) for f in compare(from_lock(other), facts).findings if f["kind"] == "cuda"}
+    assert found == {("cudart", "changed"), ("nccl", "changed")}
+
+
+def _dpkg(**packages: str) -> dict:
+    return {name.replace("_", "-"): {"version": version, "architecture": "amd64"} for name, version in packages.items()}
+
+
+def test_strict_knows_what_the_base_image_holds() -> None:
+    system = SystemLock(sources=(), packages=(SystemPackage("git", "1:2.39.5", "amd64", "0" * 64),))
+    base = BaseImage("debian:bookworm", "sha256:" + "1" * 64, packages=(("bash", "5.2.15"), ("libc6", "2.36-9")))
+    lock = _lock(cuda=None, system=system, base_image=base)
+    clean = _facts(dpkg=_dpkg(git="1:2.39.5", bash="5.2.15", libc6="2.36-9"))
+    assert _errors_and_warnings(lock, clean, strict=True) == (set(), set())
+    drifted = _facts(dpkg=_dpkg(git="1:2.39.5", bash="5.2.15", libc6="2.36-10", vim="2:9.0"))
+    assert _errors_and_warnings(lock, drifted, strict=True)[0] == {
+        ("system", "changed", "2.36-9 (base image)", "2.36-10"), ("system", "extra", None, "2:9.0")}
+    assert _errors_and_warnings(lock, drifted)[0] == set(), "not strict: only the lock's own packages count"
+    version_1 = _lock(cuda=None, system=system, base_image=dataclasses.replace(base, packages=None), version=1)
+    assert _errors_and_warnings(version_1, drifted, strict=True) == (set(), {("system", "unverifiable")})
+    bare_metal = _lock(cuda=None, system=system)
+    assert ("system", "extra", None, "2:9.0") in _errors_and_warnings(bare_metal, drifted, strict=True)[0]
