@@ -172,9 +172,7 @@ def run(options: dict[str, Any], *, in_image: bool = False) -> int:
     if options.get("junit"):
         _write(options["junit"], report.junit(data, outcome.checked))
     if options.get("json"):
-        import json
-
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.write(report.dumps(data) + "\n")
     else:
         report.show(data)
     return 0 if outcome.ok else 1

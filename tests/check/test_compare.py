@@ -1,12 +1,17 @@
-"""The comparison: the driver, GPUs against the installed torch's kernels, CUDA libraries, and a strict apt check."""
+"""The comparison (the driver, GPUs against the installed torch's kernels, CUDA libraries, a strict apt check) and
+the report's JSON."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
-from envbuild.check import nvidia
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envbuild.check import nvidia, report
 from envbuild.check.compare import compare
 from envbuild.check.expect import from_lock
 from envbuild.lockfile import BaseImage, CudaLock, Lock, PythonLock, SystemLock, SystemPackage, Target
@@ -116,3 +121,16 @@ def test_strict_knows_what_the_base_image_holds() -> None:
     assert _errors_and_warnings(version_1, drifted, strict=True) == (set(), {("system", "unverifiable")})
     bare_metal = _lock(cuda=None, system=system)
     assert ("system", "extra", None, "2:9.0") in _errors_and_warnings(bare_metal, drifted, strict=True)[0]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=30)
+
+
+@settings(max_examples=500, deadline=None)
+@given(json_values)
+def test_the_reports_json_is_byte_equal_to_json_dumps(value: Any) -> None:
+    assert report.dumps(value) == json.dumps(value, indent=2)
+    assert report.dumps({"n": 1.5, "k": value}) == json.dumps({"n": 1.5, "k": value}, indent=2)  # floats: json
