@@ -249,3 +249,38 @@ def test_another_interpreter_release_is_drift(env: Path) -> None:
     finding = next(f for f in report["findings"] if f["kind"] == "interpreter")
     assert code == 1 and (finding["status"], finding["expected"], finding["found"]) == (
         "changed", "3.11.1", HOST_PYTHON)
+
+
+def test_a_broken_or_unwritable_cache_is_not_used(env: Path, tmp_path: Path) -> None:
+    """The cache only saves work: garbage in it, or no place to write it, and the check still runs right."""
+    cache = tmp_path / "cache"
+    assert check(env, env={"ENVBUILD_CACHE_DIR": str(cache)})[0] == 0
+    entries = list((cache / "check").iterdir())
+    assert len(entries) == 2, entries  # the lock's view and the interpreter's answer
+    for entry in entries:
+        entry.write_bytes(b"\x00garbage")
+    assert check(env, env={"ENVBUILD_CACHE_DIR": str(cache)})[0] == 0
+    (tmp_path / "a-file").write_text("")
+    assert check(env, env={"ENVBUILD_CACHE_DIR": str(tmp_path / "a-file")})[0] == 0
+
+
+def test_a_recreated_venv_is_asked_again(env: Path, tmp_path: Path) -> None:
+    """The interpreter's answer is cached by its binary and pyvenv.cfg: a venv made again with another Python is
+    seen as such, not as the cached one."""
+    import shutil
+
+    other = Path("/usr/bin/python3")
+    if not other.exists() or subprocess.run([str(other), "-c", "import sys; print(sys.version_info[:3] != "
+                                             f"{tuple(sys.version_info[:3])})"], capture_output=True, text=True,
+                                            check=False).stdout.strip() != "True":
+        pytest.skip("needs a second Python 3 release at /usr/bin/python3")
+    venv = tmp_path / "v"
+    cache = {"ENVBUILD_CACHE_DIR": str(tmp_path / "cache")}
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    first = envbuild("check", "--python", str(venv / "bin/python"), "--json", cwd=env, env=cache)
+    assert json.loads(first.stdout)["host"]["python"] == HOST_PYTHON
+    shutil.rmtree(venv)
+    subprocess.run([str(other), "-m", "venv", "--without-pip", str(venv)], check=True)
+    second = envbuild("check", "--python", str(venv / "bin/python"), "--json", cwd=env, env=cache)
+    assert json.loads(second.stdout)["host"]["python"] != HOST_PYTHON
+    assert ("interpreter", "python", "changed") in statuses(json.loads(second.stdout))
