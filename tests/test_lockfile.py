@@ -10,7 +10,18 @@ from hypothesis import strategies as st
 
 from envbuild import lockfile
 from envbuild.errors import ConfigError, EnvbuildError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
-from envbuild.lockfile import BaseImage, CudaLock, Lock, PythonFile, PythonLock, PythonPackage, Target
+from envbuild.lockfile import (
+    BaseImage,
+    CudaLock,
+    Lock,
+    LockFile,
+    PythonFile,
+    PythonLock,
+    PythonPackage,
+    SystemPackage,
+    Target,
+    TargetLock,
+)
 from tests.conftest import FIXTURES
 
 H1 = "sha256:" + "1" * 64
@@ -43,32 +54,89 @@ SAMPLE = Lock(
 )
 
 
-def test_writer_matches_the_golden_file(update_goldens: bool) -> None:
-    golden = FIXTURES / "golden" / "lock-sample.toml"
-    text = lockfile.dumps(SAMPLE, regenerate="envbuild lock -s envbuild.toml")
+AMD, ARM = "linux/amd64", "linux/arm64"
+SAMPLE_MULTI = LockFile(
+    spec_hash="sha256:" + "c" * 64,
+    name="trainer",
+    targets=(
+        TargetLock(AMD, distro="debian:12", python_platform="x86_64-manylinux_2_36", python_version="3.11.2",
+                   python_source="system", base_digest="sha256:" + "d" * 64,
+                   base_packages=(("base-files", "12.4+deb12u5"),), apt_sources=("http://deb.debian.org/debian "
+                                                                                   "bookworm main",),
+                   cuda=CudaLock(runtime="12.4.127", cudnn="9.1.0.70", nccl="2.21.5", min_driver="525.60.13")),
+        TargetLock(ARM, distro="debian:12", python_platform="aarch64-manylinux_2_36", python_version="3.11.2",
+                   python_source="system", base_digest="sha256:" + "e" * 64, base_packages=(),
+                   apt_sources=("http://deb.debian.org/debian bookworm main",)),
+    ),
+    python=PythonLock(requested="3.11", resolver="uv", index_url="https://pypi.org/simple", packages=(
+        PythonPackage("numpy", "1.26.4", (H1, H2), (
+            PythonFile("numpy-1.26.4-cp311-cp311-manylinux_2_17_aarch64.whl", "https://f/a.whl", H2, (ARM,)),
+            PythonFile("numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl", "https://f/x.whl", H1, (AMD,)))),
+        PythonPackage("nvidia-cuda-runtime-cu12", "12.4.127", (H3,), (
+            PythonFile("nvidia_cuda_runtime_cu12-12.4.127-py3-none-manylinux2014_x86_64.whl", "https://f/n.whl",
+                       H3),), platforms=(AMD,)),
+        PythonPackage("six", "1.16.0", (H3,), (PythonFile("six-1.16.0-py2.py3-none-any.whl", "https://f/s.whl", H3),)),
+    )),
+    system=(SystemPackage("libgomp1", "12.2.0-14", "amd64", "1" * 64, (AMD,)),
+            SystemPackage("libgomp1", "12.2.0-14", "arm64", "2" * 64, (ARM,)),
+            SystemPackage("tzdata", "2024a-0+deb12u1", "all", "3" * 64)),
+    base_reference="127.0.0.1:5000/debian:bookworm",
+    env=(("PYTHONHASHSEED", "0"),),
+    ignore_extra=("pip",),
+)
+
+
+@pytest.mark.parametrize(("name", "lock"), [("lock-sample.toml", SAMPLE), ("lock-sample-multi.toml", SAMPLE_MULTI)])
+def test_writer_matches_the_golden_file(name: str, lock: Lock | LockFile, update_goldens: bool) -> None:
+    golden = FIXTURES / "golden" / name
+    text = lockfile.dumps(lock, regenerate="envbuild lock -s envbuild.toml")
     if update_goldens:
         golden.write_text(text)
     assert text == golden.read_text(), "the lock writer's output changed; rerun with --update-goldens if intended"
-    assert lockfile.loads(text).base_image == SAMPLE.base_image
-    assert lockfile.dumps(lockfile.loads(text), regenerate="envbuild lock -s envbuild.toml") == text
+    assert lockfile.dumps(lockfile.loads_file(text), regenerate="envbuild lock -s envbuild.toml") == text
+
+
+def test_one_platform_s_view_holds_its_records_only() -> None:
+    whole = lockfile.loads_file(lockfile.dumps(SAMPLE_MULTI))
+    assert whole == dataclasses.replace(SAMPLE_MULTI, version=2) and whole.platforms == (AMD, ARM)
+    arm = whole.view(ARM)
+    assert arm.target.python_platform == "aarch64-manylinux_2_36" and arm.cuda is None
+    assert [(p.name, [f.name for f in p.files], p.hashes) for p in arm.python.packages] == [
+        ("numpy", ["numpy-1.26.4-cp311-cp311-manylinux_2_17_aarch64.whl"], (H2,)),
+        ("six", ["six-1.16.0-py2.py3-none-any.whl"], (H3,))]
+    assert arm.system is not None and [(p.name, p.architecture) for p in arm.system.packages] == [
+        ("libgomp1", "arm64"), ("tzdata", "all")]
+    assert arm.base_image == BaseImage("127.0.0.1:5000/debian:bookworm", "sha256:" + "e" * 64, ())
+    amd = whole.view(AMD)
+    assert amd.cuda is not None and "nvidia-cuda-runtime-cu12" in amd.python.by_name()
+    assert arm.python.version == amd.python.version == "3.11.2" and amd.platforms == (AMD, ARM)
+    with pytest.raises(LockfileError, match=r"has no platform 'macos/arm64' \(it holds linux/amd64, linux/arm64\)"):
+        lockfile.loads(lockfile.dumps(SAMPLE_MULTI), platform="macos/arm64")
+
+
+def test_records_name_only_the_lock_s_platforms() -> None:
+    text = lockfile.dumps(SAMPLE_MULTI)
+    with pytest.raises(ConfigError, match=r"\[python\] -> packages\[1\] -> platforms\[0\]: 'linux/s390x' is not one"):
+        lockfile.loads_file(text.replace('platforms = ["linux/amd64"]\nhashes', 'platforms = ["linux/s390x"]\nhashes'))
+    twice = text.replace('platform = "linux/arm64"', 'platform = "linux/amd64"')
+    with pytest.raises(ConfigError, match=r"targets: names a platform twice"):
+        lockfile.loads_file(twice)
+    broken = text.replace('"base-files=12.4+deb12u5"', '"base-files"')
+    with pytest.raises(ConfigError, match=r"targets\[0\] -> base-image-packages\[0\]: 'base-files' is not NAME"):
+        lockfile.loads_file(broken)
 
 
 def test_version_1_locks_stay_readable() -> None:
-    """A lock written before version 2 (no [base-image] packages) reads, and writes back unchanged."""
+    """A lock written before version 2 ([target], one platform) reads, and writes back unchanged."""
     text = (FIXTURES / "golden" / "lock-sample-v1.toml").read_text()
     old = lockfile.loads(text)
-    assert old.version == 1 and old.base_image is None
-    assert old == lockfile.loads(lockfile.dumps(dataclasses.replace(SAMPLE, base_image=None, version=1)))
+    assert old.version == 1 and old.base_image is None and old.platforms == ("linux/amd64",)
+    assert old.python.version is None and old.cuda == SAMPLE.cuda and old.target == SAMPLE.target
+    assert {p.name: p.version for p in old.python.packages} == {"beta": "1.0", "numpy": "1.26.4"}
     assert lockfile.dumps(old, regenerate="envbuild lock -s envbuild.toml") == text
-    with_image = lockfile.dumps(dataclasses.replace(SAMPLE, version=1))
-    assert "packages = [\n" not in with_image.split("[base-image]")[1].split("[python]")[0]
-    assert lockfile.loads(with_image).base_image == dataclasses.replace(SAMPLE.base_image, packages=None)
-    v1_with_packages = lockfile.dumps(SAMPLE).replace("version = 2", "version = 1")
-    with pytest.raises(ConfigError, match=r"\[base-image\] -> packages: unknown key"):
-        lockfile.loads(v1_with_packages)
-    broken = lockfile.dumps(SAMPLE).replace('"bash=5.2.15-2+b2"', '"bash"')
-    with pytest.raises(ConfigError, match=r"\[base-image\] -> packages\[1\]: 'bash' is not NAME=VERSION"):
-        lockfile.loads(broken)
+    v1_with_image = lockfile.dumps(dataclasses.replace(SAMPLE, version=1))
+    assert lockfile.loads(v1_with_image).base_image == dataclasses.replace(SAMPLE.base_image, packages=None)
+    assert "[[targets]]" not in v1_with_image and "[target]" in v1_with_image
 
 
 def test_writer_sorts_packages_hashes_env_and_starts_with_the_header() -> None:
@@ -90,9 +158,22 @@ text_values = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size
     lambda s: s.strip() == s)
 files = st.builds(PythonFile, name=names.map(lambda n: n + ".whl"), url=names.map(lambda n: f"https://x/{n}.whl"),
                   hash=hashes)
-packages = st.builds(PythonPackage, name=names, version=versions,
-                     hashes=st.lists(hashes, min_size=1, max_size=3, unique=True).map(tuple),
-                     files=st.lists(files, max_size=3, unique_by=lambda f: f.name).map(tuple))
+
+
+@st.composite
+def packages(draw: st.DrawFn, platforms: list[str] | None = None) -> PythonPackage:
+    """A package whose hashes are its files' (the model's invariant), on some of PLATFORMS."""
+    where = st.lists(st.sampled_from(platforms), unique=True).map(lambda p: tuple(sorted(p))) if platforms else \
+        st.just(())
+    chosen = draw(st.lists(files, max_size=3, unique_by=lambda f: f.name))
+    chosen = [dataclasses.replace(f, platforms=draw(where)) for f in chosen]
+    hashes = tuple(sorted({f.hash for f in chosen})) or tuple(draw(st.lists(hashes_, min_size=1, max_size=3,
+                                                                            unique=True)))
+    return PythonPackage(draw(names), draw(versions), hashes, tuple(sorted(chosen, key=lambda f: f.name)),
+                         platforms=draw(where))
+
+
+hashes_ = hashes
 locks = st.builds(
     Lock,
     spec_hash=hashes,
@@ -101,7 +182,7 @@ locks = st.builds(
                      distro=st.none() | st.just("debian:12"), python_platform=st.none() | names),
     python=st.builds(PythonLock, requested=st.just("3.11"), resolver=st.sampled_from(["uv", "pip-tools"]),
                      index_url=text_values, extra_index_urls=st.lists(text_values, max_size=2).map(tuple),
-                     packages=st.lists(packages, max_size=5, unique_by=lambda p: p.name).map(tuple),
+                     packages=st.lists(packages(), max_size=5, unique_by=lambda p: p.name).map(tuple),
                      version=st.none() | versions, source=st.none() | st.sampled_from(["system", "image"])),
     env=st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True), text_values, max_size=4).map(
         lambda d: tuple(d.items())),
@@ -120,6 +201,35 @@ def test_write_read_write_is_the_identity(lock: Lock) -> None:
     assert {p.name: p.version for p in again.python.packages} == {p.name: p.version for p in lock.python.packages}
     assert dict(again.env) == dict(lock.env)
     assert again.cuda == lock.cuda
+
+
+@st.composite
+def lockfiles(draw: st.DrawFn) -> LockFile:
+    platforms = draw(st.lists(st.sampled_from([AMD, ARM, "macos/arm64"]), min_size=1, unique=True))
+    targets = tuple(TargetLock(p, python_version=draw(st.none() | versions),
+                               apt_sources=draw(st.none() | st.just(("http://m bookworm main",))),
+                               base_digest=draw(st.none() | hashes), cuda=draw(st.none() | st.builds(
+                                   CudaLock, runtime=versions, min_driver=versions))) for p in sorted(platforms))
+    python = PythonLock(requested="3.11", resolver="uv", index_url="https://i/simple", packages=tuple(
+        draw(st.lists(packages(platforms), max_size=5, unique_by=lambda p: (p.name, p.version)))))
+    return LockFile(spec_hash=draw(hashes), name=draw(names), targets=targets, python=python,
+                    base_reference=draw(st.none() | st.just("debian:bookworm")))
+
+
+@settings(max_examples=150, deadline=None)
+@given(lockfiles())
+def test_several_platforms_write_read_write_is_the_identity(whole: LockFile) -> None:
+    text = lockfile.dumps(whole)
+    again = lockfile.loads_file(text)
+    assert lockfile.dumps(again) == text
+    for platform in whole.platforms:
+        view = again.view(platform)
+        wanted = {(p.name, p.version) for p in whole.python.packages if not p.platforms or platform in p.platforms}
+        assert {(p.name, p.version) for p in view.python.packages} == wanted
+        for package in view.python.packages:
+            source = next(p for p in whole.python.packages if (p.name, p.version) == (package.name, package.version))
+            assert {f.name for f in package.files} == {f.name for f in source.files
+                                                       if not f.platforms or platform in f.platforms}
 
 
 def test_missing_and_unknown_versions_are_refused() -> None:

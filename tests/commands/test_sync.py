@@ -58,7 +58,7 @@ def test_sync_requires_the_locked_hashes(locked: Path, index: LocalIndex, tmp_pa
 def test_sync_refuses_a_venv_of_another_python(locked: Path, tmp_path: Path) -> None:
     lock = locked / "envbuild.lock"
     text = lock.read_text().replace('requested = "3.11"', 'requested = "3.9"')
-    lock.write_text(text.replace('version = "3.11.2"\nsource = "system"\n', ""))
+    lock.write_text(text.replace('python = "3.11.2"\npython-source = "system"\n', ""))
     subprocess.run([uv.binary(), "venv", str(tmp_path / "v311"), "--python", "3.11", "-q"], check=True)
     done = envbuild("sync", "--venv", str(tmp_path / "v311"), cwd=locked)
     assert done.returncode == 2

@@ -172,7 +172,7 @@ def test_lock_writes_the_apt_closure_and_a_bad_package_keeps_the_old_lock(tmp_pa
     text = (tmp_path / "envbuild.lock").read_text()
     assert '[[system.packages]]\nname = "git"\nversion = "1:2.39.5-0+deb12u3"\narchitecture = "amd64"\nsha256 = "' \
         in text
-    assert '[python]\nversion = "3.11.2"\nsource = "system"' in text
+    assert 'python = "3.11.2"\npython-source = "system"' in text
     before = (tmp_path / "envbuild.lock").read_bytes()
     spec.write_text(spec.read_text().replace('"libgomp1"', '"libgomp-nope"'))
     bad = envbuild("lock", cwd=tmp_path)
@@ -195,12 +195,12 @@ def test_a_new_interpreter_release_reaches_the_python_pins(tmp_path: Path, index
     with AptMirror(tmp_path / "m") as apt:
         write_spec(tmp_path, index.url, ["alpha"], apt=apt)
         assert envbuild("lock", cwd=tmp_path).returncode == 0
-        assert '[python]\nversion = "3.11.2"' in (tmp_path / "envbuild.lock").read_text()
+        assert 'python = "3.11.2"' in (tmp_path / "envbuild.lock").read_text()
         # a point release lands in bookworm-security: the speculative uv run (3.11.2) must not be kept
         apt.publish(extra_security=[stanza("python3.11", "3.11.9-1+deb12u1", depends="libc6"),
                                     stanza("python3.11-venv", "3.11.9-1+deb12u1",
                                            depends="python3.11 (= 3.11.9-1+deb12u1)")])
         done = envbuild("lock", "-v", cwd=tmp_path)
         assert done.returncode == 0, done.stderr
-        assert '[python]\nversion = "3.11.9"' in (tmp_path / "envbuild.lock").read_text()
+        assert 'python = "3.11.9"' in (tmp_path / "envbuild.lock").read_text()
         assert done.stdout.count("stage    python (uv)") == 2, done.stdout

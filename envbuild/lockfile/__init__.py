@@ -1,0 +1,45 @@
+"""``envbuild.lock``: its model, reader (dispatching on ``version``) and writer.
+
+``model``: ``LockFile`` (the whole file: its target platforms and every record) and ``Lock`` (one platform's view);
+``read``: versions 1 and 2, errors with their key path; ``write``: deterministic TOML; ``files``: atomic, serialised
+writing; ``diff``: what changed between two locks' pins.
+"""
+
+from envbuild.lockfile.diff import LockDiff, diff_python, diff_system
+from envbuild.lockfile.files import exclusive, strip_credentials, write_atomic
+from envbuild.lockfile.model import (
+    LOCK_FILE,
+    LOCK_VERSION,
+    READABLE_VERSIONS,
+    BaseImage,
+    CudaLock,
+    Lock,
+    LockFile,
+    PythonFile,
+    PythonLock,
+    PythonPackage,
+    SystemLock,
+    SystemPackage,
+    Target,
+    TargetLock,
+)
+from envbuild.lockfile.read import (
+    choose_platform,
+    from_raw,
+    host_platform,
+    loads,
+    loads_file,
+    read_lock,
+    read_lock_text,
+    read_lockfile,
+    read_spec_hash,
+)
+from envbuild.lockfile.write import dumps, header
+
+__all__ = [
+    "LOCK_FILE", "LOCK_VERSION", "READABLE_VERSIONS", "BaseImage", "CudaLock", "Lock", "LockDiff", "LockFile",
+    "PythonFile", "PythonLock", "PythonPackage", "SystemLock", "SystemPackage", "Target", "TargetLock",
+    "choose_platform", "diff_python", "diff_system", "dumps", "exclusive", "from_raw", "header", "host_platform",
+    "loads", "loads_file", "read_lock", "read_lock_text", "read_lockfile", "read_spec_hash", "strip_credentials",
+    "write_atomic",
+]

@@ -1,0 +1,193 @@
+"""The lock's data model.
+
+``LockFile`` is the whole ``envbuild.lock``: one or several target platforms (``TargetLock``: the per-platform facts),
+and one record per distinct artefact (a wheel, a .deb, a conda package), each saying on which platforms it is
+installed (``platforms``; empty means all of the lock's platforms).  ``Lock`` is the view of one platform, what
+render, build, sync, export and check work with: ``LockFile.view(platform)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+LOCK_VERSION = 2  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
+READABLE_VERSIONS = (1, 2)
+LOCK_FILE = "envbuild.lock"
+
+
+@dataclass(frozen=True)
+class PythonFile:
+    """One distribution file of a pinned package."""
+
+    name: str  # the file name: numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+    url: str  # credential-free
+    hash: str  # "sha256:<hex>"
+    platforms: tuple[str, ...] = ()  # where this file is the one installed; () = every platform of the lock
+
+
+@dataclass(frozen=True)
+class PythonPackage:
+    name: str  # normalised (PEP 503)
+    version: str
+    hashes: tuple[str, ...]  # sorted "sha256:<hex>"
+    files: tuple[PythonFile, ...] = ()  # sorted by name; empty when the resolver reports no URLs (pip-tools)
+    platforms: tuple[str, ...] = ()  # where it is installed; () = every platform of the lock
+
+
+@dataclass(frozen=True)
+class PythonLock:
+    requested: str  # the spec's python = "3.11"
+    resolver: str
+    index_url: str  # as the spec writes it: ${VAR} placeholders kept, never credentials
+    extra_index_urls: tuple[str, ...] = ()
+    packages: tuple[PythonPackage, ...] = ()  # sorted by name (then version)
+    version: str | None = None  # the exact interpreter of a view's platform (per target in the file)
+    source: str | None = None  # "system" | "image"
+
+    def by_name(self) -> dict[str, PythonPackage]:
+        return {p.name: p for p in self.packages}
+
+    @property
+    def target_version(self) -> str:
+        """The interpreter the lock is for: its exact version once resolved, else the one the spec asked for."""
+        return self.version or self.requested
+
+
+@dataclass(frozen=True)
+class Target:
+    platform: str
+    distro: str | None = None  # "debian:12"
+    python_platform: str | None = None  # the wheel platform the Python pins were resolved for
+
+
+@dataclass(frozen=True)
+class SystemPackage:
+    name: str
+    version: str
+    architecture: str
+    sha256: str
+    platforms: tuple[str, ...] = ()  # () = every platform of the lock
+
+
+@dataclass(frozen=True)
+class SystemLock:
+    sources: tuple[str, ...]  # apt source lines without "deb": "URL SUITE COMPONENT..." (a view's platform)
+    packages: tuple[SystemPackage, ...] = ()  # the closure not already in the base image, sorted by name
+
+    def by_name(self) -> dict[str, SystemPackage]:
+        return {p.name: p for p in self.packages}
+
+
+@dataclass(frozen=True)
+class CudaLock:
+    runtime: str  # cudart version, e.g. "12.4.127"
+    min_driver: str  # lowest driver that runs it (minor-version compatibility)
+    cudnn: str | None = None
+    nccl: str | None = None
+    toolkit_driver: str | None = None  # the driver shipped with that toolkit release (runs all of it)
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    reference: str  # as the spec wrote it
+    digest: str  # the platform manifest's digest
+    packages: tuple[tuple[str, str], ...] | None = None  # its dpkg (name, version), sorted; None in a version 1 lock
+
+
+@dataclass(frozen=True)
+class Lock:
+    """One platform's view of the lock."""
+
+    spec_hash: str
+    name: str
+    target: Target
+    python: PythonLock
+    env: tuple[tuple[str, str], ...] = ()  # sorted by name
+    ignore_extra: tuple[str, ...] = ()  # [check] ignore-extra, carried so that a check needs only the lock
+    cuda: CudaLock | None = None  # absent when there is no CUDA in the environment
+    system: SystemLock | None = None  # absent when the target's distribution is not resolved
+    base_image: BaseImage | None = None  # absent for a bare-metal target
+    version: int = LOCK_VERSION
+    platforms: tuple[str, ...] = ()  # every platform of the file this view comes from
+
+
+@dataclass(frozen=True)
+class TargetLock:
+    """What the lock knows of one platform beyond the records: its distro, interpreter, base image and CUDA."""
+
+    platform: str  # "linux/amd64", "linux/arm64", "macos/arm64"
+    distro: str | None = None
+    python_platform: str | None = None
+    python_version: str | None = None  # the exact interpreter
+    python_source: str | None = None  # "system" | "image"
+    base_digest: str | None = None  # the base image's manifest for this platform
+    base_packages: tuple[tuple[str, str], ...] | None = None  # what that manifest's image holds (dpkg)
+    apt_sources: tuple[str, ...] | None = None  # None: no apt part for this platform
+    cuda: CudaLock | None = None
+
+
+@dataclass(frozen=True)
+class LockFile:
+    """The whole envbuild.lock: the targets, and the records of every platform, each saying where it applies."""
+
+    spec_hash: str
+    name: str
+    targets: tuple[TargetLock, ...]  # sorted by platform
+    python: PythonLock  # its packages carry their platforms; version and source are per target
+    env: tuple[tuple[str, str], ...] = ()
+    ignore_extra: tuple[str, ...] = ()
+    system: tuple[SystemPackage, ...] | None = None  # None: no platform has an apt part
+    base_reference: str | None = None
+    version: int = LOCK_VERSION
+    warnings: tuple[str, ...] = field(default=(), compare=False)  # notes for the reader of an older version
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        return tuple(t.platform for t in self.targets)
+
+    def target(self, platform: str) -> TargetLock:
+        for target in self.targets:
+            if target.platform == platform:
+                return target
+        raise KeyError(platform)
+
+    def view(self, platform: str) -> Lock:
+        """The lock as one platform sees it: its records only, its interpreter, base image digest and CUDA."""
+        t = self.target(platform)
+        packages = tuple(_python_view(p, platform) for p in self.python.packages if _on(p.platforms, platform))
+        python = replace(self.python, packages=packages, version=t.python_version, source=t.python_source)
+        system = None
+        if t.apt_sources is not None:
+            system = SystemLock(sources=t.apt_sources, packages=tuple(
+                replace(p, platforms=()) for p in self.system or () if _on(p.platforms, platform)))
+        base = (BaseImage(self.base_reference, t.base_digest, t.base_packages)
+                if self.base_reference is not None and t.base_digest is not None else None)
+        return Lock(spec_hash=self.spec_hash, name=self.name,
+                    target=Target(platform=t.platform, distro=t.distro, python_platform=t.python_platform),
+                    python=python, env=self.env, ignore_extra=self.ignore_extra, cuda=t.cuda, system=system,
+                    base_image=base, version=self.version, platforms=self.platforms)
+
+    @classmethod
+    def of(cls, lock: Lock) -> LockFile:
+        """The file that holds one platform's LOCK (a single-platform lock)."""
+        platform = lock.target.platform
+        target = TargetLock(platform=platform, distro=lock.target.distro, python_platform=lock.target.python_platform,
+                            python_version=lock.python.version, python_source=lock.python.source,
+                            base_digest=lock.base_image.digest if lock.base_image else None,
+                            base_packages=lock.base_image.packages if lock.base_image else None,
+                            apt_sources=lock.system.sources if lock.system is not None else None, cuda=lock.cuda)
+        return cls(spec_hash=lock.spec_hash, name=lock.name, targets=(target,),
+                   python=replace(lock.python, version=None, source=None), env=lock.env,
+                   ignore_extra=lock.ignore_extra, system=lock.system.packages if lock.system is not None else None,
+                   base_reference=lock.base_image.reference if lock.base_image else None, version=lock.version)
+
+
+def _on(platforms: tuple[str, ...], platform: str) -> bool:
+    return not platforms or platform in platforms
+
+
+def _python_view(package: PythonPackage, platform: str) -> PythonPackage:
+    if not package.files:
+        return replace(package, platforms=())
+    files = tuple(replace(f, platforms=()) for f in package.files if _on(f.platforms, platform))
+    return replace(package, files=files, hashes=tuple(sorted({f.hash for f in files})), platforms=())

@@ -1,0 +1,264 @@
+"""Reading ``envbuild.lock``: parse once with tomllib, dispatch on ``version``, validate at the edge.
+
+Every error names the file and the key path (``envbuild.lock: [python] -> packages[3] -> version: ...``).  A
+version 1 lock (one platform, ``[target]``) is read into the same model as a version 2 lock (``[[targets]]``).
+"""
+
+from __future__ import annotations
+
+import platform as host
+import sys
+from pathlib import Path
+from typing import Any
+
+from envbuild.compat import tomllib
+from envbuild.errors import ConfigError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
+from envbuild.lockfile.model import (
+    LOCK_FILE,
+    LOCK_VERSION,
+    READABLE_VERSIONS,
+    CudaLock,
+    Lock,
+    LockFile,
+    PythonFile,
+    PythonLock,
+    PythonPackage,
+    SystemPackage,
+    TargetLock,
+)
+from envbuild.validate import Table
+
+HOST_PLATFORMS = {("linux", "x86_64"): "linux/amd64", ("linux", "aarch64"): "linux/arm64",
+                  ("darwin", "arm64"): "macos/arm64"}
+
+
+def read_lock_text(path: Path) -> str:
+    """The lock file's text, for a caller that needs the bytes as well as the model (render, build)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LockfileError(str(path), "no such lock (create it with envbuild lock)") from None
+    except IsADirectoryError:
+        raise LockfileError(str(path), "is a directory; give the lock file (DIR/envbuild.lock)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockfileError(str(path), f"cannot read: {exc}") from None
+
+
+def read_lockfile(path: Path) -> LockFile:
+    return loads_file(read_lock_text(path), shown=str(path))
+
+
+def read_lock(path: Path, platform: str | None = None) -> Lock:
+    """One platform's view of the lock at PATH (see ``choose_platform``)."""
+    return loads(read_lock_text(path), shown=str(path), platform=platform)
+
+
+def loads(text: str, shown: str = LOCK_FILE, platform: str | None = None) -> Lock:
+    whole = loads_file(text, shown)
+    return whole.view(choose_platform(whole, platform, shown))
+
+
+def loads_file(text: str, shown: str = LOCK_FILE) -> LockFile:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LockfileError(shown, f"not valid TOML ({exc}); regenerate it with envbuild lock") from None
+    return from_raw(raw, shown)
+
+
+def from_raw(raw: dict[str, Any], shown: str = LOCK_FILE) -> LockFile:
+    """The lock from its parsed TOML, by its version."""
+    version = raw.get("version")
+    if version is None:
+        raise MissingLockfileVersion(shown)
+    if version == 1 and not isinstance(version, bool):
+        return _parse_v1(Table(shown, "", raw))
+    if version == 2 and not isinstance(version, bool):
+        return _parse_v2(Table(shown, "", raw))
+    raise UnknownLockfileVersion(shown, version, LOCK_VERSION)
+
+
+def host_platform() -> str | None:
+    """This machine as a lock platform ("linux/amd64"), or None when envbuild does not know it."""
+    return HOST_PLATFORMS.get((sys.platform, host.machine()))
+
+
+def choose_platform(whole: LockFile, platform: str | None, shown: str) -> str:
+    """PLATFORM when the lock has it; without one, the lock's only platform, else this host's."""
+    platforms = whole.platforms
+    if platform is not None:
+        if platform not in platforms:
+            raise LockfileError(shown, f"has no platform {platform!r} (it holds {', '.join(platforms)})")
+        return platform
+    if len(platforms) == 1:
+        return platforms[0]
+    here = host_platform()
+    if here in platforms:
+        return here
+    raise LockfileError(shown, f"holds several platforms ({', '.join(platforms)}) and this host is none of them; "
+                               "give --platform")
+
+
+def read_spec_hash(path: Path) -> str | None:
+    """Only the ``spec-hash`` of a lock (for ``lock --check``); None when the file is absent."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise LockfileError(str(path), f"cannot read: {exc}") from None
+    if "version" not in raw:
+        raise MissingLockfileVersion(str(path))
+    if raw["version"] not in READABLE_VERSIONS or isinstance(raw["version"], bool):
+        raise UnknownLockfileVersion(str(path), raw["version"], LOCK_VERSION)
+    value = raw.get("spec-hash")
+    if not isinstance(value, str):
+        raise LockfileError(str(path), "spec-hash: missing or not a string")
+    return value
+
+
+# --------------------------------------------------------------------------------------------------------
+# Version 2: [[targets]], records with platforms
+
+
+def _parse_v2(top: Table) -> LockFile:
+    top.get("version")
+    spec_hash, name = top.required("spec-hash"), top.required("name")
+    targets = []
+    for t in top.tables("targets"):
+        cuda = _cuda(t.table("cuda")) if t.raw.get("cuda") is not None else None
+        targets.append(TargetLock(
+            platform=t.required("platform"), distro=t.string("distro"), python_platform=t.string("python-platform"),
+            python_version=t.string("python"), python_source=t.string("python-source"),
+            base_digest=t.string("base-image-digest"),
+            base_packages=_name_versions(t, "base-image-packages") if "base-image-packages" in t.raw else None,
+            apt_sources=t.strings("apt-sources") if "apt-sources" in t.raw else None, cuda=cuda))
+        t.get("cuda")
+        t.done()
+    if not targets:
+        raise top.error(["targets"], "lists no platform")
+    platforms = [t.platform for t in targets]
+    if len(set(platforms)) != len(platforms):
+        raise top.error(["targets"], f"names a platform twice ({', '.join(platforms)})")
+    base_reference = None
+    if top.raw.get("base-image") is not None:
+        b = top.table("base-image")
+        base_reference = b.required("reference")
+        b.done()
+    else:
+        top.get("base-image")
+    python = _python(top.table("python"), platforms)
+    system = None
+    if top.raw.get("system") is not None:
+        s = top.table("system")
+        system = tuple(_system_package(p, platforms) for p in s.tables("packages"))
+        s.done()
+    else:
+        top.get("system")
+    env, ignore = _env_and_check(top)
+    top.done()
+    return LockFile(spec_hash=spec_hash, name=name, targets=tuple(sorted(targets, key=lambda t: t.platform)),
+                    python=python, env=env, ignore_extra=ignore, system=system, base_reference=base_reference,
+                    version=2)
+
+
+def _platforms(table: Table, known: list[str]) -> tuple[str, ...]:
+    value = table.strings("platforms")
+    for i, item in enumerate(value):
+        if item not in known:
+            raise table.error(["platforms", i], f"{item!r} is not one of the lock's platforms ({', '.join(known)})")
+    return tuple(sorted(value))
+
+
+def _python(py: Table, platforms: list[str]) -> PythonLock:
+    packages = []
+    for p in py.tables("packages"):
+        files = []
+        for f in p.tables("files"):
+            files.append(PythonFile(name=f.required("name"), url=f.required("url"), hash=f.required("hash"),
+                                    platforms=_platforms(f, platforms)))
+            f.done()
+        packages.append(PythonPackage(name=p.required("name"), version=p.required("version"),
+                                      hashes=p.strings("hashes"), files=tuple(files),
+                                      platforms=_platforms(p, platforms)))
+        p.done()
+    python = PythonLock(requested=py.required("requested"), resolver=py.required("resolver"),
+                        index_url=py.required("index-url"), extra_index_urls=py.strings("extra-index-urls"),
+                        packages=tuple(packages))
+    py.done()
+    return python
+
+
+def _system_package(p: Table, platforms: list[str]) -> SystemPackage:
+    package = SystemPackage(name=p.required("name"), version=p.required("version"),
+                            architecture=p.required("architecture"), sha256=p.required("sha256"),
+                            platforms=_platforms(p, platforms))
+    p.done()
+    return package
+
+
+def _cuda(c: Table) -> CudaLock:
+    cuda = CudaLock(runtime=c.required("runtime"), min_driver=c.required("min-driver"), cudnn=c.string("cudnn"),
+                    nccl=c.string("nccl"), toolkit_driver=c.string("toolkit-driver"))
+    c.done()
+    return cuda
+
+
+def _name_versions(table: Table, key: str) -> tuple[tuple[str, str], ...]:
+    """``["adduser=3.134", ...]`` as sorted (name, version) pairs."""
+    out = []
+    for i, item in enumerate(table.strings(key)):
+        name, sep, version = item.partition("=")
+        if not sep or not name or not version:
+            raise table.error([key, i], f"{item!r} is not NAME=VERSION")
+        out.append((name, version))
+    return tuple(sorted(out))
+
+
+def _env_and_check(top: Table) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    env_raw = top.get("env") or {}
+    if not isinstance(env_raw, dict) or not all(isinstance(v, str) for v in env_raw.values()):
+        raise ConfigError(top.shown, "[env]", "must be a table of strings")
+    chk = top.table("check")
+    ignore = chk.strings("ignore-extra")
+    chk.done()
+    return tuple(sorted(env_raw.items())), ignore
+
+
+# --------------------------------------------------------------------------------------------------------
+# Version 1: one platform, [target]
+
+
+def _parse_v1(top: Table) -> LockFile:
+    top.get("version")
+    spec_hash, name = top.required("spec-hash"), top.required("name")
+    t = top.table("target")
+    platform = t.required("platform")
+    distro, python_platform = t.string("distro"), t.string("python-platform")
+    t.done()
+    base_reference = base_digest = None
+    if top.raw.get("base-image") is not None:
+        b = top.table("base-image")
+        base_reference, base_digest = b.required("reference"), b.required("digest")
+        b.done()
+    else:
+        top.get("base-image")
+    py = top.table("python")
+    version, source = py.string("version"), py.string("source")
+    python = _python(py, [platform])
+    sources, system = None, None
+    if top.raw.get("system") is not None:
+        s = top.table("system")
+        sources = s.strings("sources")
+        system = tuple(_system_package(p, [platform]) for p in s.tables("packages"))
+        s.done()
+    else:
+        top.get("system")
+    cuda = _cuda(top.table("cuda")) if top.raw.get("cuda") is not None else None
+    top.get("cuda")
+    env, ignore = _env_and_check(top)
+    top.done()
+    target = TargetLock(platform=platform, distro=distro, python_platform=python_platform, python_version=version,
+                        python_source=source, base_digest=base_digest, apt_sources=sources, cuda=cuda)
+    return LockFile(spec_hash=spec_hash, name=name, targets=(target,), python=python, env=env, ignore_extra=ignore,
+                    system=system, base_reference=base_reference, version=1)
