@@ -301,11 +301,12 @@ def _template(env: Any, name: str, context: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # The stdlib checker that goes into the image
 
-_CHECKER_MODULES = ("__init__.py", "errors.py", "compat.py", "validate.py", "versions.py", "lockfile/__init__.py",
-                    "lockfile/model.py", "lockfile/read.py", "lockfile/write.py", "lockfile/files.py",
-                    "lockfile/diff.py", "cachedir.py", "data/__init__.py", "data/torch_cuda.toml", "check/__init__.py", "check/cli.py",
-                    "check/cache.py", "check/expect.py", "check/locate.py", "check/probe.py", "check/nvidia.py",
-                    "check/kernels.py", "check/compare.py", "check/report.py")
+_CHECKER_MODULES = (
+    "__init__.py", "errors.py", "compat.py", "validate.py", "versions.py", "cachedir.py",
+    "lockfile/__init__.py", "lockfile/model.py", "lockfile/read.py", "lockfile/write.py", "lockfile/files.py",
+    "lockfile/diff.py", "data/__init__.py", "data/torch_cuda.toml", "check/__init__.py", "check/cli.py",
+    "check/cache.py", "check/expect.py", "check/locate.py", "check/probe.py", "check/nvidia.py", "check/kernels.py",
+    "check/compare.py", "check/report.py")
 
 
 def checker_archive(python_version: str) -> bytes:
