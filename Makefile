@@ -12,7 +12,8 @@ help:
 	@echo "make test   - set up .venv and run the hermetic test suite (no network, no Docker)"
 	@echo "make ci     - provision (Docker engine, base image, registry, slurm), lint, then every test"
 	@echo "make lint   - ruff and mypy (strict for envbuild/)"
-	@echo "make bench  - compare envbuild with uv/pip-compile (lock), pip freeze (check), a naive Dockerfile (build)"
+	@echo "make bench  - compare envbuild with uv/pip-compile (lock), pip freeze (check), a naive Dockerfile (build);"
+	@echo "              two platforms against one (lock)"
 
 venv: $(STAMP)
 
@@ -46,6 +47,7 @@ ci: provision lint test-all
 bench: venv
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/check.py
+	$(BIN)/python bench/platforms.py
 	$(BIN)/python bench/build.py
 
 clean:

@@ -10,7 +10,8 @@ then `envbuild lock --check`, and the peak memory (RSS summed over the process t
 The spec also asks for apt packages (git, curl, libgl1) on bookworm, so `envbuild lock` is the whole lock;
 the apt stage is timed with a warm and with an empty cache.
 Targets: Python lock <= 1.3x plain uv; whole lock <= 1.5x; warm apt re-lock < 1 s; lock --check < 0.3 s;
-peak memory < 300 MB.
+peak memory < 300 MB.  And, in the same run, the same spec for two platforms (linux/amd64 + linux/arm64) against
+one: from no lock and re-locked; target (issue 12): two platforms <= 1.6x one.
 """
 
 from __future__ import annotations
@@ -44,11 +45,10 @@ TARGET = ["--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_3
 SYSTEM = ["git", "curl", "libgl1"]
 
 
-def spec_text(requirements: list[str]) -> str:
-    reqs = ", ".join(f'"{r}"' for r in requirements)
-    return (f'[environment]\nname = "bench"\nplatform = "linux/amd64"\ndistro = "debian:bookworm"\n'
-            f'python = "3.11"\n\n[system]\npackages = {SYSTEM!r}\n\n[python]\nrequirements = [{reqs}]\n'
-            ).replace("'", '"')
+def spec_text(requirements: list[str], platforms: tuple[str, ...] = ("linux/amd64",)) -> str:
+    return (f'[environment]\nname = "bench"\nplatforms = {json.dumps(list(platforms))}\n'
+            f'distro = "debian:bookworm"\npython = "3.11"\n\n[system]\npackages = {json.dumps(SYSTEM)}\n\n'
+            f'[python]\nrequirements = {json.dumps(requirements)}\n')
 
 
 def timed(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 900) -> tuple[float, int]:
@@ -147,8 +147,16 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         (work / "envbuild.toml").write_text(spec_text(SETS[name]))
         lock, uv_output = work / "envbuild.lock", work / "requirements.txt"
 
+        two = CACHE / "work" / f"{name}-two-platforms"
+        shutil.rmtree(two, ignore_errors=True)
+        two.mkdir(parents=True)
+        (two / "envbuild.toml").write_text(spec_text(SETS[name], ("linux/amd64", "linux/arm64")))
         timed([envbuild, "lock"], work, env)  # warm every cache, and learn the exact interpreter
-        exact = lock.read_text().split('[python]\nversion = "', 1)[1].split('"', 1)[0]
+        timed([envbuild, "lock"], two, env)
+        sys.path.insert(0, str(HERE.parent))
+        from envbuild import lockfile
+
+        exact = lockfile.read_lock(lock).python.version or "3.11"
         uv_exact = [uv, "pip", "compile", "requirements.in", "-o", "requirements.txt", "--generate-hashes", "-q",
                     "--python-version", exact, "--python-platform", TARGET[3]]
         uv_minor = [*uv_exact[:-4], "--python-version", "3.11", "--python-platform", TARGET[3]]
@@ -160,6 +168,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         relock: list[float] = []
         peaks: list[int] = []
         apt_warm: list[float] = []
+        two_fresh: list[float] = []
+        two_relock: list[float] = []
         for _ in range(args.repeat):  # interleaved, so that a network hiccup hits every tool alike
             uv_output.unlink(missing_ok=True)  # every tool starts from no previous output...
             uv_times.append(timed(uv_exact, work, env)[0])
@@ -172,6 +182,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             t, stages = stages_of([envbuild, "lock", "-v"], work, env)  # ...except this re-lock, the daily case
             relock.append(t)
             apt_warm.append(stages.get("system (apt)", 0.0))
+            (two / "envbuild.lock").unlink(missing_ok=True)
+            two_fresh.append(timed([envbuild, "lock"], two, env)[0])
+            two_relock.append(timed([envbuild, "lock"], two, env)[0])
         cold_env = {**env, "ENVBUILD_CACHE_DIR": str(CACHE / "envbuild-cold")}
         shutil.rmtree(CACHE / "envbuild-cold", ignore_errors=True)
         lock.unlink(missing_ok=True)
@@ -183,6 +196,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         row["apt warm"] = statistics.median(apt_warm)
         row["apt cold"] = cold_stages.get("system (apt)", 0.0)
         row["envbuild peak MB"] = max(peaks) / 1e6
+        row["two platforms"] = statistics.median(two_fresh)
+        row["two platforms relock"] = statistics.median(two_relock)
         row["lock --check"] = median_of(10, [envbuild, "lock", "--check"], work, env)[0]
         if not args.no_pip_compile:
             pc_argv = [str(BIN / "pip-compile"), "requirements.in", "-o", "requirements-pc.txt", "--generate-hashes",
@@ -208,6 +223,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
           " + CUDA); relock: with the previous lock (pins kept). ratio: envbuild / uv.\nx: pip-compile / envbuild."
           " apt warm/cold: the apt stage with a warm / empty envbuild cache. Targets: Python lock <= 1.3x uv, whole"
           " lock <= 1.5x uv, apt warm < 1 s, --check < 0.3 s, peak < 300 MB.")
+    print("\nTwo platforms (linux/amd64 + linux/arm64) in one lock against one (target <= 1.6x):")
+    for name, row in results.items():
+        print(f"  {name:<7} from no lock {row['two platforms']:.2f}s vs {row['envbuild lock']:.2f}s = "
+              f"{row['two platforms'] / row['envbuild lock']:.2f}x; re-lock {row['two platforms relock']:.2f}s vs "
+              f"{row['envbuild relock']:.2f}s = {row['two platforms relock'] / row['envbuild relock']:.2f}x")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "lock.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -47,8 +47,10 @@ class BuildResult:
 
 
 def default_tag(lock: Lock, lock_bytes: bytes) -> str:
+    """NAME:<12 hex of the lock's sha256>, with the architecture appended for a lock of several platforms."""
     repository = re.sub(r"[^a-z0-9._-]+", "-", lock.name.lower()).strip("._-") or "envbuild"
-    return f"{repository}:{hashlib.sha256(lock_bytes).hexdigest()[:12]}"
+    suffix = f"-{lock.target.platform.rsplit('/', 1)[1]}" if len(lock.platforms) > 1 else ""
+    return f"{repository}:{hashlib.sha256(lock_bytes).hexdigest()[:12]}{suffix}"
 
 
 def tag_for(lock: Lock, lock_bytes: bytes, tag: str | None) -> str:
@@ -98,13 +100,15 @@ def secrets_for(lock: Lock, environ: Mapping[str, str], scratch: Path) -> dict[s
 
 
 def build(lock_path: Path, *, tag: str | None = None, push: bool = False, verify: bool = True,
-          templates: Path | None = None, on_line: Callable[[str], None] = lambda _: None) -> BuildResult:
+          platform: str | None = None, templates: Path | None = None,
+          on_line: Callable[[str], None] = lambda _: None) -> BuildResult:
+    """Build the image of LOCK_PATH's PLATFORM (default: its only platform, else this host's)."""
     from envbuild import lockfile
     from envbuild.adapters import engine
     from envbuild.render import render
 
     lock_text = lockfile.read_lock_text(lock_path)
-    lock = lockfile.loads(lock_text, shown=str(lock_path))
+    lock = lockfile.loads(lock_text, shown=str(lock_path), platform=platform)
     lock_bytes = lock_text.encode()
     final_tag = tag_for(lock, lock_bytes, tag)
     if push and not _has_registry(final_tag):
@@ -114,7 +118,7 @@ def build(lock_path: Path, *, tag: str | None = None, push: bool = False, verify
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="envbuild-build-") as scratch:
         context = Path(scratch) / "context"
-        render(lock_path, context, "dockerfile", templates)
+        render(lock_path, context, "dockerfile", templates, platform=lock.target.platform)
         secrets = secrets_for(lock, os.environ, Path(scratch))
         stages = _StageClock()
 
@@ -123,7 +127,8 @@ def build(lock_path: Path, *, tag: str | None = None, push: bool = False, verify
             on_line(text)
 
         build_args = [name for name in PROXY_VARIABLES if name in os.environ]
-        engine.build_image(context, final_tag, secrets=secrets, build_args=build_args, on_line=line)
+        engine.build_image(context, final_tag, secrets=secrets, build_args=build_args, on_line=line,
+                           platform=platform)
     seconds = time.monotonic() - started
     facts = engine.inspect_image(final_tag)
     report = _verify(final_tag) if verify else None

@@ -18,6 +18,7 @@ from envbuild.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, EnvbuildError
 
 if TYPE_CHECKING:
     from envbuild.commands.lock import LockResult
+    from envbuild.lockfile import Lock
 
 HELP = """Freeze a whole ML training environment into one lockfile, and use it.
 
@@ -59,6 +60,10 @@ _spec_option = click.option(
 _lock_option = click.option(
     "-l", "--lock", "lock_path", type=click.Path(path_type=Path), default=None,
     help="The lock to read. [default: envbuild.lock beside the spec]")
+_platform_option = click.option(
+    "--platform", default=None, metavar="PLATFORM",
+    help="For a lock of several platforms: which one (linux/amd64, linux/arm64, macos/arm64). "
+         "[default: the lock's only platform, else this host's]")
 
 
 @cli.command("lock")
@@ -111,16 +116,34 @@ def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tu
 SUMMARY_LINES = 20
 
 
+def _print_targets(views: list[Lock]) -> None:
+    """Each platform's CUDA (and, for several platforms, its counts)."""
+    for view in views:
+        where = f"{view.target.platform}: " if len(views) > 1 else ""
+        if len(views) > 1:
+            apt = f", {len(view.system.packages)} system packages" if view.system is not None else ""
+            where += f"{len(view.python.packages)} Python packages{apt}, Python {view.python.target_version}; "
+        if view.cuda is not None:
+            extras = ", ".join(f"{k} {v}" for k, v in (("cuDNN", view.cuda.cudnn), ("NCCL", view.cuda.nccl)) if v)
+            click.echo(f"  {where}CUDA {view.cuda.runtime}{f' ({extras})' if extras else ''}: needs NVIDIA driver >= "
+                       f"{view.cuda.min_driver}")
+        elif len(views) > 1:
+            click.echo(f"  {where}no CUDA")
+
+
 def _print_lock_summary(outcome: LockResult) -> None:
     from envbuild.validate import shown
 
-    lock = outcome.lock
-    count = len(lock.python.packages)
+    whole = outcome.lock
+    views = [whole.view(p) for p in whole.platforms]
+    first = views[0]
+    count = len({p.name for p in whole.python.packages})
     what = f"{count} Python package{'s' if count != 1 else ''}"
-    if lock.system is not None:
-        what += f" and {len(lock.system.packages)} system packages"
-    target = lock.target.platform + (f" ({lock.target.distro})" if lock.target.distro else "")
-    what += (f" for {target}, Python {lock.python.target_version} ({lock.python.resolver}, "
+    if whole.system is not None:
+        what += f" and {len({(p.name, p.architecture) for p in whole.system})} system packages"
+    distros = sorted({v.target.distro for v in views if v.target.distro})
+    target = ", ".join(whole.platforms) + (f" ({', '.join(distros)})" if distros else "")
+    what += (f" for {target}, Python {first.python.target_version} ({first.python.resolver}, "
              f"{outcome.seconds:.1f} s)")
     if outcome.created:
         click.echo(f"Locked {what} -> {shown(outcome.path)}")
@@ -128,10 +151,7 @@ def _print_lock_summary(outcome: LockResult) -> None:
         click.echo(f"Updated {shown(outcome.path)}: {what}")
     else:
         click.echo(f"{shown(outcome.path)} is unchanged: {what}")
-    if lock.cuda is not None:
-        extras = ", ".join(f"{k} {v}" for k, v in (("cuDNN", lock.cuda.cudnn), ("NCCL", lock.cuda.nccl)) if v)
-        click.echo(f"  CUDA {lock.cuda.runtime}{f' ({extras})' if extras else ''}: needs NVIDIA driver >= "
-                   f"{lock.cuda.min_driver}")
+    _print_targets(views)
     if outcome.created:
         return
     for prefix, diff in (("", outcome.diff), ("apt ", outcome.system_diff)):
@@ -175,12 +195,13 @@ def sync_command(lock_path: Path | None, venv: Path | None) -> int:
 
 @cli.command("export")
 @_lock_option
+@_platform_option
 @click.option("--format", "fmt", type=click.Choice(["requirements", "pylock"]), required=True,
               help="requirements: a hash-pinned requirements.txt for pip or uv. pylock: a PEP 751 "
                    "pylock.toml (uv pip install -r pylock.toml).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write here (atomically) instead of standard output.")
-def export_command(lock_path: Path | None, fmt: str, output: Path | None) -> int:
+def export_command(lock_path: Path | None, platform: str | None, fmt: str, output: Path | None) -> int:
     """Hand the Python part of the lock to pip, uv or any PEP 751 installer.
 
     \b
@@ -194,7 +215,7 @@ def export_command(lock_path: Path | None, fmt: str, output: Path | None) -> int
     from envbuild import lockfile
     from envbuild.export import export
 
-    text = export(lockfile.read_lock(_default_lock(lock_path)), fmt)
+    text = export(lockfile.read_lock(_default_lock(lock_path), platform), fmt)
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -211,6 +232,7 @@ _templates_option = click.option(
 
 @cli.command("render")
 @_lock_option
+@_platform_option
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path, dir_okay=True, file_okay=False),
               default=None, help="The build context to write. [default: build/ beside the lock; for devcontainer, "
                                  "the lock's directory, which gets .devcontainer/]")
@@ -219,7 +241,8 @@ _templates_option = click.option(
               help="dockerfile: a multi-stage BuildKit Dockerfile. apptainer: an envbuild.def for HPC clusters. "
                    "devcontainer: .devcontainer/ (devcontainer.json and its Dockerfile) for onboarding.")
 @_templates_option
-def render_command(lock_path: Path | None, out_dir: Path | None, fmt: str, templates: Path | None) -> int:
+def render_command(lock_path: Path | None, platform: str | None, out_dir: Path | None, fmt: str,
+                   templates: Path | None) -> int:
     """Write a build context for the lock: the build file, and a .envbuild/ folder with a copy of the lock,
     the hash-pinned requirements, the apt sources with each .deb's sha256, and the stdlib checker.
 
@@ -238,13 +261,14 @@ def render_command(lock_path: Path | None, out_dir: Path | None, fmt: str, templ
     path = _default_lock(lock_path)
     if out_dir is None:
         out_dir = path.parent if fmt == "devcontainer" else path.parent / "build"
-    result = render(path, out_dir, fmt, templates)
+    result = render(path, out_dir, fmt, templates, platform=platform)
     _echo_err(f"Wrote {result.build_file} and {len(result.files) - 1} support files in {result.directory}")
     return EXIT_OK
 
 
 @cli.command("build")
 @_lock_option
+@_platform_option
 @click.option("-t", "--tag", default=None, metavar="[REGISTRY/]NAME[:TAG]",
               help="The image's tag. [default: NAME:<12 hex of the lock's sha256>, so one lock gives one tag; "
                    "a tag without :TAG gets that hash]")
@@ -252,8 +276,8 @@ def render_command(lock_path: Path | None, out_dir: Path | None, fmt: str, templ
 @click.option("--no-verify", is_flag=True, help="Skip the check of the new image against its own lock.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not stream the build's output; print only the summary.")
 @_templates_option
-def build_command(lock_path: Path | None, tag: str | None, push: bool, no_verify: bool, quiet: bool,  # noqa: PLR0917
-                  templates: Path | None) -> int:
+def build_command(lock_path: Path | None, platform: str | None, tag: str | None, push: bool,  # noqa: PLR0917
+                  no_verify: bool, quiet: bool, templates: Path | None) -> int:
     """Render the lock, build the image with BuildKit, then check the image against its own lock.
 
     Exit 0 when the image matches its lock, 1 when it drifts from it, 2 when it could not be built
@@ -270,7 +294,7 @@ def build_command(lock_path: Path | None, tag: str | None, push: bool, no_verify
     from envbuild.build import build
 
     path = _default_lock(lock_path)
-    result = build(path, tag=tag, push=push, verify=not no_verify, templates=templates,
+    result = build(path, tag=tag, push=push, verify=not no_verify, templates=templates, platform=platform,
                    on_line=(lambda _: None) if quiet else (lambda line: click.echo(line, err=True)))
     _echo_err(f"\nImage   {result.tag}  ({result.image_id.removeprefix('sha256:')[:12]}, "
               f"{result.size / 1e6:.1f} MB, built in {result.seconds:.1f} s)")

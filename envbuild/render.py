@@ -63,8 +63,10 @@ class Rendered:
     files: tuple[Path, ...]  # everything written, build file first
 
 
-def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: Path | None = None) -> Rendered:
-    """Write the build context for LOCK_PATH into OUT_DIR in format FMT."""
+def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: Path | None = None,
+           platform: str | None = None) -> Rendered:
+    """Write the build context for LOCK_PATH's PLATFORM (default: its only one, else this host's) into OUT_DIR in
+    format FMT."""
     from envbuild import lockfile
 
     if fmt not in FORMATS:
@@ -72,7 +74,7 @@ def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: P
     if templates is not None and not templates.is_dir():
         raise RenderError(f"--templates {templates}: no such directory")
     lock_text = lockfile.read_lock_text(lock_path)
-    lock = lockfile.loads(lock_text, shown=str(lock_path))
+    lock = lockfile.loads(lock_text, shown=str(lock_path), platform=platform)
     context = build_context(lock, lock_text)
     env = environment(templates)
     files = plan(lock, lock_text, context, env, fmt)
@@ -302,7 +304,7 @@ def _template(env: Any, name: str, context: dict[str, Any]) -> str:
 # The stdlib checker that goes into the image
 
 _CHECKER_MODULES = (
-    "__init__.py", "errors.py", "compat.py", "validate.py", "versions.py", "cachedir.py",
+    "__init__.py", "errors.py", "compat.py", "validate.py", "versions.py", "cachedir.py", "platforms.py",
     "lockfile/__init__.py", "lockfile/model.py", "lockfile/read.py", "lockfile/write.py", "lockfile/files.py",
     "lockfile/diff.py", "data/__init__.py", "data/torch_cuda.toml", "check/__init__.py", "check/cli.py",
     "check/cache.py", "check/expect.py", "check/locate.py", "check/probe.py", "check/nvidia.py", "check/kernels.py",

@@ -23,6 +23,7 @@ from packaging.utils import canonicalize_name
 from envbuild import data
 from envbuild.compat import tomllib
 from envbuild.errors import ConfigError, EnvbuildError, SpecNotFound
+from envbuild.platforms import PLATFORMS, Platform, canonical
 from envbuild.validate import Table
 from envbuild.validate import shown as shown_path
 
@@ -30,8 +31,6 @@ SPEC_FILE = "envbuild.toml"
 PYPROJECT = "pyproject.toml"
 DEFAULT_INDEX = "https://pypi.org/simple"
 RESOLVERS = ("uv", "pip-tools")
-PLATFORMS = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
-PLATFORM_ALIASES = {"linux/x86_64": "linux/amd64", "linux/arm64/v8": "linux/arm64", "linux/aarch64": "linux/arm64"}
 DEFAULT_IGNORE_EXTRA = ("pip", "setuptools", "wheel")
 
 _PYTHON_RE = re.compile(r"^3\.\d{1,2}(\.\d{1,3})?$")
@@ -59,15 +58,23 @@ class Distro:
 @dataclass(frozen=True)
 class Environment:
     name: str
-    platform: str
+    platforms: tuple[str, ...]  # the targets, in the spec's order (the first one leads a multi-platform lock)
     python: str
-    base_image: str | None = None
-    distro: Distro | None = None
+    base_image: str | None = None  # for the Linux platforms
+    distro: Distro | None = None  # for the Linux platforms (else read from the base image)
 
     @property
-    def machine(self) -> str:
-        """The machine name of the target platform as Python tags spell it (x86_64, aarch64)."""
-        return PLATFORMS[self.platform]
+    def platform(self) -> str:
+        """The first (for most specs, the only) target."""
+        return self.platforms[0]
+
+    def targets(self) -> tuple[Platform, ...]:
+        return tuple(PLATFORMS[p] for p in self.platforms)
+
+    @property
+    def linux(self) -> bool:
+        """Does any target run Linux (so apt, CUDA and a base image apply)?"""
+        return any(PLATFORMS[p].linux for p in self.platforms)
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,9 @@ def parse_spec(raw: dict[str, Any], path: Path, *, shown: str | None = None, pre
     environment = _parse_environment(table("environment"))
     python = _parse_python(table("python"), path.parent, shown)
     system = _parse_system(table("system"))
+    if system.packages and not environment.linux:
+        raise ConfigError(shown, f"[{prefix}system] -> packages", "apt packages need a Linux platform "
+                          f"(the spec's: {', '.join(environment.platforms)})")
     cuda = _parse_cuda(table("cuda"))
     env = _parse_env(table("env"))
     check = _parse_check(table("check"))
@@ -183,23 +193,46 @@ def parse_spec(raw: dict[str, Any], path: Path, *, shown: str | None = None, pre
 
 
 def _parse_environment(t: Table) -> Environment:
-    t.only("name", "platform", "python", "base-image", "distro")
+    t.only("name", "platform", "platforms", "python", "base-image", "distro")
     name = t.string("name", default=None) or "default"
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name):
         raise t.error(["name"], f"{name!r}: use letters, digits, '.', '_' and '-'")
-    platform = t.string("platform", default="linux/amd64") or "linux/amd64"
-    platform = PLATFORM_ALIASES.get(platform, platform)
-    if platform not in PLATFORMS:
-        raise t.error(["platform"], f"{platform!r} is not supported (use one of: {', '.join(PLATFORMS)})")
+    platforms = _parse_platforms(t)
     python = t.string("python", required=True) or ""
     if not _PYTHON_RE.match(python):
         raise t.error(["python"], f"{python!r} is not a CPython version such as \"3.11\" or \"3.11.9\"")
     base_image = t.string("base-image")
     distro_text = t.string("distro")
     distro = parse_distro(distro_text, t) if distro_text else None
-    if base_image is None and distro is None:
+    linux = any(PLATFORMS[p].linux for p in platforms)
+    if linux and base_image is None and distro is None:
         raise t.error(["distro"], 'is required when there is no base-image (for example "debian:bookworm")')
-    return Environment(name=name, platform=platform, python=python, base_image=base_image, distro=distro)
+    if not linux and (base_image or distro):
+        raise t.error(["base-image" if base_image else "distro"], "applies to Linux platforms, and "
+                      f"{', '.join(platforms)} has none")
+    return Environment(name=name, platforms=platforms, python=python, base_image=base_image, distro=distro)
+
+
+def _parse_platforms(t: Table) -> tuple[str, ...]:
+    """``platform = "linux/amd64"`` (the default), or ``platforms = [...]`` for one lock of several targets."""
+    if t.get("platform") is not None and t.get("platforms") is not None:
+        raise t.error(["platforms"], "give platform or platforms, not both")
+    if t.get("platforms") is not None:
+        given, key = list(t.strings("platforms")), "platforms"
+        if not given:
+            raise t.error(["platforms"], "lists no platform")
+    else:
+        given, key = [t.string("platform", default="linux/amd64") or "linux/amd64"], "platform"
+    out: list[str] = []
+    for i, text in enumerate(given):
+        platform = canonical(text)
+        where: list[str | int] = [key, i] if key == "platforms" else [key]
+        if platform not in PLATFORMS:
+            raise t.error(where, f"{text!r} is not supported (use one of: {', '.join(PLATFORMS)})")
+        if platform in out:
+            raise t.error(where, f"{platform!r} is listed twice")
+        out.append(platform)
+    return tuple(out)
 
 
 def known_distros() -> Iterator[Distro]:
@@ -398,7 +431,8 @@ def normalized(spec: Spec) -> dict[str, Any]:
     return {
         "environment": {
             "name": env.name,
-            "platform": env.platform,
+            # one platform keeps the key it always had, so that the spec-hash of existing locks stays valid
+            **({"platform": env.platform} if len(env.platforms) == 1 else {"platforms": sorted(env.platforms)}),
             "python": env.python,
             "base-image": env.base_image,
             "distro": env.distro.name if env.distro else None,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -125,12 +126,16 @@ def pypi_reachable() -> None:
 
 
 def write_spec(directory: Path, index_url: str, requirements: list[str], *, system: list[str] | None = None,
-               apt: AptMirror | None = None, **environment: str | None) -> Path:
-    """An envbuild.toml whose apt sources are the loopback mirror; [python] comes last, so tests may append."""
-    env = {"name": "t", "platform": "linux/amd64", "distro": "debian:bookworm", "python": "3.11", **environment}
-    lines = ["[environment]"] + [f'{k.replace("_", "-")} = "{v}"' for k, v in env.items() if v is not None]
+               apt: AptMirror | None = None, **environment: str | list[str] | None) -> Path:
+    """An envbuild.toml whose apt sources are the loopback mirror; [python] comes last, so tests may append.
+    ``platforms=[...]`` replaces the default ``platform``."""
+    env: dict[str, str | list[str] | None] = {"name": "t", "platform": "linux/amd64", "distro": "debian:bookworm",
+                                              "python": "3.11", **environment}
+    if "platforms" in environment:
+        env.pop("platform")
+    lines = ["[environment]"] + [f'{k.replace("_", "-")} = {json.dumps(v)}' for k, v in env.items() if v is not None]
     lines += ["", "[system]", f"packages = {system or []!r}".replace("'", '"'), (apt or _APT["default"]).spec_lines()]
-    lines += ["[python]", f"requirements = {requirements!r}".replace("'", '"'), f'index-url = "{index_url}"']
+    lines += ["[python]", f"requirements = {json.dumps(requirements)}", f'index-url = "{index_url}"']
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "envbuild.toml"
     path.write_text("\n".join(lines) + "\n")

@@ -43,3 +43,25 @@ def test_the_bundled_example_locks_byte_identically_twice(tmp_path: Path) -> Non
         done = envbuild("lock", cwd=tmp_path / run, timeout=300)
         assert done.returncode == 0, done.stderr
     assert (tmp_path / "first" / "envbuild.lock").read_bytes() == (tmp_path / "second" / "envbuild.lock").read_bytes()
+
+
+@pytest.mark.usefixtures("pypi_reachable")
+def test_torch_for_amd64_and_arm64_in_one_lock(tmp_path: Path) -> None:
+    """torch 2.5.1 on PyPI: the CUDA 12.4 build (with its nvidia-* wheels) for x86_64, the CPU build for aarch64;
+    the shared packages at the same versions, the [cuda] facts per platform."""
+    write_spec(tmp_path, "https://pypi.org/simple", ["torch==2.5.1", "numpy<2"],
+               platforms=["linux/amd64", "linux/arm64"])
+    done = envbuild("lock", cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    whole = lockfile.read_lockfile(tmp_path / "envbuild.lock")
+    amd, arm = whole.view("linux/amd64"), whole.view("linux/arm64")
+    assert [f.name for f in amd.python.by_name()["torch"].files] == ["torch-2.5.1-cp311-cp311-manylinux1_x86_64.whl"]
+    assert [f.name for f in arm.python.by_name()["torch"].files] == [
+        "torch-2.5.1-cp311-cp311-manylinux2014_aarch64.whl"]
+    assert "nvidia-cuda-runtime-cu12" in amd.python.by_name()
+    assert not [p for p in arm.python.packages if p.name.startswith("nvidia-")], "the aarch64 build is CPU-only"
+    assert amd.cuda is not None and amd.cuda.runtime == "12.4.127" and arm.cuda is None
+    shared = set(amd.python.by_name()) & set(arm.python.by_name())
+    assert {"torch", "numpy", "sympy", "filelock"} <= shared
+    assert all(amd.python.by_name()[n].version == arm.python.by_name()[n].version for n in shared)
+    assert "linux/arm64: " in done.stdout and "no CUDA" in done.stdout

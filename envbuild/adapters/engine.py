@@ -116,7 +116,7 @@ def _builder() -> tuple[list[str], dict[str, str]]:
 
 
 def build_image(context: Path, tag: str, *, secrets: dict[str, Path], build_args: list[str],
-                on_line: Callable[[str], None], target: str | None = None) -> None:
+                on_line: Callable[[str], None], target: str | None = None, platform: str | None = None) -> None:
     """Build CONTEXT/Dockerfile with BuildKit on the host network, tag it TAG.
 
     SECRETS (id -> file) become ``--secret``; BUILD_ARGS are names whose values the CLI takes from the
@@ -131,6 +131,8 @@ def build_image(context: Path, tag: str, *, secrets: dict[str, Path], build_args
         argv += ["--secret", f"id={secret_id},src={path}"]
     if target:
         argv += ["--target", target]
+    if platform:  # another architecture than the engine's needs QEMU's binfmt handlers on the host
+        argv += ["--platform", platform]
     argv.append(str(context))
     tail: list[str] = []
 

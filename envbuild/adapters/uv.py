@@ -51,8 +51,18 @@ def binary() -> str:
     return found
 
 
-def _env() -> dict[str, str]:
-    return process.scrubbed_env(["UV_"], keep=_KEEP, extra={"NO_COLOR": "1"})
+SHARED_CONNECTIONS = 32  # uv's connections when several resolutions run at once (uv alone opens up to 50)
+
+
+def _env(share: int = 1) -> dict[str, str]:
+    """uv's environment: the user's resolver settings dropped.  SHARE resolutions at once (one per platform) split
+    SHARED_CONNECTIONS (or the user's UV_CONCURRENT_DOWNLOADS): two of uv's bursts at once overrun proxies that
+    limit a client's connections (measured behind one: 15 s instead of 3 s for two platforms)."""
+    env = process.scrubbed_env(["UV_"], keep=_KEEP, extra={"NO_COLOR": "1"})
+    if share > 1:
+        budget = int(env.get("UV_CONCURRENT_DOWNLOADS", "0") or 0) or SHARED_CONNECTIONS
+        env["UV_CONCURRENT_DOWNLOADS"] = str(max(4, budget // share))
+    return env
 
 
 def _index_args(index_url: str, extra_index_urls: Sequence[str]) -> list[str]:
@@ -83,7 +93,7 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
             argv.append("--upgrade")
         for name in request.upgrade_packages:
             argv += ["--upgrade-package", name]
-        done = process.run(argv, env=_env(), cwd=work)
+        done = process.run(argv, env=_env(share=request.network_share), cwd=work)
         if done.returncode != 0:
             raise ResolutionError(NAME, trim_error(done.stderr))
         return parse_pylock((work / OUTPUT).read_text(encoding="utf-8"))

@@ -44,6 +44,8 @@ OPTIONS: tuple[tuple[tuple[str, ...], str, str | None, str, str], ...] = (
     (("--root",), "root", "DIR", "Check a mounted root filesystem (dpkg, os-release, site-packages under it).", ""),
     (("--image",), "image", "REF", "Check an image: the probe runs in a container from it (no network, its user).",
      "host"),
+    (("--platform",), "platform", "PLATFORM", "The lock's platform to check against (for a lock of several). "
+                                              "[default: this host's]", ""),
 )
 
 HELP = """\
@@ -164,7 +166,7 @@ def run(options: dict[str, Any], *, in_image: bool = False) -> int:
                                    else locate.DEFAULT_LOCK)
     target = locate.target(python=options.get("python"), root=options.get("root"), image=options.get("image"),
                            lock=lock, in_image=in_image)
-    expected = expect.load(lock)
+    expected = expect.load(lock, options.get("platform"))
     strict = not options.get("no_strict") if in_image else bool(options.get("strict"))
     facts = gather(target, expected, deep=bool(options.get("deep")), strict=strict)
     outcome = compare.compare(expected, facts, strict=strict)

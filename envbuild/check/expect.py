@@ -7,6 +7,8 @@ every job parses it once, and a changed lock is never mistaken for the cached on
 
 from __future__ import annotations
 
+import os
+import sys
 import zlib
 
 from envbuild.check import cache
@@ -18,8 +20,9 @@ if TYPE_CHECKING:
     from envbuild.lockfile import Lock
 
 
-def load(path: str) -> Expected:
-    """The check's view of the lock at PATH.  A lock that cannot be read is a ``LockfileError`` (exit 2)."""
+def load(path: str, platform: str | None = None) -> Expected:
+    """The check's view of the lock at PATH, for PLATFORM (default: the lock's only platform, else this host's).
+    A lock that cannot be read, or has no such platform, is a ``LockfileError`` (exit 2)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -29,7 +32,8 @@ def load(path: str) -> Expected:
         raise LockfileError(path, "is a directory; give the lock file (-l DIR/envbuild.lock)") from None
     except OSError as exc:
         raise LockfileError(path, f"cannot read: {exc.strerror or exc}") from None
-    name = f"lock-{len(data)}-{zlib.crc32(data):08x}"
+    where = platform or f"{sys.platform}-{os.uname().machine}"  # the view depends on it
+    name = f"lock-{len(data)}-{zlib.crc32(data):08x}-{where.replace('/', '-')}"
     cached = cache.read(name)
     if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == data:
         expected: Expected = cached[1]
@@ -40,7 +44,7 @@ def load(path: str) -> Expected:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise LockfileError(path, f"cannot read: {exc}") from None
-        expected = from_lock(lockfile.loads(text, shown=path))
+        expected = from_lock(lockfile.loads(text, shown=path, platform=platform))
         cache.write(name, (data, expected))
     expected["lock"] = path
     return expected
@@ -53,6 +57,7 @@ def from_lock(lock: Lock) -> Expected:
     return {
         "lock": "",
         "lock_version": lock.version,
+        "platform": lock.target.platform,
         "spec_hash": lock.spec_hash,
         "name": lock.name,
         "distro": lock.target.distro,

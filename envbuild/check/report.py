@@ -22,7 +22,7 @@ def as_json(expected: Expected, facts: Facts, outcome: Outcome, target: Target) 
     return {
         "schema": SCHEMA,
         "ok": outcome.ok,
-        "lock": {"path": expected["lock"], "spec-hash": expected["spec_hash"]},
+        "lock": {"path": expected["lock"], "spec-hash": expected["spec_hash"], "platform": expected["platform"]},
         "host": {"hostname": facts.get("hostname"),
                  "os": f"{release.get('id', '')} {release.get('version_id', '')}".strip() or None,
                  "python": interpreter.get("version"), "driver": (facts.get("nvidia") or {}).get("driver")},

@@ -19,6 +19,7 @@ class Expected(TypedDict):
 
     lock: str  # the lock's path, as the user gave it
     lock_version: int
+    platform: str  # the lock's platform this view is of
     spec_hash: str
     name: str
     distro: str | None  # "debian:12"

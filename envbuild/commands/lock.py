@@ -1,4 +1,5 @@
-"""``envbuild lock``: resolve the spec and write ``envbuild.lock`` atomically; ``--check`` compares hashes."""
+"""``envbuild lock``: resolve the spec for each of its platforms and write ``envbuild.lock`` atomically; ``--check``
+compares the spec's hash with the lock's."""
 
 from __future__ import annotations
 
@@ -8,19 +9,16 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
 from envbuild import lockfile
-from envbuild.errors import EnvbuildError, LockfileError, UnknownLockfileVersion
-from envbuild.lockfile import BaseImage, Lock, LockDiff, PythonLock, SystemLock, Target
-from envbuild.spec import PYPROJECT, SPEC_FILE, Distro, Spec, load_spec, spec_hash
+from envbuild.errors import ConfigError, LockfileError, UnknownLockfileVersion
+from envbuild.lockfile import LockDiff, LockFile, PythonLock
+from envbuild.resolve.merge import make_consistent, merge
+from envbuild.resolve.target import Options, Resolved, prepare_target, resolve_target
+from envbuild.spec import PYPROJECT, SPEC_FILE, Spec, load_spec, spec_hash
 from envbuild.validate import shown
-from envbuild.versions import within
-
-if TYPE_CHECKING:
-    from envbuild.resolve.image import ImageFacts
 
 Status = Callable[[str], AbstractContextManager[None]]
 
@@ -28,7 +26,7 @@ Status = Callable[[str], AbstractContextManager[None]]
 @dataclass(frozen=True)
 class LockResult:
     path: Path
-    lock: Lock
+    lock: LockFile
     diff: LockDiff  # Python pins
     system_diff: LockDiff  # apt pins
     written: bool  # False: the file already held exactly this lock
@@ -62,9 +60,6 @@ def regenerate_command(spec: Spec, lock_path: Path) -> str:
 
 def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrade: bool = False,
          upgrade_packages: tuple[str, ...] = (), status: Status | None = None) -> LockResult:
-    from envbuild.resolve.cuda import resolve_cuda
-    from envbuild.resolve.python import python_platform
-
     started = time.monotonic()
     spec = load_spec(spec_path)
     path = lock_path_for(spec, lock_path)
@@ -78,33 +73,20 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
         previous = _previous(path, warnings)
         names = {canonicalize_name(n) for n in upgrade_packages}
         if previous is not None:
-            pinned = set(previous.python.by_name())
+            pinned = {p.name for p in previous.python.packages}
             warnings += [f"-P {n}: not in the previous lock; it is resolved fresh anyway"
                          for n in sorted(names - pinned)]
         stages: list[tuple[str, float]] = []
         env = spec.environment
         what = f"{len(spec.python.requirements)} Python requirements with {spec.python.resolver}"
-        if env.distro is not None or env.base_image is not None:
+        if env.linux:
             what = f"{len(spec.system.packages)} system packages and {what}"
-        with status(f"Resolving {what} for {env.platform}, Python {env.python}"):
-            resolved = _resolve(spec, previous, upgrade=upgrade, upgrade_packages=tuple(sorted(names)),
-                                stages=stages)
-        python, image, distro = resolved.python, resolved.image, resolved.distro
-        cuda, cuda_warnings = resolve_cuda(spec.cuda.version, python.packages, dict(image.env) if image else None)
-        warnings += cuda_warnings
-        new = Lock(
-            spec_hash=spec_hash(spec),
-            name=spec.environment.name,
-            target=Target(platform=spec.environment.platform, distro=distro.name,
-                          python_platform=python_platform(spec, distro)),
-            base_image=BaseImage(env.base_image, image.digest, packages=image.installed)
-            if env.base_image and image else None,
-            python=python,
-            env=spec.env,
-            ignore_extra=spec.check.ignore_extra,
-            cuda=cuda,
-            system=resolved.system,
-        )
+        with status(f"Resolving {what} for {', '.join(env.platforms)}, Python {env.python}"):
+            results = _resolve_all(spec, previous, Options(upgrade, tuple(sorted(names)),
+                                                           network_share=len(spec.environment.platforms)), stages)
+        for result in results.values():
+            warnings += result.warnings
+        new = merge(spec, results, spec_hash(spec))
         text = lockfile.dumps(new, regenerate=regenerate_command(spec, path))
         written = lockfile.write_atomic(path, text)
     return LockResult(path=path, lock=new, diff=lockfile.diff_python(previous.python if previous else None,
@@ -114,89 +96,38 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
                       warnings=tuple(warnings), stages=tuple(stages))
 
 
-@dataclass(frozen=True)
-class _Resolved:
-    system: SystemLock
-    python: PythonLock
-    distro: Distro
-    image: ImageFacts | None
-
-
-def _resolve(spec: Spec, previous: Lock | None, *, upgrade: bool, upgrade_packages: tuple[str, ...],
-             stages: list[tuple[str, float]]) -> _Resolved:
-    """The base image, the apt closure (with the exact interpreter) and the Python pins.
-
-    The Python resolution needs the interpreter's exact version, which the image or the apt indexes give.
-    On a re-lock the previous lock's version is the likely answer, so uv runs with it while the apt closure
-    resolves; when the indexes say otherwise, uv runs again with the right version.
-    """
+def _resolve_all(spec: Spec, previous: LockFile | None, options: Options,
+                 stages: list[tuple[str, float]]) -> dict[str, Resolved]:
+    """Every platform of the spec: first what each needs from the network (its base image, its apt indexes), then
+    the resolutions, all platforms at once (threads: uv and the apt closures overlap), then made consistent: the
+    later platforms prefer the first one's pins."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from envbuild.resolve.python import resolve_python
+    platforms = spec.environment.platforms
+    with ThreadPoolExecutor(max_workers=len(platforms)) as pool:
+        prepared = dict(zip(platforms, pool.map(lambda p: prepare_target(spec, p, stages), platforms), strict=True))
 
-    env = spec.environment
-    prev_python = previous.python if previous else None
-    image = None
-    if env.base_image is not None:
-        from envbuild.resolve.image import resolve_image
+        def one(platform: str, preferences: PythonLock | None = None, opts: Options = options) -> Resolved:
+            before = previous.view(platform) if previous is not None and platform in previous.platforms else None
+            return resolve_target(spec, prepared[platform], before, opts, stages, preferences=preferences)
 
-        begun = time.monotonic()
-        image = resolve_image(env.base_image, env.platform)
-        stages.append(("image", time.monotonic() - begun))
-        if env.distro is not None and env.distro.name != image.distro.name:
-            raise EnvbuildError(f"[environment] distro = {env.distro.name!r}, but {env.base_image} is "
-                                f"{image.distro.name} (its os-release); remove distro or fix it")
-    distro = env.distro or (image.distro if image else None)
-    if distro is None:  # the spec demands a distro or a base image, and an image always tells its distro
-        raise EnvbuildError("the target's distribution is unknown: set [environment] distro")
-    source = "image" if image is not None and image.python_version else "system"
-
-    def python_for(exact: str | None) -> PythonLock:
-        begun = time.monotonic()
-        result = resolve_python(spec, previous=prev_python, upgrade=upgrade, upgrade_packages=upgrade_packages,
-                                exact_python=exact, distro=distro, source=source)
-        stages.append((f"python ({spec.python.resolver})", time.monotonic() - begun))
-        return result
-
-    if image is not None and image.python_version:
-        if not within(image.python_version, env.python):
-            raise EnvbuildError(f"[environment] python = {env.python!r}, but {env.base_image} provides Python "
-                                f"{image.python_version} (PYTHON_VERSION)")
-        exact_from_image: str | None = image.python_version
-    else:
-        exact_from_image = None
-
-    from envbuild.resolve.system import resolve_system
-
-    guess = exact_from_image
-    if (guess is None and prev_python is not None and prev_python.source == "system" and previous is not None
-            and previous.target.distro == distro.name and prev_python.version
-            and within(prev_python.version, env.python)):
-        guess = prev_python.version
-    installed = dict(image.installed) if image else None
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        speculative = pool.submit(python_for, guess) if guess else None
-        begun = time.monotonic()
-        system, exact = resolve_system(distro, env.platform, spec.system.packages,
-                                       None if exact_from_image else env.python, mirror=spec.system.mirror,
-                                       security_mirror=spec.system.security_mirror, installed=installed)
-        stages.append(("system (apt)", time.monotonic() - begun))
-        exact = exact_from_image or exact
-        if speculative is not None and exact == guess:
-            return _Resolved(system, speculative.result(), distro, image)
-    return _Resolved(system, python_for(exact), distro, image)
+        results = dict(zip(platforms, pool.map(one, platforms), strict=True))
+        # the first platform's pins lead: the others are asked again, preferring them, without -U/-P (which the
+        # first platform's resolution already applied)
+        return make_consistent(results, platforms[0], lambda platform, lead: one(platform, lead, Options()))
 
 
-def _previous(path: Path, warnings: list[str]) -> Lock | None:
+def _previous(path: Path, warnings: list[str]) -> LockFile | None:
     """The lock being replaced: its pins are preferences.  A newer lock version is never overwritten."""
     if not path.exists():
         return None
     try:
-        return lockfile.read_lock(path)
+        return lockfile.read_lockfile(path)
     except UnknownLockfileVersion:
         raise
-    except LockfileError as exc:
-        warnings.append(f"the existing lock is unreadable ({exc.problem}); it is regenerated from scratch")
+    except (LockfileError, ConfigError) as exc:
+        problem = exc.problem if isinstance(exc, (LockfileError, ConfigError)) else str(exc)
+        warnings.append(f"the existing lock is unreadable ({problem}); it is regenerated from scratch")
         return None
 
 

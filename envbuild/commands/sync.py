@@ -11,7 +11,8 @@ from envbuild import lockfile
 from envbuild.errors import SyncError, UnsupportedTarget
 from envbuild.export import requirements_text
 from envbuild.lockfile import Lock
-from envbuild.spec import PLATFORMS, expand_url
+from envbuild.platforms import host
+from envbuild.spec import expand_url
 from envbuild.versions import minor
 
 
@@ -66,7 +67,6 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
 
 
 def _check_host(lock: Lock) -> None:
-    machine = PLATFORMS.get(lock.target.platform)
-    if sys.platform != "linux" or platform.machine() != machine:
-        raise UnsupportedTarget(f"the lock is for {lock.target.platform}; this host is "
+    if host() != lock.target.platform:
+        raise UnsupportedTarget(f"the lock is for {', '.join(lock.platforms) or lock.target.platform}; this host is "
                                 f"{sys.platform}/{platform.machine()}, so its packages cannot be installed here")

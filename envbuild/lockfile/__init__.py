@@ -26,7 +26,6 @@ from envbuild.lockfile.model import (
 from envbuild.lockfile.read import (
     choose_platform,
     from_raw,
-    host_platform,
     loads,
     loads_file,
     read_lock,
@@ -39,7 +38,7 @@ from envbuild.lockfile.write import dumps, header
 __all__ = [
     "LOCK_FILE", "LOCK_VERSION", "READABLE_VERSIONS", "BaseImage", "CudaLock", "Lock", "LockDiff", "LockFile",
     "PythonFile", "PythonLock", "PythonPackage", "SystemLock", "SystemPackage", "Target", "TargetLock",
-    "choose_platform", "diff_python", "diff_system", "dumps", "exclusive", "from_raw", "header", "host_platform",
+    "choose_platform", "diff_python", "diff_system", "dumps", "exclusive", "from_raw", "header",
     "loads", "loads_file", "read_lock", "read_lock_text", "read_lockfile", "read_spec_hash", "strip_credentials",
     "write_atomic",
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from envbuild.lockfile.model import PythonLock, SystemLock
+from envbuild.lockfile.model import PythonLock, SystemLock, SystemPackage
 
 
 @dataclass(frozen=True)
@@ -20,17 +21,27 @@ class LockDiff:
 
 
 def diff_python(old: PythonLock | None, new: PythonLock) -> LockDiff:
-    before = old.by_name() if old else {}
-    after = new.by_name()
-    return _diff({n: (p.version, p.hashes) for n, p in before.items()},
-                 {n: (p.version, p.hashes) for n, p in after.items()})
+    return _diff(_pins((p.name, p.version, p.hashes) for p in (old.packages if old else ())),
+                 _pins((p.name, p.version, p.hashes) for p in new.packages))
 
 
-def diff_system(old: SystemLock | None, new: SystemLock | None) -> LockDiff:
-    before = old.by_name() if old else {}
-    after = new.by_name() if new else {}
-    return _diff({n: (p.version, (p.sha256,)) for n, p in before.items()},
-                 {n: (p.version, (p.sha256,)) for n, p in after.items()})
+def diff_system(old: tuple[SystemPackage, ...] | SystemLock | None,
+                new: tuple[SystemPackage, ...] | SystemLock | None) -> LockDiff:
+    def rows(packages: tuple[SystemPackage, ...] | SystemLock | None) -> Iterable[tuple[str, str, tuple[str, ...]]]:
+        records = packages.packages if isinstance(packages, SystemLock) else packages or ()
+        return ((p.name, p.version, (p.sha256,)) for p in records)
+
+    return _diff(_pins(rows(old)), _pins(rows(new)))
+
+
+def _pins(rows: Iterable[tuple[str, str, tuple[str, ...]]]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """name -> (its version, or versions where platforms differ: "1.0, 1.1"; all its hashes)."""
+    versions: dict[str, set[str]] = {}
+    hashes: dict[str, set[str]] = {}
+    for name, version, digests in rows:
+        versions.setdefault(name, set()).add(version)
+        hashes.setdefault(name, set()).update(digests)
+    return {n: (", ".join(sorted(versions[n])), tuple(sorted(hashes[n]))) for n in versions}
 
 
 def _diff(before: dict[str, tuple[str, tuple[str, ...]]], after: dict[str, tuple[str, tuple[str, ...]]]) -> LockDiff:

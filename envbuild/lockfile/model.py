@@ -22,7 +22,7 @@ class PythonFile:
     name: str  # the file name: numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
     url: str  # credential-free
     hash: str  # "sha256:<hex>"
-    platforms: tuple[str, ...] = ()  # where this file is the one installed; () = every platform of the lock
+    platforms: tuple[str, ...] = ()  # where this file is the one installed; () = wherever its package is
 
 
 @dataclass(frozen=True)

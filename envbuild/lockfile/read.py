@@ -6,8 +6,6 @@ version 1 lock (one platform, ``[target]``) is read into the same model as a ver
 
 from __future__ import annotations
 
-import platform as host
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +24,8 @@ from envbuild.lockfile.model import (
     SystemPackage,
     TargetLock,
 )
+from envbuild.platforms import host
 from envbuild.validate import Table
-
-HOST_PLATFORMS = {("linux", "x86_64"): "linux/amd64", ("linux", "aarch64"): "linux/arm64",
-                  ("darwin", "arm64"): "macos/arm64"}
 
 
 def read_lock_text(path: Path) -> str:
@@ -78,11 +74,6 @@ def from_raw(raw: dict[str, Any], shown: str = LOCK_FILE) -> LockFile:
     raise UnknownLockfileVersion(shown, version, LOCK_VERSION)
 
 
-def host_platform() -> str | None:
-    """This machine as a lock platform ("linux/amd64"), or None when envbuild does not know it."""
-    return HOST_PLATFORMS.get((sys.platform, host.machine()))
-
-
 def choose_platform(whole: LockFile, platform: str | None, shown: str) -> str:
     """PLATFORM when the lock has it; without one, the lock's only platform, else this host's."""
     platforms = whole.platforms
@@ -92,7 +83,7 @@ def choose_platform(whole: LockFile, platform: str | None, shown: str) -> str:
         return platform
     if len(platforms) == 1:
         return platforms[0]
-    here = host_platform()
+    here = host()
     if here in platforms:
         return here
     raise LockfileError(shown, f"holds several platforms ({', '.join(platforms)}) and this host is none of them; "

@@ -16,9 +16,9 @@ from pathlib import Path
 from envbuild.adapters import registry
 from envbuild.adapters.http import cache_dir, write_cache
 from envbuild.errors import EnvbuildError
-from envbuild.spec import PLATFORMS, Distro, parse_distro
+from envbuild.platforms import PLATFORMS
+from envbuild.spec import Distro, parse_distro
 
-OCI_ARCH = {"linux/amd64": "amd64", "linux/arm64": "arm64"}
 FILES = ("etc/os-release", "var/lib/dpkg/status")
 LINK_TARGETS = ("usr/lib/os-release",)  # etc/os-release is usually a symlink to it
 CACHE_SCHEMA = "1"
@@ -39,9 +39,9 @@ class ImageFacts:
 
 
 def resolve_image(text: str, platform: str) -> ImageFacts:
-    if platform not in PLATFORMS:
-        raise EnvbuildError(f"{text}: unsupported platform {platform}")
-    arch = OCI_ARCH[platform]
+    arch = PLATFORMS[platform].oci_arch
+    if arch is None:
+        raise EnvbuildError(f"{text}: {platform} has no container images")
     if text.startswith("oci-layout:"):
         location = text.removeprefix("oci-layout:")
         path, _, tag = location.rpartition(":") if not Path(location).exists() else (location, "", "")

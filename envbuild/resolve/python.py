@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from envbuild.errors import UnsupportedTarget
 from envbuild.lockfile import PythonLock, PythonPackage
+from envbuild.platforms import PLATFORMS, host
 from envbuild.spec import Distro, Spec, expand_url
 from envbuild.versions import within
 
@@ -27,11 +28,12 @@ class CompileRequest:
     preferences: tuple[PythonPackage, ...] = ()  # the previous lock's pins, kept unless freed
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
+    network_share: int = 1  # how many resolutions run at once (several platforms): they share the connections
 
 
-def python_platform(spec: Spec, distro: Distro) -> str:
-    """The wheel platform of the target: its machine and the manylinux level of its distro's glibc."""
-    return f"{spec.environment.machine}-manylinux_{distro.glibc.replace('.', '_')}"
+def python_platform(platform: str, distro: Distro | None) -> str:
+    """The wheel platform of the target: its machine and, on Linux, the manylinux level of its distro's glibc."""
+    return PLATFORMS[platform].python_platform(distro.glibc if distro else None)
 
 
 def _adapter(resolver: str) -> Callable[[CompileRequest], list[PythonPackage]]:
@@ -45,20 +47,24 @@ def _adapter(resolver: str) -> Callable[[CompileRequest], list[PythonPackage]]:
 
 
 def host_mismatch(spec: Spec) -> str | None:
-    """Why the host cannot stand in for the target (pip-tools resolves for the interpreter it runs in)."""
+    """Why the host cannot stand in for the targets (pip-tools resolves for the interpreter it runs in)."""
     env = spec.environment
-    host_machine = platform.machine()
-    if sys.platform != "linux" or host_machine != env.machine:
-        return f"the target is {env.platform} but this host is {sys.platform}/{host_machine}"
+    if len(env.platforms) > 1:
+        return f"the targets are {', '.join(env.platforms)}"
+    here = host()
+    if here != env.platform:
+        return f"the target is {env.platform} but this host is {sys.platform}/{platform.machine()}"
     host_python = ".".join(map(str, sys.version_info[:3]))
     if not within(host_python, env.python):
         return f"the target is Python {env.python} but pip-compile runs on Python {host_python}"
     return None
 
 
-def resolve_python(spec: Spec, *, distro: Distro, previous: PythonLock | None = None, upgrade: bool = False,
-                   upgrade_packages: tuple[str, ...] = (), exact_python: str | None = None,
-                   source: str | None = None) -> PythonLock:
+def resolve_python(spec: Spec, platform: str, *, distro: Distro | None, previous: PythonLock | None = None,
+                   upgrade: bool = False, upgrade_packages: tuple[str, ...] = (), exact_python: str | None = None,
+                   source: str | None = None, network_share: int = 1) -> PythonLock:
+    """The spec's Python requirements pinned for PLATFORM (whose glibc comes from DISTRO) and the interpreter
+    EXACT_PYTHON (else the spec's version); PREVIOUS's pins are preferences unless freed by -U / -P."""
     py = spec.python
     if py.resolver == "pip-tools":
         why = host_mismatch(spec)
@@ -70,13 +76,14 @@ def resolve_python(spec: Spec, *, distro: Distro, previous: PythonLock | None = 
     request = CompileRequest(
         requirements=py.requirements,
         python_version=exact_python or spec.environment.python,
-        python_platform=python_platform(spec, distro),
+        python_platform=python_platform(platform, distro),
         index_url=expand_url(py.index_url, "[python] -> index-url"),
         extra_index_urls=tuple(expand_url(u, f"[python] -> extra-index-urls[{i}]")
                                for i, u in enumerate(py.extra_index_urls)),
         preferences=previous.packages if previous else (),
         upgrade=upgrade,
         upgrade_packages=upgrade_packages,
+        network_share=network_share,
     )
     packages = _adapter(py.resolver)(request)
     return PythonLock(requested=spec.environment.python, resolver=py.resolver, index_url=py.index_url,

@@ -265,13 +265,22 @@ def load_universe(sources: Sequence[Source], platform: str, files: Sequence[Inde
     return Universe(records, DEB_ARCH[platform])
 
 
+def index_files_for(distro: Distro, platform: str, *, mirror: str | None = None,
+                    security_mirror: str | None = None) -> list[IndexFile]:
+    """The Packages indexes of DISTRO for PLATFORM, from the (signed) Release files: the network part of a
+    resolution, which the caller may run first (see resolve.target)."""
+    return _index_files(sources_for(distro, platform, mirror, security_mirror), platform)
+
+
 def resolve_system(distro: Distro, platform: str, packages: Sequence[str], python: str | None, *,
                    mirror: str | None = None, security_mirror: str | None = None,
-                   installed: Mapping[str, str] | None = None) -> tuple[SystemLock, str | None]:
+                   installed: Mapping[str, str] | None = None,
+                   files: Sequence[IndexFile] | None = None) -> tuple[SystemLock, str | None]:
     """The pinned apt closure of PACKAGES, plus the distro's interpreter for PYTHON ("3.11") when it is given
-    (None: the base image provides Python), and that interpreter's exact version."""
+    (None: the base image provides Python), and that interpreter's exact version.  FILES: the indexes, when the
+    caller fetched them already (``index_files_for``)."""
     sources = sources_for(distro, platform, mirror, security_mirror)
-    files = _index_files(sources, platform)
+    files = list(files) if files is not None else _index_files(sources, platform)
     lines = tuple(f"{s.url} {s.suite} {' '.join(s.components)}" for s in sources)
     # The answer depends only on these inputs (the indexes by their sha256), so a re-lock against unchanged
     # indexes reads it back instead of loading some 60,000 records again.

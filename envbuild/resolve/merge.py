@@ -1,0 +1,100 @@
+"""Several targets into one lock: consistent versions across platforms, one record per artefact.
+
+Each platform is resolved for itself (its wheels, its .debs), all at once.  Where a package that two platforms
+share came out at different versions, the later platforms are resolved again preferring the first platform's
+pins (as uv's universal lock and conda-lock keep one version where the spec allows it); a version that still
+differs is one the spec or the index forces, and both are recorded.  Then every wheel, .deb and pin becomes one
+record that says on which platforms it is installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from envbuild.lockfile import (
+    LockFile,
+    PythonFile,
+    PythonLock,
+    PythonPackage,
+    SystemLock,
+    SystemPackage,
+    TargetLock,
+)
+from envbuild.resolve.python import python_platform
+
+if TYPE_CHECKING:
+    from envbuild.resolve.target import Resolved
+    from envbuild.spec import Spec
+
+
+def divergent(results: dict[str, Resolved], primary: str) -> list[str]:
+    """The platforms whose pins of a package shared with PRIMARY differ from PRIMARY's."""
+    lead = {p.name: p.version for p in results[primary].python.packages}
+    return [platform for platform, result in results.items() if platform != primary and any(
+        lead.get(p.name, p.version) != p.version for p in result.python.packages)]
+
+
+def make_consistent(results: dict[str, Resolved], primary: str,
+                    again: Callable[[str, PythonLock], Resolved]) -> dict[str, Resolved]:
+    """RESULTS with every divergent platform resolved AGAIN, preferring PRIMARY's pins."""
+    out = dict(results)
+    for platform in divergent(results, primary):
+        out[platform] = again(platform, results[primary].python)
+    return out
+
+
+def merge(spec: Spec, results: dict[str, Resolved], spec_hash: str) -> LockFile:
+    """The lock of every platform in RESULTS."""
+    everywhere = set(results)
+    targets = []
+    for platform, r in sorted(results.items()):
+        targets.append(TargetLock(
+            platform=platform, distro=r.distro.name if r.distro else None,
+            python_platform=python_platform(platform, r.distro), python_version=r.python.version,
+            python_source=r.python.source, base_digest=r.image.digest if r.image else None,
+            base_packages=r.image.installed if r.image else None,
+            apt_sources=r.system.sources if r.system is not None else None, cuda=r.cuda))
+    any_python = next(iter(results.values())).python
+    python = PythonLock(requested=any_python.requested, resolver=any_python.resolver,
+                        index_url=any_python.index_url, extra_index_urls=any_python.extra_index_urls,
+                        packages=_python_records({p: r.python for p, r in results.items()}, everywhere))
+    systems = {p: r.system for p, r in results.items() if r.system is not None}
+    env = spec.environment
+    return LockFile(spec_hash=spec_hash, name=env.name, targets=tuple(targets), python=python, env=spec.env,
+                    ignore_extra=spec.check.ignore_extra,
+                    system=_system_records(systems, everywhere) if systems else None,
+                    base_reference=env.base_image if env.base_image and any(r.image for r in results.values())
+                    else None)
+
+
+def _where(platforms: set[str], everywhere: set[str]) -> tuple[str, ...]:
+    return () if platforms == everywhere else tuple(sorted(platforms))
+
+
+def _python_records(pins: dict[str, PythonLock], everywhere: set[str]) -> tuple[PythonPackage, ...]:
+    platforms: dict[tuple[str, str], set[str]] = {}
+    hashes: dict[tuple[str, str], set[str]] = {}
+    files: dict[tuple[str, str], dict[tuple[str, str, str], set[str]]] = {}
+    for platform, python in pins.items():
+        for package in python.packages:
+            key = (package.name, package.version)
+            platforms.setdefault(key, set()).add(platform)
+            hashes.setdefault(key, set()).update(package.hashes)
+            for f in package.files:
+                files.setdefault(key, {}).setdefault((f.name, f.url, f.hash), set()).add(platform)
+    return tuple(PythonPackage(
+        name=name, version=version, hashes=tuple(sorted(hashes[(name, version)])),
+        files=tuple(PythonFile(n, u, h, _where(where, platforms[(name, version)]))
+                    for (n, u, h), where in sorted(files.get((name, version), {}).items())),
+        platforms=_where(platforms[(name, version)], everywhere)) for name, version in sorted(platforms))
+
+
+def _system_records(systems: dict[str, SystemLock], everywhere: set[str]) -> tuple[SystemPackage, ...]:
+    where: dict[tuple[str, str, str, str], set[str]] = {}
+    for platform, system in systems.items():
+        for package in system.packages:
+            where.setdefault((package.name, package.version, package.architecture, package.sha256),
+                             set()).add(platform)
+    return tuple(SystemPackage(name, version, arch, sha, _where(ps, everywhere))
+                 for (name, version, arch, sha), ps in sorted(where.items()))

@@ -1,0 +1,169 @@
+"""Resolve one target platform: its base image, its apt closure and exact interpreter, its Python pins, its CUDA.
+
+The Python resolution needs the interpreter's exact version, which the image or the apt indexes give.  On a
+re-lock the previous lock's version is the likely answer, so uv runs with it while the apt closure resolves; when
+the indexes say otherwise, uv runs again with the right version.  A macOS target is its Python pins alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from envbuild.errors import EnvbuildError
+from envbuild.lockfile import CudaLock, Lock, PythonLock, SystemLock
+from envbuild.platforms import PLATFORMS
+from envbuild.versions import within
+
+if TYPE_CHECKING:
+    from envbuild.adapters.apt import IndexFile
+    from envbuild.resolve.image import ImageFacts
+    from envbuild.spec import Distro, Spec
+
+
+@dataclass(frozen=True)
+class Resolved:
+    platform: str
+    python: PythonLock
+    distro: Distro | None = None
+    image: ImageFacts | None = None
+    system: SystemLock | None = None
+    cuda: CudaLock | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Options:
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+    network_share: int = 1  # resolutions running at once
+
+
+Stages = list[tuple[str, float]]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a target's resolution needs from the network first: its base image and apt index list."""
+
+    platform: str
+    image: ImageFacts | None = None
+    distro: Distro | None = None
+    index_files: tuple[IndexFile, ...] | None = None  # None: no apt part (macOS)
+
+
+def prepare_target(spec: Spec, platform: str, stages: Stages) -> Prepared:
+    """The base image and the apt Release files of PLATFORM.  Run before any resolver starts: getaddrinfo calls
+    that overlap uv's (A and AAAA queries on one socket) lose a packet on some networks (the conntrack race of
+    container hosts) and then wait out resolv.conf's 5 s timeout, which a re-lock then pays every time."""
+    if not PLATFORMS[platform].linux:
+        return Prepared(platform=platform)
+    image = _image(spec, platform, stages)
+    distro = spec.environment.distro or (image.distro if image else None)
+    if distro is None:  # the spec demands a distro or a base image, and an image always tells its distro
+        raise EnvbuildError("the target's distribution is unknown: set [environment] distro")
+    from envbuild.resolve.system import index_files_for
+
+    begun = time.monotonic()
+    files = index_files_for(distro, platform, mirror=spec.system.mirror, security_mirror=spec.system.security_mirror)
+    stages.append((_stage(spec, platform, "apt indexes"), time.monotonic() - begun))
+    return Prepared(platform=platform, image=image, distro=distro, index_files=tuple(files))
+
+
+def resolve_target(spec: Spec, prepared: Prepared, previous: Lock | None, options: Options, stages: Stages, *,
+                   preferences: PythonLock | None = None) -> Resolved:
+    """PREPARED's platform part of the lock.  PREVIOUS (the old lock's view of it) gives preferences, unless
+    PREFERENCES (another platform's pins, for consistent versions) does."""
+    platform = prepared.platform
+    distro = prepared.distro
+    if distro is None:  # macOS: the Python pins alone
+        python = _python(spec, platform, None, previous=previous.python if previous else None,
+                         preferences=preferences, options=options, stages=stages, exact=None, source=None)
+        return Resolved(platform=platform, python=python)
+    system, python = _system_and_python(spec, prepared, distro, previous=previous, preferences=preferences,
+                                        options=options, stages=stages)
+    from envbuild.resolve.cuda import resolve_cuda
+
+    image = prepared.image
+    cuda, warnings = resolve_cuda(spec.cuda.version, python.packages, dict(image.env) if image else None)
+    return Resolved(platform=platform, python=python, distro=distro, image=image, system=system, cuda=cuda,
+                    warnings=tuple(f"{platform}: {w}" if len(spec.environment.platforms) > 1 else w
+                                   for w in warnings))
+
+
+def _image(spec: Spec, platform: str, stages: Stages) -> ImageFacts | None:
+    env = spec.environment
+    if env.base_image is None:
+        return None
+    from envbuild.resolve.image import resolve_image
+
+    begun = time.monotonic()
+    image = resolve_image(env.base_image, platform)
+    stages.append((_stage(spec, platform, "image"), time.monotonic() - begun))
+    if env.distro is not None and env.distro.name != image.distro.name:
+        raise EnvbuildError(f"[environment] distro = {env.distro.name!r}, but {env.base_image} is "
+                            f"{image.distro.name} (its os-release); remove distro or fix it")
+    if image.python_version and not within(image.python_version, env.python):
+        raise EnvbuildError(f"[environment] python = {env.python!r}, but {env.base_image} provides Python "
+                            f"{image.python_version} (PYTHON_VERSION)")
+    return image
+
+
+def _system_and_python(spec: Spec, prepared: Prepared, distro: Distro, *, previous: Lock | None,
+                       preferences: PythonLock | None, options: Options, stages: Stages,
+                       ) -> tuple[SystemLock, PythonLock]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from envbuild.resolve.system import resolve_system
+
+    env = spec.environment
+    platform, image = prepared.platform, prepared.image
+    prev_python = previous.python if previous else None
+    source = "image" if image is not None and image.python_version else "system"
+    exact_from_image = image.python_version if image is not None else None
+    guess = exact_from_image
+    if (guess is None and prev_python is not None and prev_python.source == "system" and previous is not None
+            and previous.target.distro == distro.name and prev_python.version
+            and within(prev_python.version, env.python)):
+        guess = prev_python.version
+
+    def python_for(exact: str | None) -> PythonLock:
+        return _python(spec, platform, distro, previous=prev_python, preferences=preferences, options=options,
+                       stages=stages, exact=exact, source=source)
+
+    installed = dict(image.installed) if image else None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        speculative = pool.submit(python_for, guess) if guess else None
+        begun = time.monotonic()
+        system, exact = resolve_system(distro, platform, spec.system.packages,
+                                       None if exact_from_image else env.python, mirror=spec.system.mirror,
+                                       security_mirror=spec.system.security_mirror, installed=installed,
+                                       files=prepared.index_files)
+        stages.append((_stage(spec, platform, "system (apt)"), time.monotonic() - begun))
+        exact = exact_from_image or exact
+        if speculative is not None and exact == guess:
+            return system, speculative.result()
+    return system, python_for(exact)
+
+
+def _python(spec: Spec, platform: str, distro: Distro | None, *, previous: PythonLock | None,
+            preferences: PythonLock | None, options: Options, stages: Stages, exact: str | None,
+            source: str | None) -> PythonLock:
+    from envbuild.resolve.python import resolve_python
+
+    begun = time.monotonic()
+    preferred = previous
+    if preferences is not None:  # another platform's pins first, then this platform's own previous ones
+        own = {p.name: p for p in previous.packages} if previous else {}
+        own.update({p.name: p for p in preferences.packages})
+        preferred = replace(preferences, packages=tuple(own[name] for name in sorted(own)))
+    result = resolve_python(spec, platform, distro=distro, previous=preferred, upgrade=options.upgrade,
+                            upgrade_packages=options.upgrade_packages, exact_python=exact, source=source,
+                            network_share=options.network_share)
+    stages.append((_stage(spec, platform, f"python ({spec.python.resolver})"), time.monotonic() - begun))
+    return result
+
+
+def _stage(spec: Spec, platform: str, name: str) -> str:
+    return f"{platform} {name}" if len(spec.environment.platforms) > 1 else name
