@@ -1,0 +1,43 @@
+"""The spec's hash, over its *normalised facts* (sorted, canonical requirement strings, the contents of requirements
+files rather than their paths), never over a serialised object: reformatting the spec or upgrading envbuild does
+not invalidate every lock (conda-lock #432)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envbuild.spec.model import Spec
+
+
+def normalized(spec: Spec) -> dict[str, Any]:
+    """The facts of the spec that decide the lock, as plain sorted data (paths and formatting left out)."""
+    env = spec.environment
+    return {
+        "environment": {
+            "name": env.name,
+            # one platform keeps the key it always had, so that the spec-hash of existing locks stays valid
+            **({"platform": env.platform} if len(env.platforms) == 1 else {"platforms": sorted(env.platforms)}),
+            "python": env.python,
+            "base-image": env.base_image,
+            "distro": env.distro.name if env.distro else None,
+        },
+        "python": {
+            "requirements": list(spec.python.requirements),
+            "index-url": spec.python.index_url,
+            "extra-index-urls": list(spec.python.extra_index_urls),
+            "resolver": spec.python.resolver,
+        },
+        "system": {"packages": list(spec.system.packages), "mirror": spec.system.mirror,
+                   "security-mirror": spec.system.security_mirror},
+        "cuda": {"version": spec.cuda.version},
+        "env": dict(spec.env),
+        "check": {"ignore-extra": list(spec.check.ignore_extra)},
+    }
+
+
+def spec_hash(spec: Spec) -> str:
+    import hashlib
+    import json
+
+    payload = json.dumps(normalized(spec), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()

@@ -1,0 +1,98 @@
+"""The spec's model: frozen dataclasses, built once from ``envbuild.toml`` by ``envbuild.spec.load``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envbuild.platforms import PLATFORMS, Platform
+
+SPEC_FILE = "envbuild.toml"
+PYPROJECT = "pyproject.toml"
+DEFAULT_INDEX = "https://pypi.org/simple"
+RESOLVERS = ("uv", "pip-tools")
+DEFAULT_IGNORE_EXTRA = ("pip", "setuptools", "wheel")
+
+
+
+@dataclass(frozen=True)
+class Distro:
+    """A target distribution release: ``debian:12`` (bookworm)."""
+
+    id: str
+    version: str
+    codename: str
+    glibc: str
+    python3: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.id}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    platforms: tuple[str, ...]  # the targets, in the spec's order (the first one leads a multi-platform lock)
+    python: str
+    base_image: str | None = None  # for the Linux platforms
+    distro: Distro | None = None  # for the Linux platforms (else read from the base image)
+
+    @property
+    def platform(self) -> str:
+        """The first (for most specs, the only) target."""
+        return self.platforms[0]
+
+    def targets(self) -> tuple[Platform, ...]:
+        return tuple(PLATFORMS[p] for p in self.platforms)
+
+    @property
+    def linux(self) -> bool:
+        """Does any target run Linux (so apt, CUDA and a base image apply)?"""
+        return any(PLATFORMS[p].linux for p in self.platforms)
+
+
+@dataclass(frozen=True)
+class PythonSpec:
+    requirements: tuple[str, ...]  # canonical PEP 508 strings, inline and from requirements files, sorted
+    requirements_files: tuple[str, ...] = ()  # as written, relative to the spec
+    index_url: str = DEFAULT_INDEX  # may hold ${VAR} placeholders; expanded only when resolving
+    extra_index_urls: tuple[str, ...] = ()
+    resolver: str = "uv"
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    packages: tuple[str, ...] = ()
+    mirror: str | None = None  # a URL, or "snapshot:YYYYMMDDTHHMMSSZ"
+    security_mirror: str | None = None  # a URL, or "none"
+
+
+@dataclass(frozen=True)
+class CudaSpec:
+    version: str = "auto"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    ignore_extra: tuple[str, ...] = DEFAULT_IGNORE_EXTRA
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: Path  # the file it was read from (envbuild.toml or pyproject.toml)
+    environment: Environment
+    python: PythonSpec
+    system: SystemSpec = SystemSpec()
+    cuda: CudaSpec = CudaSpec()
+    env: tuple[tuple[str, str], ...] = ()
+    check: CheckSpec = field(default_factory=CheckSpec)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def default_lock_path(self) -> Path:
+        return self.root / "envbuild.lock"
+
+
