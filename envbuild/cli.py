@@ -141,6 +141,8 @@ def _print_lock_summary(outcome: LockResult) -> None:
     what = f"{count} Python package{'s' if count != 1 else ''}"
     if whole.system is not None:
         what += f" and {len({(p.name, p.architecture) for p in whole.system})} system packages"
+    if whole.conda is not None:
+        what = what.replace(" and ", ", ") + f" and {len({p.name for p in whole.conda.packages})} conda packages"
     distros = sorted({v.target.distro for v in views if v.target.distro})
     target = ", ".join(whole.platforms) + (f" ({', '.join(distros)})" if distros else "")
     what += (f" for {target}, Python {first.python.target_version} ({first.python.resolver}, "
@@ -172,19 +174,31 @@ def _print_lock_summary(outcome: LockResult) -> None:
 @click.option("--venv", type=click.Path(path_type=Path), default=None,
               help="The virtual environment to make match the lock; created if missing. "
                    "[default: .venv beside the lock]")
-def sync_command(lock_path: Path | None, venv: Path | None) -> int:
-    """Make a virtual environment hold exactly the lock's Python packages.
+@click.option("--prefix", type=click.Path(path_type=Path), default=None,
+              help="For a lock with [conda]: the conda environment to make match the lock (created if missing), "
+                   "with the pip layer on top when its Python is conda's.")
+def sync_command(lock_path: Path | None, venv: Path | None, prefix: Path | None) -> int:
+    """Make a virtual environment (or a conda environment) hold exactly the lock.
 
     Installs every locked package with its hash required, and removes whatever the lock does not
-    list. This is how a new developer gets the team's environment with one command.
+    list. No solver runs: the lock's records are installed as they are. This is how a new developer
+    gets the team's environment with one command.
 
     \b
-    Example:
+    Examples:
       envbuild sync && . .venv/bin/activate
+      envbuild sync --prefix ~/envs/trainer && conda activate ~/envs/trainer
     """
-    from envbuild.commands.sync import sync
+    from envbuild.commands.sync import sync, sync_prefix
 
     path = _default_lock(lock_path)
+    if prefix is not None:
+        done = sync_prefix(path, prefix)
+        click.echo(f"{'Created and synced' if done.created else 'Synced'} {done.prefix}: {done.total} conda packages "
+                   f"({len(done.installed)} installed, {len(done.removed)} removed)"
+                   + (f"; {len(done.pip)} pip packages on top" if done.pip else ""))
+        if venv is None:
+            return EXIT_OK
     result = sync(path, venv if venv is not None else path.parent / ".venv")
     for warning in result.warnings:
         _echo_err(f"warning: {warning}")
@@ -196,26 +210,31 @@ def sync_command(lock_path: Path | None, venv: Path | None) -> int:
 @cli.command("export")
 @_lock_option
 @_platform_option
-@click.option("--format", "fmt", type=click.Choice(["requirements", "pylock"]), required=True,
-              help="requirements: a hash-pinned requirements.txt for pip or uv. pylock: a PEP 751 "
-                   "pylock.toml (uv pip install -r pylock.toml).")
+@click.option("--format", "fmt", type=click.Choice(["requirements", "pylock", "conda-lock", "explicit"]),
+              required=True,
+              help="requirements: a hash-pinned requirements.txt for pip or uv. pylock: a PEP 751 pylock.toml "
+                   "(uv pip install -r pylock.toml). conda-lock: a conda-lock.yml of every platform (conda-lock "
+                   "install). explicit: conda's @EXPLICIT file with sha256s (conda create --file, micromamba "
+                   "create -f).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write here (atomically) instead of standard output.")
 def export_command(lock_path: Path | None, platform: str | None, fmt: str, output: Path | None) -> int:
-    """Hand the Python part of the lock to pip, uv or any PEP 751 installer.
+    """Hand the lock to pip, uv, any PEP 751 installer, conda-lock, conda or micromamba.
 
     \b
     Examples:
       envbuild export --format requirements -o requirements.txt
-  envbuild render            write a pinned Dockerfile (or --format apptainer|devcontainer)
-  envbuild build             build it with BuildKit; the image checks itself against the lock
       pip install --require-hashes --no-deps -r requirements.txt
       envbuild export --format pylock -o pylock.toml && uv pip install -r pylock.toml
+      envbuild export --format conda-lock -o conda-lock.yml && conda-lock install -n trainer conda-lock.yml
+      envbuild export --format explicit --platform linux/amd64 -o explicit.txt && micromamba create -n t -f explicit.txt
     """
     from envbuild import lockfile
     from envbuild.export import export
 
-    text = export(lockfile.read_lock(_default_lock(lock_path), platform), fmt)
+    path = _default_lock(lock_path)
+    whole = lockfile.read_lockfile(path)
+    text = export(whole, lockfile.choose_platform(whole, platform, str(path)), fmt)
     if output is None:
         click.echo(text, nl=False)
     else:

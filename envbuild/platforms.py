@@ -19,6 +19,7 @@ class Platform:
     deb_arch: str | None  # Debian's architecture (None: no apt there)
     oci_arch: str | None  # an image index's architecture (None: no images)
     wheel: str  # uv's --python-platform ("{glibc}" is the target's manylinux level)
+    conda: str  # conda's subdir
 
     @property
     def linux(self) -> bool:
@@ -34,9 +35,9 @@ class Platform:
 
 
 PLATFORMS = {p.name: p for p in (
-    Platform("linux/amd64", "linux", "x86_64", "amd64", "amd64", "x86_64-manylinux_{glibc}"),
-    Platform("linux/arm64", "linux", "aarch64", "arm64", "arm64", "aarch64-manylinux_{glibc}"),
-    Platform("macos/arm64", "macos", "arm64", None, None, "aarch64-apple-darwin"),
+    Platform("linux/amd64", "linux", "x86_64", "amd64", "amd64", "x86_64-manylinux_{glibc}", "linux-64"),
+    Platform("linux/arm64", "linux", "aarch64", "arm64", "arm64", "aarch64-manylinux_{glibc}", "linux-aarch64"),
+    Platform("macos/arm64", "macos", "arm64", None, None, "aarch64-apple-darwin", "osx-arm64"),
 )}
 ALIASES = {"linux/x86_64": "linux/amd64", "linux/arm64/v8": "linux/arm64", "linux/aarch64": "linux/arm64",
            "darwin/arm64": "macos/arm64", "macos/aarch64": "macos/arm64"}

@@ -78,6 +78,33 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         yield served
 
 
+@pytest.fixture(scope="session")
+def conda_channel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The standard conda channel (tests/support/conda.py), built once (skipped, with the reason, without
+    py-rattler and conda-package-handling: pip install -e '.[dev]')."""
+    try:
+        import conda_package_handling  # noqa: F401
+        import rattler  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"the conda tests need py-rattler and conda-package-handling ({exc})")
+    from tests.support.conda import STANDARD, build
+
+    root = tmp_path_factory.mktemp("conda") / "channel"
+    build(root, STANDARD)
+    return root
+
+
+@pytest.fixture
+def conda_channel(conda_channel_dir: Path, tmp_path: Path) -> Iterator[Any]:
+    """The standard channel, copied (a test may add packages) and served on 127.0.0.1."""
+    from tests.support.conda import CondaChannel
+
+    root = tmp_path / "channel"
+    shutil.copytree(conda_channel_dir, root)
+    with CondaChannel(root) as served:
+        yield served
+
+
 BASE_IMAGE = os.environ.get("ENVBUILD_TEST_BASE_IMAGE", "envbuild-ci/debian:bookworm")
 
 
@@ -126,15 +153,18 @@ def pypi_reachable() -> None:
 
 
 def write_spec(directory: Path, index_url: str, requirements: list[str], *, system: list[str] | None = None,
-               apt: AptMirror | None = None, **environment: str | list[str] | None) -> Path:
+               apt: AptMirror | None = None, conda: dict[str, object] | None = None,
+               **environment: str | list[str] | None) -> Path:
     """An envbuild.toml whose apt sources are the loopback mirror; [python] comes last, so tests may append.
-    ``platforms=[...]`` replaces the default ``platform``."""
+    ``platforms=[...]`` replaces the default ``platform``; CONDA is the [conda] table."""
     env: dict[str, str | list[str] | None] = {"name": "t", "platform": "linux/amd64", "distro": "debian:bookworm",
                                               "python": "3.11", **environment}
     if "platforms" in environment:
         env.pop("platform")
     lines = ["[environment]"] + [f'{k.replace("_", "-")} = {json.dumps(v)}' for k, v in env.items() if v is not None]
     lines += ["", "[system]", f"packages = {system or []!r}".replace("'", '"'), (apt or _APT["default"]).spec_lines()]
+    if conda is not None:
+        lines += ["[conda]"] + [f"{k} = {json.dumps(v)}" for k, v in conda.items()] + [""]
     lines += ["[python]", f"requirements = {json.dumps(requirements)}", f'index-url = "{index_url}"']
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "envbuild.toml"

@@ -81,13 +81,19 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
         (work / "requirements.in").write_text("".join(f"{r}\n" for r in request.requirements), encoding="utf-8")
         if request.preferences:
             (work / OUTPUT).write_text(pylock_text(request.preferences, request.index_url), encoding="utf-8")
+        provided: list[str] = []
+        if request.provided:  # the environment has these (conda's): at that version, and not installed by pip
+            (work / "provided.txt").write_text("".join(f"{n}=={v}\n" for n, v in request.provided), encoding="utf-8")
+            provided = ["--constraint", "provided.txt"]
+            for name, _ in request.provided:
+                provided += ["--no-emit-package", name]
         # The target is --python-version/--python-platform; --python only names the interpreter that builds an
         # sdist's metadata when a package has no wheel. Naming ours spares uv a search of PATH for a matching
         # interpreter (it runs each candidate: 0.4 s and more with pyenv shims), which ends in a fallback anyway.
         argv = [binary(), "pip", "compile", "requirements.in", "--output-file", OUTPUT, "--generate-hashes",
                 "--python-version", request.python_version, "--python-platform", request.python_platform,
                 "--python", sys.executable,
-                "--no-config", "--quiet", "--color", "never", "--no-header",
+                "--no-config", "--quiet", "--color", "never", "--no-header", *provided,
                 *_index_args(request.index_url, request.extra_index_urls)]
         if request.upgrade:
             argv.append("--upgrade")
@@ -189,3 +195,28 @@ def sync(python: Path, requirements_text: str, index_url: str, extra_index_urls:
         done = process.run(argv, env={**_env(), "VIRTUAL_ENV": os.fspath(python.parent.parent)})
     if done.returncode != 0:
         raise SyncError(f"uv pip sync failed: {trim_error(done.stderr)}")
+
+
+def install_exact(python: Path, requirements_text: str, index_url: str, extra_index_urls: Sequence[str], *,
+                  keep: set[str]) -> None:
+    """Install the hash-pinned REQUIREMENTS_TEXT for PYTHON without touching what another installer put there
+    (a conda environment's own Python packages, KEEP), then remove what pip installed that the lock does not list.
+    ``uv pip sync`` would uninstall conda's packages too."""
+    from packaging.utils import canonicalize_name
+
+    wanted = {str(canonicalize_name(line.split("==", 1)[0])) for line in requirements_text.splitlines()
+              if "==" in line and not line.startswith(("#", "-"))}
+    with tempfile.TemporaryDirectory(prefix="envbuild-sync-") as tmp:
+        req = Path(tmp) / "requirements.txt"
+        req.write_text(requirements_text, encoding="utf-8")
+        argv = [binary(), "pip", "install", "-r", str(req), "--python", str(python), "--require-hashes", "--no-deps",
+                "--no-config", "--color", "never", "--quiet", *_index_args(index_url, extra_index_urls)]
+        done = process.run(argv, env=_env())
+    if done.returncode != 0:
+        raise SyncError(f"uv pip install failed: {trim_error(done.stderr)}")
+    extra = sorted(set(installed(python)) - wanted - {str(canonicalize_name(n)) for n in keep})
+    if extra:
+        done = process.run([binary(), "pip", "uninstall", "--python", str(python), "--no-config", "--quiet", *extra],
+                           env=_env())
+        if done.returncode != 0:
+            raise SyncError(f"uv pip uninstall failed: {trim_error(done.stderr)}")

@@ -44,6 +44,8 @@ OPTIONS: tuple[tuple[tuple[str, ...], str, str | None, str, str], ...] = (
     (("--root",), "root", "DIR", "Check a mounted root filesystem (dpkg, os-release, site-packages under it).", ""),
     (("--image",), "image", "REF", "Check an image: the probe runs in a container from it (no network, its user).",
      "host"),
+    (("--prefix",), "prefix", "DIR", "Check this conda environment (and its Python). [default: $CONDA_PREFIX, else "
+                                     "the lock's conda prefix]", "host"),
     (("--platform",), "platform", "PLATFORM", "The lock's platform to check against (for a lock of several). "
                                               "[default: this host's]", ""),
 )
@@ -164,9 +166,10 @@ def run(options: dict[str, Any], *, in_image: bool = False) -> int:
 
     lock = options.get("lock") or (os.environ.get("ENVBUILD_LOCK", IN_IMAGE_LOCK) if in_image
                                    else locate.DEFAULT_LOCK)
-    target = locate.target(python=options.get("python"), root=options.get("root"), image=options.get("image"),
-                           lock=lock, in_image=in_image)
     expected = expect.load(lock, options.get("platform"))
+    target = locate.target(python=options.get("python"), root=options.get("root"), image=options.get("image"),
+                           prefix=options.get("prefix"), lock=lock, in_image=in_image,
+                           conda=expected["conda"]["prefix"] if expected["conda"] else None)
     strict = not options.get("no_strict") if in_image else bool(options.get("strict"))
     facts = gather(target, expected, deep=bool(options.get("deep")), strict=strict)
     outcome = compare.compare(expected, facts, strict=strict)
@@ -191,22 +194,23 @@ def gather(target: Target, expected: Expected, *, deep: bool = False, strict: bo
         from envbuild.adapters.engine import run_probe
 
         args = [*(f"--env={n}" for n in env_names), *(["--deep"] if deep else []),
-                *([] if dpkg else ["--no-dpkg"]), *(["--cuda"] if cuda else [])]
+                *([] if dpkg else ["--no-dpkg"]), *(["--cuda"] if cuda else []),
+                *([f"--conda-prefix={target['conda']}"] if target["conda"] else [])]
         return run_probe(target["path"], os.path.dirname(os.path.abspath(probe.__file__)), args)
     if target["kind"] == "root":
         return probe.probe(paths=probe.site_dirs_under(target["path"]), root=target["path"], host=False,
-                           deep=deep, dpkg=dpkg)
+                           deep=deep, dpkg=dpkg, conda_prefix=target["conda"])
     from envbuild.check import locate
 
     if target["kind"] == "self" or locate.is_self(target["path"]):
         return probe.probe(paths=sys.path, interpreter=probe.this_interpreter(), env_names=env_names, deep=deep,
-                           dpkg=dpkg, cuda=cuda)
+                           dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"])
     from envbuild.check.interpreter import describe
 
     info = describe(target["path"])
     interpreter = {k: info[k] for k in ("version", "implementation", "executable", "prefix")}
     return probe.probe(paths=info["base"] + info["sites"], site_dirs=tuple(info["sites"]), interpreter=interpreter,
-                       env_names=env_names, deep=deep, dpkg=dpkg, cuda=cuda)
+                       env_names=env_names, deep=deep, dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"])
 
 
 def _write(path: str, text: str) -> None:

@@ -50,8 +50,12 @@ def compare(expected: Expected, facts: Facts, *, strict: bool = False) -> Outcom
     _gpus(expected, facts, out, checked)
     _cuda_libraries(expected, facts, out, checked)
     _env(expected, facts, out, checked)
+    _conda(expected, facts, out, checked)
     for problem in facts.get("files") or []:
         out.append(finding("file", problem["path"], problem["status"], "as in RECORD", problem["status"]))
+    for problem in facts.get("conda_files") or []:
+        out.append(finding("file", problem["path"], problem["status"],
+                           f"as conda-meta records it ({problem['package']})", problem["status"]))
     return Outcome(out, checked)
 
 
@@ -79,6 +83,7 @@ def _python(expected: Expected, facts: Facts, out: list[Finding], checked: list[
         elif not _same_version(version, dist["version"]):
             out.append(finding("python", name, "changed", version, dist["version"]))
     ignored = {normalise(n) for n in (*expected["ignore_extra"], *ALWAYS_IGNORED)}
+    ignored |= {normalise(n) for n in ((facts.get("conda") or {}).get("records") or {})}  # conda's, checked there
     for name in sorted(set(installed) - set(expected["packages"]) - ignored):
         checked.append(("python", name))
         out.append(finding("python", name, "extra", None, installed[name]["version"]))
@@ -238,6 +243,32 @@ def _cuda_libraries(expected: Expected, facts: Facts, out: list[Finding], checke
             out.append(finding("cuda", name, "unverifiable", wanted, "not found or not loadable", severity="warning"))
         elif lib["version"].split(".")[:width] != wanted.split(".")[:width]:
             out.append(finding("cuda", name, "changed", wanted, f"{lib['version']} ({lib['path']})"))
+
+
+def _conda(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+    """The conda environment must hold exactly the lock's records (name, version and build)."""
+    locked = expected["conda"]
+    if locked is None:
+        return
+    found = facts.get("conda")
+    if found is None:
+        checked.append(("conda", "prefix"))
+        out.append(finding("conda", "prefix", "missing", f"a conda environment ({locked['prefix']})",
+                           "no conda-meta there (give --prefix DIR, or run envbuild sync --prefix DIR)"))
+        return
+    records = found["records"]
+    for name, (version, build) in sorted(locked["packages"].items()):
+        checked.append(("conda", name))
+        have = records.get(name)
+        if have is None:
+            out.append(finding("conda", name, "missing", f"{version} {build}", None))
+        elif (have["version"], have["build"]) != (version, build):
+            out.append(finding("conda", name, "changed", f"{version} {build}", f"{have['version']} {have['build']}"))
+    for name in sorted(set(records) - set(locked["packages"])):
+        checked.append(("conda", name))
+        out.append(finding("conda", name, "extra", None, f"{records[name]['version']} {records[name]['build']}"))
+    for problem in found.get("problems", []):
+        out.append(finding("conda", problem["path"], "unverifiable", None, problem["problem"], severity="warning"))
 
 
 def _numbers(version: str) -> tuple[int, ...]:

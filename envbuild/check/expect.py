@@ -15,6 +15,8 @@ from envbuild.check import cache
 from envbuild.errors import LockfileError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
+VIEW_FORMAT = 3  # raise when Expected's shape changes: a cached view of another shape is then never read
+
 if TYPE_CHECKING:
     from envbuild.check.shapes import Expected
     from envbuild.lockfile import Lock
@@ -33,7 +35,7 @@ def load(path: str, platform: str | None = None) -> Expected:
     except OSError as exc:
         raise LockfileError(path, f"cannot read: {exc.strerror or exc}") from None
     where = platform or f"{sys.platform}-{os.uname().machine}"  # the view depends on it
-    name = f"lock-{len(data)}-{zlib.crc32(data):08x}-{where.replace('/', '-')}"
+    name = f"lock{VIEW_FORMAT}-{len(data)}-{zlib.crc32(data):08x}-{where.replace('/', '-')}"
     cached = cache.read(name)
     if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == data:
         expected: Expected = cached[1]
@@ -70,4 +72,6 @@ def from_lock(lock: Lock) -> Expected:
         "cuda": {"runtime": cuda.runtime, "cudnn": cuda.cudnn, "nccl": cuda.nccl, "min_driver": cuda.min_driver,
                  "toolkit_driver": cuda.toolkit_driver} if cuda is not None else None,
         "env": dict(lock.env),
+        "conda": {"prefix": lock.conda.prefix, "packages": {p.name: [p.version, p.build] for p in lock.conda.packages}}
+        if lock.conda is not None else None,
     }

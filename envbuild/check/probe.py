@@ -283,12 +283,13 @@ def this_interpreter() -> dict[str, Any]:
 
 def probe(*, paths: list[str], site_dirs: tuple[str, ...] = (), interpreter: dict[str, Any] | None = None,
           root: str = "/", host: bool = True, env_names: list[str] | None = None, deep: bool = False,
-          dpkg: bool = True, cuda: bool = False) -> dict[str, Any]:
+          dpkg: bool = True, cuda: bool = False, conda_prefix: str | None = None) -> dict[str, Any]:
     """Every fact, as JSON-able data.
 
     PATHS (and SITE_DIRS among them) are the interpreter's path; INTERPRETER describes it (None for a mounted
     root).  HOST: the facts of this machine apply (hostname, glibc, environment, GPUs); false for a mounted
-    root.  DPKG and CUDA say whether the lock has an apt part and a CUDA stack (each costs a read or a load)."""
+    root.  DPKG and CUDA say whether the lock has an apt part and a CUDA stack (each costs a read or a load).
+    CONDA_PREFIX: the conda environment to read (under ROOT), when the lock has one."""
     dists = distributions(paths, site_dirs)
     gpu = nvidia.devices() if host and cuda else None
     facts: dict[str, Any] = {
@@ -308,6 +309,13 @@ def probe(*, paths: list[str], site_dirs: tuple[str, ...] = (), interpreter: dic
         from . import kernels
 
         facts["kernels"] = kernels.of_torch(dists["packages"]["torch"])
+    if conda_prefix is not None:
+        from . import conda
+
+        prefix = os.path.join(root, conda_prefix.lstrip("/")) if root != "/" else conda_prefix
+        facts["conda"] = conda.records(prefix)
+        if deep and facts["conda"] is not None:
+            facts["conda_files"] = conda.verify(prefix, facts["conda"]["records"])
     if deep:
         facts["files"] = verify_records(dists["packages"])
     return facts
@@ -333,9 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deep", action="store_true", help="hash every installed file against its RECORD")
     parser.add_argument("--no-dpkg", action="store_true", help="skip the dpkg status (the lock has no apt part)")
     parser.add_argument("--cuda", action="store_true", help="the lock has CUDA: read the GPUs and CUDA libraries")
+    parser.add_argument("--conda-prefix", help="the conda environment to read")
     args = parser.parse_args(argv)
     facts = probe(paths=sys.path, interpreter=this_interpreter(), env_names=args.env, deep=args.deep,
-                  dpkg=not args.no_dpkg, cuda=args.cuda)
+                  dpkg=not args.no_dpkg, cuda=args.cuda, conda_prefix=args.conda_prefix)
     json.dump(facts, sys.stdout)
     sys.stdout.write("\n")
     return 0

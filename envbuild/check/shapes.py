@@ -14,6 +14,11 @@ class CudaExpected(TypedDict):
     toolkit_driver: str | None
 
 
+class CondaExpected(TypedDict):
+    prefix: str  # where the lock's environment is installed (images; a host may have it elsewhere)
+    packages: dict[str, list[str]]  # name -> [version, build]
+
+
 class Expected(TypedDict):
     """What the lock says the environment holds: the part of the lock the check compares."""
 
@@ -31,14 +36,17 @@ class Expected(TypedDict):
     base_packages: dict[str, str] | None  # what the base image holds; None: the lock does not say
     cuda: CudaExpected | None
     env: dict[str, str]
+    conda: CondaExpected | None
 
 
 class Target(TypedDict):
-    """What is checked: this interpreter ("self"), another one ("python"), a mounted root, or an image."""
+    """What is checked: this interpreter ("self"), another one ("python"), a mounted root, or an image; and the
+    conda prefix, when the lock has one."""
 
     kind: str  # self | python | root | image
     path: str  # the interpreter, the root directory or the image reference
     why: str  # how it was chosen when the user did not name it ("" when given)
+    conda: str | None  # the conda prefix to read (inside the root or image), None: the lock has no conda part
 
 
 Finding = dict[str, Any]  # {"kind", "name", "status", "expected", "found", "severity"}: the report's schema 1

@@ -31,6 +31,9 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
 
     lock = lockfile.read_lock(lock_path)
     _check_host(lock)
+    if lock.python.source == "conda":
+        raise SyncError("the lock's Python is its conda environment's: sync that with --prefix DIR (the pip layer "
+                        "goes on top of it)")
     venv = venv.absolute()
     python = venv / "bin" / "python"
     if Path(sys.prefix).resolve() == venv.resolve():
@@ -64,6 +67,52 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
         total=len(after),
         warnings=tuple(warnings),
     )
+
+
+@dataclass(frozen=True)
+class PrefixResult:
+    prefix: Path
+    created: bool
+    installed: tuple[str, ...]  # "name version build" now present that was not before
+    removed: tuple[str, ...]
+    total: int  # conda records in the prefix
+    pip: tuple[str, ...] = ()  # the pip layer's "name==version" installed on top (its Python is conda's)
+
+
+def sync_prefix(lock_path: Path, prefix: Path) -> PrefixResult:
+    """Make the conda environment at PREFIX hold exactly the lock's conda records (install, update, remove), then
+    the pip layer on top when the lock's Python is conda's.  Nothing is solved: the records are the lock's."""
+    from envbuild.adapters import rattler, uv
+    from envbuild.adapters.http import cache_dir
+    from envbuild.platforms import PLATFORMS
+    from envbuild.resolve.conda import credentials
+
+    lock = lockfile.read_lock(lock_path)
+    if lock.conda is None:
+        raise SyncError(f"{lock_path} has no conda environment ([conda] in the spec); sync a venv with --venv")
+    _check_host(lock)
+    prefix = prefix.absolute()
+    if prefix.exists() and any(prefix.iterdir()) and not (prefix / "conda-meta").is_dir():
+        raise SyncError(f"{prefix} exists and is not a conda environment (no conda-meta); choose another --prefix")
+    created = not (prefix / "conda-meta").is_dir()
+    before = _records(prefix)
+    rattler.install(lock.conda.packages, prefix, subdir=PLATFORMS[lock.target.platform].conda,
+                    credentials=credentials(lock.conda.channels), cache_dir=cache_dir("conda", "pkgs"))
+    after = _records(prefix)
+    pip: tuple[str, ...] = ()
+    if lock.python.source == "conda" and lock.python.packages:
+        python = prefix / "bin" / "python"
+        conda_names = {r.split(" ", 1)[0] for r in after}
+        uv.install_exact(python, requirements_text(lock), expand_url(lock.python.index_url, "[python] -> index-url"),
+                         [expand_url(u, "[python] -> extra-index-urls") for u in lock.python.extra_index_urls],
+                         keep=conda_names)
+        pip = tuple(f"{p.name}=={p.version}" for p in lock.python.packages)
+    return PrefixResult(prefix=prefix, created=created, installed=tuple(sorted(after - before)),
+                        removed=tuple(sorted(before - after)), total=len(after), pip=pip)
+
+
+def _records(prefix: Path) -> set[str]:
+    return {" ".join(p.name[:-5].rsplit("-", 2)) for p in (prefix / "conda-meta").glob("*.json")}
 
 
 def _check_host(lock: Lock) -> None:

@@ -12,6 +12,8 @@ from envbuild.lockfile.model import (
     LOCK_VERSION,
     READABLE_VERSIONS,
     BaseImage,
+    CondaLock,
+    CondaPackage,
     CudaLock,
     Lock,
     LockFile,
@@ -36,9 +38,9 @@ from envbuild.lockfile.read import (
 from envbuild.lockfile.write import dumps, header
 
 __all__ = [
-    "LOCK_FILE", "LOCK_VERSION", "READABLE_VERSIONS", "BaseImage", "CudaLock", "Lock", "LockDiff", "LockFile",
-    "PythonFile", "PythonLock", "PythonPackage", "SystemLock", "SystemPackage", "Target", "TargetLock",
-    "choose_platform", "diff_python", "diff_system", "dumps", "exclusive", "from_raw", "header",
+    "LOCK_FILE", "LOCK_VERSION", "READABLE_VERSIONS", "BaseImage", "CondaLock", "CondaPackage", "CudaLock", "Lock",
+    "LockDiff", "LockFile", "PythonFile", "PythonLock", "PythonPackage", "SystemLock", "SystemPackage", "Target",
+    "TargetLock", "choose_platform", "diff_python", "diff_system", "dumps", "exclusive", "from_raw", "header",
     "loads", "loads_file", "read_lock", "read_lock_text", "read_lockfile", "read_spec_hash", "strip_credentials",
     "write_atomic",
 ]

@@ -8,7 +8,7 @@ render, build, sync, export and check work with: ``LockFile.view(platform)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 LOCK_VERSION = 2  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
 READABLE_VERSIONS = (1, 2)
@@ -88,6 +88,42 @@ class CudaLock:
 
 
 @dataclass(frozen=True)
+class CondaPackage:
+    """One conda package as the solver chose it: everything an installer needs without solving again."""
+
+    name: str
+    version: str
+    build: str
+    build_number: int
+    subdir: str  # linux-64, linux-aarch64, osx-arm64, noarch
+    channel: str  # the channel's base URL, credential-free
+    url: str  # credential-free
+    sha256: str  # hex
+    md5: str  # hex (conda-lock and @EXPLICIT files name packages by it)
+    size: int | None = None
+    depends: tuple[str, ...] = ()
+    constrains: tuple[str, ...] = ()
+    noarch: str | None = None  # "python" | "generic"
+    license: str | None = None
+    platforms: tuple[str, ...] = ()  # () = every platform of the lock
+
+    @property
+    def file_name(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class CondaLock:
+    channels: tuple[str, ...]  # as the spec writes them (${VAR} placeholders kept)
+    prefix: str  # where images install the environment
+    packages: tuple[CondaPackage, ...] = ()  # sorted by name (then subdir)
+    cuda: str | None = None  # the __cuda the solve assumed (the spec's [conda] cuda)
+
+    def by_name(self) -> dict[str, CondaPackage]:
+        return {p.name: p for p in self.packages}
+
+
+@dataclass(frozen=True)
 class BaseImage:
     reference: str  # as the spec wrote it
     digest: str  # the platform manifest's digest
@@ -109,6 +145,7 @@ class Lock:
     base_image: BaseImage | None = None  # absent for a bare-metal target
     version: int = LOCK_VERSION
     platforms: tuple[str, ...] = ()  # every platform of the file this view comes from
+    conda: CondaLock | None = None  # absent without [conda]
 
 
 @dataclass(frozen=True)
@@ -119,7 +156,7 @@ class TargetLock:
     distro: str | None = None
     python_platform: str | None = None
     python_version: str | None = None  # the exact interpreter
-    python_source: str | None = None  # "system" | "image"
+    python_source: str | None = None  # "system" | "image" | "conda"
     base_digest: str | None = None  # the base image's manifest for this platform
     base_packages: tuple[tuple[str, str], ...] | None = None  # what that manifest's image holds (dpkg)
     apt_sources: tuple[str, ...] | None = None  # None: no apt part for this platform
@@ -139,7 +176,7 @@ class LockFile:
     system: tuple[SystemPackage, ...] | None = None  # None: no platform has an apt part
     base_reference: str | None = None
     version: int = LOCK_VERSION
-    warnings: tuple[str, ...] = field(default=(), compare=False)  # notes for the reader of an older version
+    conda: CondaLock | None = None  # its packages carry their platforms
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -162,10 +199,14 @@ class LockFile:
                 replace(p, platforms=()) for p in self.system or () if _on(p.platforms, platform)))
         base = (BaseImage(self.base_reference, t.base_digest, t.base_packages)
                 if self.base_reference is not None and t.base_digest is not None else None)
+        conda = None
+        if self.conda is not None:
+            conda = replace(self.conda, packages=tuple(replace(p, platforms=()) for p in self.conda.packages
+                                                       if _on(p.platforms, platform)))
         return Lock(spec_hash=self.spec_hash, name=self.name,
                     target=Target(platform=t.platform, distro=t.distro, python_platform=t.python_platform),
                     python=python, env=self.env, ignore_extra=self.ignore_extra, cuda=t.cuda, system=system,
-                    base_image=base, version=self.version, platforms=self.platforms)
+                    base_image=base, version=self.version, platforms=self.platforms, conda=conda)
 
     @classmethod
     def of(cls, lock: Lock) -> LockFile:
@@ -179,7 +220,8 @@ class LockFile:
         return cls(spec_hash=lock.spec_hash, name=lock.name, targets=(target,),
                    python=replace(lock.python, version=None, source=None), env=lock.env,
                    ignore_extra=lock.ignore_extra, system=lock.system.packages if lock.system is not None else None,
-                   base_reference=lock.base_image.reference if lock.base_image else None, version=lock.version)
+                   base_reference=lock.base_image.reference if lock.base_image else None, version=lock.version,
+                   conda=lock.conda)
 
 
 def _on(platforms: tuple[str, ...], platform: str) -> bool:

@@ -15,6 +15,8 @@ from envbuild.lockfile.model import (
     LOCK_FILE,
     LOCK_VERSION,
     READABLE_VERSIONS,
+    CondaLock,
+    CondaPackage,
     CudaLock,
     Lock,
     LockFile,
@@ -146,11 +148,39 @@ def _parse_v2(top: Table) -> LockFile:
         s.done()
     else:
         top.get("system")
+    conda = _conda(top.table("conda"), platforms) if top.raw.get("conda") is not None else None
+    top.get("conda")
     env, ignore = _env_and_check(top)
     top.done()
     return LockFile(spec_hash=spec_hash, name=name, targets=tuple(sorted(targets, key=lambda t: t.platform)),
                     python=python, env=env, ignore_extra=ignore, system=system, base_reference=base_reference,
-                    version=2)
+                    version=2, conda=conda)
+
+
+def _conda(c: Table, platforms: list[str]) -> CondaLock:
+    packages = []
+    for p in c.tables("packages"):
+        size = p.get("size")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise p.error(["size"], f"must be a size in bytes, not {size!r}")
+        packages.append(CondaPackage(
+            name=p.required("name"), version=p.required("version"), build=p.required("build"),
+            build_number=p.integer("build-number"), subdir=p.required("subdir"), channel=p.required("channel"),
+            url=p.required("url"), sha256=_hex(p, "sha256", 64), md5=_hex(p, "md5", 32), size=size,
+            depends=p.strings("depends"), constrains=p.strings("constrains"), noarch=p.string("noarch"),
+            license=p.string("license"), platforms=_platforms(p, platforms)))
+        p.done()
+    conda = CondaLock(channels=c.strings("channels"), prefix=c.required("prefix"), packages=tuple(packages),
+                      cuda=c.string("cuda"))
+    c.done()
+    return conda
+
+
+def _hex(table: Table, key: str, length: int) -> str:
+    value = table.required(key)
+    if len(value) != length or any(ch not in "0123456789abcdef" for ch in value):
+        raise table.error([key], f"must be {length} lowercase hex digits")
+    return value
 
 
 def _platforms(table: Table, known: list[str]) -> tuple[str, ...]:

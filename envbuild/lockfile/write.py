@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from envbuild.lockfile.model import CudaLock, Lock, LockFile, PythonLock, SystemPackage, TargetLock
+from envbuild.lockfile.model import CondaLock, CudaLock, Lock, LockFile, PythonLock, SystemPackage, TargetLock
 
 
 def header(regenerate: str) -> str:
@@ -54,6 +54,8 @@ def dumps(lock: Lock | LockFile, regenerate: str = "envbuild lock") -> str:
         doc.add("system", system)
     if whole.version == 1 and whole.targets[0].cuda is not None:
         doc.add("cuda", _cuda_table(whole.targets[0].cuda, inline=False))
+    if whole.conda is not None:
+        doc.add("conda", _conda_table(whole.conda, everywhere))
     env = tomlkit.table()
     for key, value in sorted(whole.env):
         env.add(key, value)
@@ -150,6 +152,32 @@ def _system_packages(packages: tuple[SystemPackage, ...], everywhere: set[str]) 
         _platforms(entry, sp.platforms, everywhere)
         out.append(entry)
     return out
+
+
+def _conda_table(conda: CondaLock, everywhere: set[str]) -> Any:
+    import tomlkit
+
+    table = tomlkit.table()
+    table.add("channels", _string_array(conda.channels))
+    table.add("prefix", conda.prefix)
+    _add_optional(table, "cuda", conda.cuda)
+    packages = tomlkit.aot()
+    for cp in sorted(conda.packages, key=lambda p: (p.name, p.subdir, p.version, p.build)):
+        entry = tomlkit.table()
+        for key, value in (("name", cp.name), ("version", cp.version), ("build", cp.build),
+                           ("build-number", cp.build_number), ("subdir", cp.subdir), ("channel", cp.channel),
+                           ("url", cp.url), ("sha256", cp.sha256), ("md5", cp.md5), ("size", cp.size)):
+            if value is not None:
+                entry.add(key, value)
+        entry.add("depends", _string_array(cp.depends))
+        if cp.constrains:
+            entry.add("constrains", _string_array(cp.constrains))
+        _add_optional(entry, "noarch", cp.noarch)
+        _add_optional(entry, "license", cp.license)
+        _platforms(entry, cp.platforms, everywhere)
+        packages.append(entry)
+    table.add("packages", packages)
+    return table
 
 
 def _cuda_table(cuda: CudaLock, *, inline: bool) -> Any:

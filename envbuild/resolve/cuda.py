@@ -16,7 +16,7 @@ from packaging.version import InvalidVersion, Version
 
 from envbuild import data
 from envbuild.errors import EnvbuildError
-from envbuild.lockfile import CudaLock, PythonPackage
+from envbuild.lockfile import CondaPackage, CudaLock, PythonPackage
 from envbuild.versions import minor, within
 
 _SUFFIX = re.compile(r"-cu(\d+)$")
@@ -33,7 +33,9 @@ class _Component:
     cuda_major: int
 
 
-def _components(packages: Sequence[PythonPackage], kind: str) -> list[_Component]:
+def _components(packages: Sequence[PythonPackage], kind: str,
+                conda: Sequence[CondaPackage] = ()) -> list[_Component]:
+    """The pinned wheels and conda packages of one KIND (runtime, cudnn, nccl), with the CUDA major each is for."""
     names = set(data.load("cuda")["wheels"][kind])
     out = []
     for pkg in packages:
@@ -42,7 +44,26 @@ def _components(packages: Sequence[PythonPackage], kind: str) -> list[_Component
         match = _SUFFIX.search(pkg.name)
         major = int(match.group(1)) if match else _major(pkg.version)
         out.append(_Component(pkg.name, pkg.version, major))
+    conda_names = set(data.load("cuda")["conda"][kind])
+    for record in conda:
+        if record.name in conda_names:
+            out.append(_Component(f"conda {record.name}", record.version, _conda_major(record, kind)))
     return out
+
+
+def _conda_major(record: CondaPackage, kind: str) -> int:
+    """The CUDA major of a conda package: its own version for the runtime; for cuDNN and NCCL, the cudaNN of its
+    build string (conda-forge: cudnn-9.1.1.17-cuda12_0), else the cuda-version it depends on."""
+    if kind == "runtime":
+        return _major(record.version)
+    match = re.search(r"cuda(\d+)", record.build)
+    if match:
+        return int(match.group(1)[:2]) if len(match.group(1)) > 2 else int(match.group(1))
+    for depend in record.depends:
+        found = re.match(r"cuda-version\s*[>=]=?\s*(\d+)", depend)
+        if found:
+            return int(found.group(1))
+    return 0  # unknown: compared with nothing
 
 
 def _major(version: str) -> int:
@@ -96,8 +117,8 @@ def _image_stack(requested: str, runtimes: list[_Component], cudnns: list[_Compo
                     nccl=image.get("NCCL_VERSION"), min_driver=min_driver, toolkit_driver=toolkit_driver)
 
 
-def resolve_cuda(requested: str, packages: Sequence[PythonPackage], image_env: Mapping[str, str] | None = None,
-                 ) -> tuple[CudaLock | None, list[str]]:
+def resolve_cuda(requested: str, packages: Sequence[PythonPackage], image_env: Mapping[str, str] | None = None, *,
+                 conda: Sequence[CondaPackage] = ()) -> tuple[CudaLock | None, list[str]]:
     """The ``[cuda]`` table of the lock (None when the environment has no CUDA), and warnings.
 
     REQUESTED is the spec's ``[cuda] version``: "auto", "none" or a version such as "12.4".  IMAGE_ENV is
@@ -109,9 +130,9 @@ def resolve_cuda(requested: str, packages: Sequence[PythonPackage], image_env: M
     """
     if requested == "none":
         return None, []
-    runtimes = _components(packages, "runtime")
-    cudnns = _components(packages, "cudnn")
-    nccls = _components(packages, "nccl")
+    runtimes = _components(packages, "runtime", conda)
+    cudnns = _components(packages, "cudnn", conda)
+    nccls = _components(packages, "nccl", conda)
     from_image = _image_stack(requested, runtimes, cudnns, dict(image_env or {}))
     if from_image is not None:
         return from_image, []
@@ -134,11 +155,11 @@ def resolve_cuda(requested: str, packages: Sequence[PythonPackage], image_env: M
     source = f"the runtime is CUDA {major}" + (f" ({runtimes[0].package}=={runtime})" if runtimes else
                                                 f" ([cuda] version = {requested!r})")
     for c in cudnns:
-        if c.cuda_major != major:
+        if c.cuda_major not in (major, 0):
             raise CudaConflict(f"{c.package}=={c.version} is cuDNN for CUDA {c.cuda_major}, but {source}")
     warnings = [f"{c.package}=={c.version} is NCCL for CUDA {c.cuda_major}, but {source}; the package that pins "
-                "it loads its own copy" for c in nccls if c.cuda_major != major]
-    same = [c for c in nccls if c.cuda_major == major]
+                "it loads its own copy" for c in nccls if c.cuda_major not in (major, 0)]
+    same = [c for c in nccls if c.cuda_major in (major, 0)]
     min_driver, toolkit_driver = driver_floor(runtime)
     return CudaLock(
         runtime=runtime,

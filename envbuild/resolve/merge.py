@@ -10,9 +10,12 @@ record that says on which platforms it is installed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from envbuild.lockfile import (
+    CondaLock,
+    CondaPackage,
     LockFile,
     PythonFile,
     PythonLock,
@@ -60,12 +63,15 @@ def merge(spec: Spec, results: dict[str, Resolved], spec_hash: str) -> LockFile:
                         index_url=any_python.index_url, extra_index_urls=any_python.extra_index_urls,
                         packages=_python_records({p: r.python for p, r in results.items()}, everywhere))
     systems = {p: r.system for p, r in results.items() if r.system is not None}
+    condas = {p: r.conda for p, r in results.items() if r.conda is not None}
     env = spec.environment
     return LockFile(spec_hash=spec_hash, name=env.name, targets=tuple(targets), python=python, env=spec.env,
                     ignore_extra=spec.check.ignore_extra,
                     system=_system_records(systems, everywhere) if systems else None,
                     base_reference=env.base_image if env.base_image and any(r.image for r in results.values())
-                    else None)
+                    else None,
+                    conda=CondaLock(spec.conda.channels, spec.conda.prefix, _conda_records(condas, everywhere),
+                                    cuda=spec.conda.cuda) if condas else None)
 
 
 def _where(platforms: set[str], everywhere: set[str]) -> tuple[str, ...]:
@@ -88,6 +94,16 @@ def _python_records(pins: dict[str, PythonLock], everywhere: set[str]) -> tuple[
         files=tuple(PythonFile(n, u, h, _where(where, platforms[(name, version)]))
                     for (n, u, h), where in sorted(files.get((name, version), {}).items())),
         platforms=_where(platforms[(name, version)], everywhere)) for name, version in sorted(platforms))
+
+
+def _conda_records(condas: dict[str, CondaLock], everywhere: set[str]) -> tuple[CondaPackage, ...]:
+    where: dict[CondaPackage, set[str]] = {}
+    for platform, conda in condas.items():
+        for package in conda.packages:
+            where.setdefault(replace(package, platforms=()), set()).add(platform)
+    return tuple(replace(p, platforms=_where(ps, everywhere))
+                 for p, ps in sorted(where.items(), key=lambda item: (item[0].name, item[0].subdir, item[0].version,
+                                                                      item[0].build)))
 
 
 def _system_records(systems: dict[str, SystemLock], everywhere: set[str]) -> tuple[SystemPackage, ...]:

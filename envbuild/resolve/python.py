@@ -29,6 +29,7 @@ class CompileRequest:
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
     network_share: int = 1  # how many resolutions run at once (several platforms): they share the connections
+    provided: tuple[tuple[str, str], ...] = ()  # (name, version) the environment has already (from conda)
 
 
 def python_platform(platform: str, distro: Distro | None) -> str:
@@ -62,7 +63,8 @@ def host_mismatch(spec: Spec) -> str | None:
 
 def resolve_python(spec: Spec, platform: str, *, distro: Distro | None, previous: PythonLock | None = None,
                    upgrade: bool = False, upgrade_packages: tuple[str, ...] = (), exact_python: str | None = None,
-                   source: str | None = None, network_share: int = 1) -> PythonLock:
+                   source: str | None = None, network_share: int = 1,
+                   provided: tuple[tuple[str, str], ...] = ()) -> PythonLock:
     """The spec's Python requirements pinned for PLATFORM (whose glibc comes from DISTRO) and the interpreter
     EXACT_PYTHON (else the spec's version); PREVIOUS's pins are preferences unless freed by -U / -P."""
     py = spec.python
@@ -84,8 +86,9 @@ def resolve_python(spec: Spec, platform: str, *, distro: Distro | None, previous
         upgrade=upgrade,
         upgrade_packages=upgrade_packages,
         network_share=network_share,
+        provided=provided,
     )
-    packages = _adapter(py.resolver)(request)
+    packages = _adapter(py.resolver)(request) if py.requirements else []
     return PythonLock(requested=spec.environment.python, resolver=py.resolver, index_url=py.index_url,
                       extra_index_urls=py.extra_index_urls, packages=tuple(packages), version=exact_python,
                       source=source if exact_python else None)

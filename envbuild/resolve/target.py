@@ -11,8 +11,10 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from packaging.utils import canonicalize_name
+
 from envbuild.errors import EnvbuildError
-from envbuild.lockfile import CudaLock, Lock, PythonLock, SystemLock
+from envbuild.lockfile import CondaLock, CudaLock, Lock, PythonLock, SystemLock
 from envbuild.platforms import PLATFORMS
 from envbuild.versions import within
 
@@ -30,6 +32,7 @@ class Resolved:
     image: ImageFacts | None = None
     system: SystemLock | None = None
     cuda: CudaLock | None = None
+    conda: CondaLock | None = None
     warnings: tuple[str, ...] = ()
 
 
@@ -74,22 +77,77 @@ def prepare_target(spec: Spec, platform: str, stages: Stages) -> Prepared:
 def resolve_target(spec: Spec, prepared: Prepared, previous: Lock | None, options: Options, stages: Stages, *,
                    preferences: PythonLock | None = None) -> Resolved:
     """PREPARED's platform part of the lock.  PREVIOUS (the old lock's view of it) gives preferences, unless
-    PREFERENCES (another platform's pins, for consistent versions) does."""
-    platform = prepared.platform
-    distro = prepared.distro
-    if distro is None:  # macOS: the Python pins alone
+    PREFERENCES (another platform's pins, for consistent versions) does.  The conda environment comes first: when
+    it holds Python, that is the interpreter the pip layer is resolved for."""
+    platform, distro, image = prepared.platform, prepared.distro, prepared.image
+    conda = None
+    if spec.conda.present:
+        from envbuild.resolve.conda import resolve_conda
+
+        conda = resolve_conda(spec, platform, distro, previous.conda if previous else None, upgrade=options.upgrade,
+                              upgrade_packages=options.upgrade_packages, stages=stages,
+                              stage=_stage(spec, platform, "conda"))
+    given = _given_interpreter(spec, image, conda)
+    provided = _provided(spec, conda)
+    if distro is None:  # macOS: no apt, no CUDA
         python = _python(spec, platform, None, previous=previous.python if previous else None,
-                         preferences=preferences, options=options, stages=stages, exact=None, source=None)
-        return Resolved(platform=platform, python=python)
-    system, python = _system_and_python(spec, prepared, distro, previous=previous, preferences=preferences,
-                                        options=options, stages=stages)
+                         preferences=preferences, options=options, stages=stages,
+                         exact=given[0] if given else None, source=given[1] if given else None, provided=provided)
+        _no_overlap(spec, conda, python)
+        return Resolved(platform=platform, python=python, conda=conda)
+    system, python = _system_and_python(spec, prepared, distro, given=given, provided=provided, previous=previous,
+                                        preferences=preferences, options=options, stages=stages)
+    _no_overlap(spec, conda, python)
     from envbuild.resolve.cuda import resolve_cuda
 
-    image = prepared.image
-    cuda, warnings = resolve_cuda(spec.cuda.version, python.packages, dict(image.env) if image else None)
+    cuda, warnings = resolve_cuda(spec.cuda.version, python.packages, dict(image.env) if image else None,
+                                  conda=conda.packages if conda else ())
     return Resolved(platform=platform, python=python, distro=distro, image=image, system=system, cuda=cuda,
-                    warnings=tuple(f"{platform}: {w}" if len(spec.environment.platforms) > 1 else w
-                                   for w in warnings))
+                    conda=conda, warnings=tuple(f"{platform}: {w}" if len(spec.environment.platforms) > 1 else w
+                                                for w in warnings))
+
+
+def _given_interpreter(spec: Spec, image: ImageFacts | None, conda: CondaLock | None) -> tuple[str, str] | None:
+    """(exact version, source) of an interpreter the target already has: the conda environment's, else the base
+    image's (PYTHON_VERSION); None: the distro's, which the apt closure brings."""
+    from envbuild.resolve.conda import python_record
+
+    record = python_record(conda)
+    if record is not None:
+        if not within(record.version, spec.environment.python):
+            raise EnvbuildError(f"[environment] python = {spec.environment.python!r}, but [conda] solves to Python "
+                                f"{record.version}; pin python={spec.environment.python} in [conda] packages")
+        return record.version, "conda"
+    if image is not None and image.python_version:
+        return image.python_version, "image"
+    return None
+
+
+def _provided(spec: Spec, conda: CondaLock | None) -> tuple[tuple[str, str], ...]:
+    """The Python distributions the pip layer takes from the conda environment ([python] from-conda), pinned."""
+    if not spec.python.from_conda:
+        return ()
+    have = {str(canonicalize_name(p.name)): p.version for p in conda.packages} if conda else {}
+    missing = [n for n in spec.python.from_conda if n not in have]
+    if missing:
+        raise EnvbuildError(f"[python] from-conda names {', '.join(missing)}, which the conda environment does not "
+                            "hold; add it to [conda] packages or remove it from from-conda")
+    return tuple((n, have[n]) for n in spec.python.from_conda)
+
+
+def _no_overlap(spec: Spec, conda: CondaLock | None, python: PythonLock) -> None:
+    """A distribution in both the conda environment and the pip layer would be installed twice, one over the
+    other: an error naming both, unless [python] from-conda says the conda one serves the pip layer."""
+    if conda is None:
+        return
+    records = {str(canonicalize_name(p.name)): p for p in conda.packages}
+    for package in python.packages:
+        record = records.get(package.name)
+        if record is not None and package.name not in spec.python.from_conda:
+            raise EnvbuildError(
+                f"{package.name} is both a conda package ({record.name} {record.version} {record.build}) and a "
+                f"Python package of the pip layer ({package.name}=={package.version}); add it to [python] from-conda "
+                "to use the conda one, or drop it from one side")
 
 
 def _image(spec: Spec, platform: str, stages: Stages) -> ImageFacts | None:
@@ -110,9 +168,9 @@ def _image(spec: Spec, platform: str, stages: Stages) -> ImageFacts | None:
     return image
 
 
-def _system_and_python(spec: Spec, prepared: Prepared, distro: Distro, *, previous: Lock | None,
-                       preferences: PythonLock | None, options: Options, stages: Stages,
-                       ) -> tuple[SystemLock, PythonLock]:
+def _system_and_python(spec: Spec, prepared: Prepared, distro: Distro, *, given: tuple[str, str] | None,
+                       provided: tuple[tuple[str, str], ...], previous: Lock | None, preferences: PythonLock | None,
+                       options: Options, stages: Stages) -> tuple[SystemLock, PythonLock]:
     from concurrent.futures import ThreadPoolExecutor
 
     from envbuild.resolve.system import resolve_system
@@ -120,9 +178,8 @@ def _system_and_python(spec: Spec, prepared: Prepared, distro: Distro, *, previo
     env = spec.environment
     platform, image = prepared.platform, prepared.image
     prev_python = previous.python if previous else None
-    source = "image" if image is not None and image.python_version else "system"
-    exact_from_image = image.python_version if image is not None else None
-    guess = exact_from_image
+    source = given[1] if given else "system"
+    guess = given[0] if given else None
     if (guess is None and prev_python is not None and prev_python.source == "system" and previous is not None
             and previous.target.distro == distro.name and prev_python.version
             and within(prev_python.version, env.python)):
@@ -130,18 +187,17 @@ def _system_and_python(spec: Spec, prepared: Prepared, distro: Distro, *, previo
 
     def python_for(exact: str | None) -> PythonLock:
         return _python(spec, platform, distro, previous=prev_python, preferences=preferences, options=options,
-                       stages=stages, exact=exact, source=source)
+                       stages=stages, exact=exact, source=source, provided=provided)
 
     installed = dict(image.installed) if image else None
     with ThreadPoolExecutor(max_workers=1) as pool:
         speculative = pool.submit(python_for, guess) if guess else None
         begun = time.monotonic()
-        system, exact = resolve_system(distro, platform, spec.system.packages,
-                                       None if exact_from_image else env.python, mirror=spec.system.mirror,
-                                       security_mirror=spec.system.security_mirror, installed=installed,
-                                       files=prepared.index_files)
+        system, exact = resolve_system(distro, platform, spec.system.packages, None if given else env.python,
+                                       mirror=spec.system.mirror, security_mirror=spec.system.security_mirror,
+                                       installed=installed, files=prepared.index_files)
         stages.append((_stage(spec, platform, "system (apt)"), time.monotonic() - begun))
-        exact = exact_from_image or exact
+        exact = given[0] if given else exact
         if speculative is not None and exact == guess:
             return system, speculative.result()
     return system, python_for(exact)
@@ -149,7 +205,7 @@ def _system_and_python(spec: Spec, prepared: Prepared, distro: Distro, *, previo
 
 def _python(spec: Spec, platform: str, distro: Distro | None, *, previous: PythonLock | None,
             preferences: PythonLock | None, options: Options, stages: Stages, exact: str | None,
-            source: str | None) -> PythonLock:
+            source: str | None, provided: tuple[tuple[str, str], ...] = ()) -> PythonLock:
     from envbuild.resolve.python import resolve_python
 
     begun = time.monotonic()
@@ -160,7 +216,7 @@ def _python(spec: Spec, platform: str, distro: Distro | None, *, previous: Pytho
         preferred = replace(preferences, packages=tuple(own[name] for name in sorted(own)))
     result = resolve_python(spec, platform, distro=distro, previous=preferred, upgrade=options.upgrade,
                             upgrade_packages=options.upgrade_packages, exact_python=exact, source=source,
-                            network_share=options.network_share)
+                            network_share=options.network_share, provided=provided)
     stages.append((_stage(spec, platform, f"python ({spec.python.resolver})"), time.monotonic() - begun))
     return result
 

@@ -12,7 +12,7 @@ from envbuild.spec.model import Spec
 def normalized(spec: Spec) -> dict[str, Any]:
     """The facts of the spec that decide the lock, as plain sorted data (paths and formatting left out)."""
     env = spec.environment
-    return {
+    facts: dict[str, Any] = {
         "environment": {
             "name": env.name,
             # one platform keeps the key it always had, so that the spec-hash of existing locks stays valid
@@ -33,6 +33,14 @@ def normalized(spec: Spec) -> dict[str, Any]:
         "env": dict(spec.env),
         "check": {"ignore-extra": list(spec.check.ignore_extra)},
     }
+    # newer tables join the facts only when a spec uses them, so that older specs keep their hash
+    if spec.python.from_conda:
+        facts["python"]["from-conda"] = list(spec.python.from_conda)
+    if spec.conda.present:
+        conda = spec.conda
+        facts["conda"] = {"channels": list(conda.channels), "packages": sorted(conda.packages), "cuda": conda.cuda,
+                          "prefix": conda.prefix}
+    return facts
 
 
 def spec_hash(spec: Spec) -> str:

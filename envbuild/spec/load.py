@@ -13,6 +13,7 @@ from envbuild import data
 from envbuild.compat import tomllib
 from envbuild.errors import ConfigError, EnvbuildError, SpecNotFound
 from envbuild.platforms import PLATFORMS, canonical
+from envbuild.spec.conda import parse_conda
 from envbuild.spec.model import (
     DEFAULT_IGNORE_EXTRA,
     PYPROJECT,
@@ -74,7 +75,7 @@ def load_spec(path: Path | None = None) -> Spec:
     return parse_spec(raw, spec_path.resolve(), shown=shown, prefix=prefix)
 
 
-_TABLES = ("environment", "python", "system", "cuda", "env", "check")
+_TABLES = ("environment", "python", "system", "cuda", "conda", "env", "check")
 
 
 def parse_spec(raw: dict[str, Any], path: Path, *, shown: str | None = None, prefix: str = "") -> Spec:
@@ -97,8 +98,18 @@ def parse_spec(raw: dict[str, Any], path: Path, *, shown: str | None = None, pre
     cuda = _parse_cuda(table("cuda"))
     env = _parse_env(table("env"))
     check = _parse_check(table("check"))
+    conda = parse_conda(table("conda"))
+    if not python.requirements and not conda.present:
+        raise ConfigError(shown, f"[{prefix}python] -> requirements", "lists no Python requirement (here or in "
+                          "requirements-files), and there are no [conda] packages")
+    if python.from_conda and not conda.present:
+        raise ConfigError(shown, f"[{prefix}python] -> from-conda", "names Python packages of the conda environment, "
+                          "but the spec has no [conda] packages")
+    if conda.present and python.resolver != "uv":
+        raise ConfigError(shown, f"[{prefix}python] -> resolver", "with [conda], the pip layer is resolved by uv, for "
+                          "the conda environment's interpreter; remove resolver = \"pip-tools\"")
     return Spec(path=path, environment=environment, python=python, system=system, cuda=cuda, env=env,
-                check=check)
+                check=check, conda=conda)
 
 
 def _parse_environment(t: Table) -> Environment:

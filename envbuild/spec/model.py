@@ -59,6 +59,7 @@ class PythonSpec:
     index_url: str = DEFAULT_INDEX  # may hold ${VAR} placeholders; expanded only when resolving
     extra_index_urls: tuple[str, ...] = ()
     resolver: str = "uv"
+    from_conda: tuple[str, ...] = ()  # Python distributions the conda environment provides (the pip layer keeps them)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,18 @@ class SystemSpec:
 @dataclass(frozen=True)
 class CudaSpec:
     version: str = "auto"
+
+
+@dataclass(frozen=True)
+class CondaSpec:
+    channels: tuple[str, ...] = ()  # as written: names, or URLs with ${VAR} placeholders
+    packages: tuple[str, ...] = ()  # MatchSpecs, as written
+    cuda: str | None = None  # the __cuda virtual package of the targets
+    prefix: str = "/opt/conda"  # where images install the environment
+
+    @property
+    def present(self) -> bool:
+        return bool(self.packages)
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,7 @@ class Spec:
     cuda: CudaSpec = CudaSpec()
     env: tuple[tuple[str, str], ...] = ()
     check: CheckSpec = field(default_factory=CheckSpec)
+    conda: CondaSpec = field(default_factory=CondaSpec)
 
     @property
     def root(self) -> Path:

@@ -17,7 +17,7 @@ from envbuild.validate import Table
 
 
 def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
-    t.only("requirements", "requirements-files", "index-url", "extra-index-urls", "resolver")
+    t.only("requirements", "requirements-files", "index-url", "extra-index-urls", "resolver", "from-conda")
     requirements: dict[str, str] = {}
     for i, text in enumerate(t.strings("requirements")):
         req = _parse_requirement(text, lambda problem, i=i: t.error(["requirements", i], problem))
@@ -29,8 +29,6 @@ def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
             raise t.error(["requirements-files", i], f"{rel}: no such file (paths are relative to {shown})")
         for req in read_requirements_file(file_path, shown_as=rel):
             requirements[str(req)] = str(req)
-    if not requirements:
-        raise t.error(["requirements"], "lists no Python requirement (here or in requirements-files)")
     index_url = t.string("index-url", default=DEFAULT_INDEX) or DEFAULT_INDEX
     check_url(index_url, lambda problem: t.error(["index-url"], problem))
     extras = t.strings("extra-index-urls")
@@ -39,8 +37,9 @@ def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
     resolver = t.string("resolver", default="uv") or "uv"
     if resolver not in RESOLVERS:
         raise t.error(["resolver"], f"{resolver!r} is not a resolver (use one of: {', '.join(RESOLVERS)})")
+    from_conda = tuple(sorted({canonicalize_name(n) for n in t.strings("from-conda")}))
     return PythonSpec(requirements=tuple(sorted(requirements, key=_req_sort_key)), requirements_files=files,
-                      index_url=index_url, extra_index_urls=extras, resolver=resolver)
+                      index_url=index_url, extra_index_urls=extras, resolver=resolver, from_conda=from_conda)
 
 
 def _req_sort_key(text: str) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""The Python part of a lock in other tools' formats: a hash-pinned requirements.txt or a PEP 751 pylock.toml."""
+"""The Python part of a lock for pip, uv and PEP 751 installers: a hash-pinned requirements.txt or a pylock.toml."""
 
 from __future__ import annotations
 
@@ -7,17 +7,6 @@ from collections.abc import Sequence
 from envbuild.errors import ExportError
 from envbuild.lockfile import Lock, PythonPackage
 from envbuild.versions import minor
-
-FORMATS = ("requirements", "pylock")
-_PLATFORM_MARKERS = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
-
-
-def export(lock: Lock, fmt: str) -> str:
-    if fmt == "requirements":
-        return requirements_text(lock)
-    if fmt == "pylock":
-        return pylock_for(lock)
-    raise ExportError(f"unknown export format {fmt!r} (use one of: {', '.join(FORMATS)})")
 
 
 def requirements_text(lock: Lock) -> str:
@@ -47,10 +36,14 @@ def pylock_for(lock: Lock) -> str:
             f"the lock records no file URLs for {', '.join(missing[:5])} (resolver "
             f"{lock.python.resolver!r}); PEP 751 needs them: set [python] resolver = \"uv\" and run envbuild lock"
         )
-    machine = _PLATFORM_MARKERS.get(lock.target.platform)
+    from envbuild.platforms import PLATFORMS
+
+    target = PLATFORMS[lock.target.platform]
+    system = "linux" if target.linux else "darwin"
     # The pins hold for the interpreter's major.minor (cp311 wheels): any 3.11.x may install them.
     python = minor(lock.python.target_version)
-    environment = f"sys_platform == 'linux' and platform_machine == '{machine}' and python_version == '{python}'"
+    environment = (f"sys_platform == '{system}' and platform_machine == '{target.machine}' and "
+                   f"python_version == '{python}'")
     return pylock_text(lock.python.packages, lock.python.index_url, environments=[environment],
                        requires_python=f"=={python}.*")
 

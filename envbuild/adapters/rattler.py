@@ -1,0 +1,125 @@
+"""py-rattler, in-process (the extra ``envbuild[conda]``): conda channels, the solver and the installer.
+
+No conda, mamba or micromamba executable is needed (none installs on most build hosts).  The solve is for the
+*target*: its subdir and the virtual packages of the target (``__glibc`` of its distro, ``__cuda`` of its driver),
+never the host's.  Records go in and out as ``CondaPackage`` (credential-free); credentials live only in the
+expanded channel URLs handed to the calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envbuild.errors import EnvbuildError, ResolutionError
+from envbuild.lockfile import CondaPackage, strip_credentials
+
+NAME = "conda (py-rattler)"
+
+
+class CondaMissing(EnvbuildError):
+    def __init__(self) -> None:
+        super().__init__("the spec has [conda], which needs py-rattler: pip install 'envbuild[conda]'")
+
+
+def _rattler() -> Any:
+    try:
+        import rattler
+    except ImportError:
+        raise CondaMissing from None
+    return rattler
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    channels: tuple[str, ...]  # names or URLs, credentials expanded
+    specs: tuple[str, ...]  # MatchSpecs
+    subdir: str  # the target's: linux-64, linux-aarch64, osx-arm64
+    virtual_packages: tuple[tuple[str, str, str], ...]  # (name, version, build) of the target
+    preferences: tuple[CondaPackage, ...] = ()  # the previous lock's records, kept where the specs allow
+    cache_dir: Path | None = None  # repodata cache
+
+
+def solve(request: SolveRequest) -> list[CondaPackage]:
+    """The records the solver chooses for REQUEST, sorted by name."""
+    rattler = _rattler()
+    from rattler.exceptions import GatewayError, SolverError  # type: ignore[import-not-found,unused-ignore]
+
+    gateway = rattler.Gateway(cache_dir=str(request.cache_dir) if request.cache_dir else None)
+    virtual = [rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString(b))
+               for n, v, b in request.virtual_packages]
+    locked = [_record(rattler, p, {}) for p in request.preferences]
+    try:
+        records = asyncio.run(rattler.solve(
+            list(request.channels), list(request.specs), gateway=gateway, platforms=[request.subdir, "noarch"],
+            virtual_packages=virtual, locked_packages=locked or None))
+    except SolverError as exc:
+        raise ResolutionError(NAME, _trim(str(exc))) from None
+    except GatewayError as exc:
+        raise EnvbuildError(f"cannot read the conda channels ({_trim(strip_credentials_in(str(exc)))})") from None
+    except ValueError as exc:  # a MatchSpec or channel rattler cannot parse
+        raise ResolutionError(NAME, _trim(str(exc))) from None
+    return sorted((_package(r) for r in records), key=lambda p: p.name)
+
+
+def install(packages: Sequence[CondaPackage], prefix: Path, *, subdir: str, credentials: Mapping[str, str],
+            as_prefix: str | None = None, cache_dir: Path | None = None) -> None:
+    """Make PREFIX hold exactly PACKAGES (install, update and remove), verifying each archive's sha256.
+
+    AS_PREFIX: the path the environment will live at (an image's /opt/conda), patched into its files while they
+    are written under PREFIX.  CREDENTIALS: channel base URL (credential-free) -> the same URL with credentials.
+    Link scripts never run (they are arbitrary code)."""
+    rattler = _rattler()
+    records = [_record(rattler, p, credentials) for p in packages]
+    installed = [rattler.PrefixRecord.from_path(str(path)) for path in sorted((prefix / "conda-meta").glob("*.json"))]
+    try:
+        asyncio.run(rattler.install(
+            records, str(prefix), cache_dir=str(cache_dir) if cache_dir else None, installed_packages=installed,
+            platform=rattler.Platform(subdir), execute_link_scripts=False, show_progress=False,
+            alternative_target_prefix=as_prefix))
+    except Exception as exc:  # rattler raises its own kinds for downloads, hashes and links; all are the same news
+        raise EnvbuildError(f"could not install the conda packages into {prefix}: "
+                            f"{_trim(strip_credentials_in(str(exc)))}") from None
+
+
+def _record(rattler: Any, p: CondaPackage, credentials: Mapping[str, str]) -> Any:
+    package = rattler.PackageRecord(
+        name=p.name, version=p.version, build=rattler.BuildString(p.build), build_number=p.build_number,
+        subdir=p.subdir, noarch=p.noarch, depends=list(p.depends), constrains=list(p.constrains),
+        sha256=bytes.fromhex(p.sha256), md5=bytes.fromhex(p.md5), size=p.size, license=p.license)
+    url = p.url
+    for bare, full in credentials.items():
+        if url.startswith(bare):
+            url = full + url[len(bare):]
+            break
+    return rattler.RepoDataRecord(package, p.file_name, url, credentials.get(p.channel, p.channel))
+
+
+def _package(record: Any) -> CondaPackage:
+    noarch = record.noarch
+    return CondaPackage(
+        name=record.name.normalized, version=str(record.version), build=str(record.build),
+        build_number=int(record.build_number), subdir=str(record.subdir),
+        channel=strip_credentials(str(record.channel)), url=strip_credentials(str(record.url)),
+        sha256=record.sha256.hex() if record.sha256 else "", md5=record.md5.hex() if record.md5 else "",
+        size=record.size, depends=tuple(record.depends), constrains=tuple(record.constrains),
+        noarch="python" if noarch.python else "generic" if noarch.generic else None,
+        license=record.license or None)
+
+
+def strip_credentials_in(text: str) -> str:
+    """TEXT with any user:password@ of a URL in it removed (rattler's errors quote URLs)."""
+    import re
+
+    return re.sub(r"(\w+://)[^/\s@]+@", r"\1", text)
+
+
+def _trim(message: str) -> str:
+    """rattler's message on one line: its lines joined, the 'Cannot solve the request because of:' preamble
+    kept short."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    text = " ".join(lines)
+    return text.replace("Cannot solve the request because of: ", "").rstrip(".") + "."

@@ -1,0 +1,75 @@
+"""Resolve ``[conda] packages`` for one target platform: its subdir, with the virtual packages of the target (not of
+this host): ``__glibc`` of its distro, ``__cuda`` of its driver (``[conda] cuda``), and the rest from
+``envbuild/data/conda_virtual.toml``."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from envbuild import data
+from envbuild.adapters.http import cache_dir
+from envbuild.lockfile import CondaLock, CondaPackage, strip_credentials
+from envbuild.platforms import PLATFORMS
+from envbuild.spec import expand_url
+
+if TYPE_CHECKING:
+    from envbuild.spec import Distro, Spec
+
+
+def virtual_packages(spec: Spec, platform: str, distro: Distro | None) -> tuple[tuple[str, str, str], ...]:
+    """(name, version, build) of the target's virtual packages."""
+    subdir = PLATFORMS[platform].conda
+    out = []
+    for name, value in data.load("conda_virtual")[subdir].items():
+        version, _, build = str(value).partition(" ")
+        out.append((name, version, build or "0"))
+    if distro is not None:
+        out.append(("__glibc", distro.glibc, "0"))
+    if spec.conda.cuda is not None and PLATFORMS[platform].linux:
+        out.append(("__cuda", spec.conda.cuda, "0"))
+    return tuple(sorted(out))
+
+
+def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: CondaLock | None, *, upgrade: bool,
+                  upgrade_packages: tuple[str, ...], stages: list[tuple[str, float]], stage: str) -> CondaLock:
+    """The records of PLATFORM's conda environment.  PREVIOUS's records are preferences (unless -U, or -P NAME)."""
+    from envbuild.adapters import rattler
+
+    begun = time.monotonic()
+    channels = tuple(expand_url(c, f"[conda] -> channels[{i}]") if "://" in c else c
+                     for i, c in enumerate(spec.conda.channels))
+    # the previous records are preferences, unless the solve assumes another machine now (another __cuda)
+    same_target = previous is not None and previous.cuda == spec.conda.cuda
+    keep = [p for p in previous.packages if p.name not in upgrade_packages] if same_target and not upgrade and \
+        previous is not None else []
+    packages = rattler.solve(rattler.SolveRequest(
+        channels=channels, specs=spec.conda.packages, subdir=PLATFORMS[platform].conda,
+        virtual_packages=virtual_packages(spec, platform, distro), preferences=tuple(keep),
+        cache_dir=cache_dir("conda", "repodata")))
+    unverifiable = [p.name for p in packages if not p.sha256 or not p.md5]
+    if unverifiable:
+        from envbuild.errors import ResolutionError
+
+        raise ResolutionError(rattler.NAME, f"the channel lists no sha256 or md5 for {', '.join(unverifiable[:5])}; "
+                              "envbuild verifies every conda archive by its sha256")
+    stages.append((stage, time.monotonic() - begun))
+    return CondaLock(channels=spec.conda.channels, prefix=spec.conda.prefix, packages=tuple(packages),
+                     cuda=spec.conda.cuda)
+
+
+def credentials(channels: tuple[str, ...]) -> dict[str, str]:
+    """Each channel's credential-free base URL -> the URL with its ${VAR} credentials expanded (for downloads)."""
+    out = {}
+    for i, channel in enumerate(channels):
+        if "://" in channel and "${" in channel:
+            full = expand_url(channel, f"[conda] -> channels[{i}]").rstrip("/") + "/"
+            out[strip_credentials(full)] = full
+    return out
+
+
+def python_record(conda: CondaLock | None) -> CondaPackage | None:
+    """The conda environment's interpreter, when it holds one."""
+    if conda is None:
+        return None
+    return next((p for p in conda.packages if p.name == "python"), None)
