@@ -1,0 +1,138 @@
+"""``envbuild render``: a lock becomes a build context: a Dockerfile, an Apptainer recipe or a devcontainer.
+
+The templates are Jinja2 files in ``templates/`` (shipped in the wheel as ``envbuild/templates``).  With
+``--templates DIR`` a file of the same name in DIR replaces the built-in one, and can extend it to replace only
+some blocks: ``{% extends "builtin/Dockerfile.j2" %}{% block ca %}...{% endblock %}`` (the blocks are listed at
+the top of each template).
+
+Every value from the lock that reaches a build file is validated here, at the edge, with the lock's key path in
+the error, and then quoted for the place it lands in: ``dq`` for Dockerfile ENV/LABEL strings, ``sh`` for shell
+words.  A value that cannot be made safe (a newline in an env value, a package name with a space) is refused.
+
+The context holds, beside the build file, a ``.envbuild/`` folder that envbuild owns: a copy of the lock, the
+hash-pinned requirements, the apt sources and the sha256 of every .deb, and ``envbuild-check.pyz`` (the stdlib
+drift check, run in the image as ``envbuild-check``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envbuild.errors import RenderError
+from envbuild.lockfile import Lock
+from envbuild.render.checker import checker_archive
+from envbuild.render.context import apt_source_lines, build_context, deb_file_name, dockerfile_string, shell_word
+from envbuild.render.jinja import environment, template
+from envbuild.render.names import FORMATS, MARKER, PREFIX, SUPPORT, VENV
+
+__all__ = ["FORMATS", "MARKER", "Rendered", "build_context", "checker_archive", "dockerfile_string", "environment",
+           "plan", "render", "shell_word", "support_files"]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    directory: Path
+    build_file: Path  # the Dockerfile, the .def, or .devcontainer/devcontainer.json
+    files: tuple[Path, ...]  # everything written, build file first
+
+
+def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: Path | None = None,
+           platform: str | None = None) -> Rendered:
+    """Write the build context for LOCK_PATH's PLATFORM (default: its only one, else this host's) into OUT_DIR in
+    format FMT."""
+    from envbuild import lockfile
+
+    if fmt not in FORMATS:
+        raise RenderError(f"unknown format {fmt!r} (use one of: {', '.join(FORMATS)})")
+    if templates is not None and not templates.is_dir():
+        raise RenderError(f"--templates {templates}: no such directory")
+    lock_text = lockfile.read_lock_text(lock_path)
+    lock = lockfile.loads(lock_text, shown=str(lock_path), platform=platform)
+    context = build_context(lock, lock_text)
+    env = environment(templates)
+    files = plan(lock, lock_text, context, env, fmt)
+    root = out_dir / ".devcontainer" if fmt == "devcontainer" else out_dir
+    _refuse_foreign(root, files)
+    written = []
+    for relative, data in files.items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write(target, data, executable=relative.endswith("/envbuild-check"))
+        written.append(target)
+    return Rendered(directory=root, build_file=written[0], files=tuple(written))
+
+
+def plan(lock: Lock, lock_text: str, context: dict[str, Any], env: Any, fmt: str) -> dict[str, bytes]:
+    """The files of the context (relative path -> bytes), the build file first."""
+    files: dict[str, bytes] = {}
+    if fmt == "apptainer":
+        files["envbuild.def"] = template(env, "envbuild.def.j2", context).encode()
+    else:
+        files["Dockerfile"] = template(env, "Dockerfile.j2", context).encode()
+    if fmt == "devcontainer":
+        text = template(env, "devcontainer.json.j2", context)
+        try:
+            devcontainer = json.loads(text)
+        except ValueError as exc:
+            raise RenderError(f"devcontainer.json.j2 did not render to JSON ({exc})") from None
+        header = f"// {MARKER} from envbuild.lock; do not edit. Regenerate: envbuild render --format devcontainer\n"
+        files = {"devcontainer.json": (header + json.dumps(devcontainer, indent=2) + "\n").encode(), **files}
+    files.update(support_files(lock, lock_text))
+    return files
+
+
+def support_files(lock: Lock, lock_text: str) -> dict[str, bytes]:
+    from envbuild.export import requirements_text
+
+    out = {f"{SUPPORT}/envbuild.lock": lock_text.encode(),
+           f"{SUPPORT}/envbuild-check.pyz": checker_archive(lock.python.target_version),
+           f"{SUPPORT}/envbuild-check": (f'#!/bin/sh\n# {MARKER}: the drift check of this image against its lock.\n'
+                                         f'exec {VENV}/bin/python {PREFIX}/envbuild-check.pyz "$@"\n').encode()}
+    if lock.python.packages:
+        out[f"{SUPPORT}/requirements.txt"] = requirements_text(lock).encode()
+    if lock.system is not None and lock.system.packages:
+        out[f"{SUPPORT}/apt.sources"] = "".join(f"{line}\n" for line in apt_source_lines(lock)).encode()
+        out[f"{SUPPORT}/apt.sha256"] = "".join(
+            f"{p.sha256}  /var/cache/apt/archives/{deb_file_name(p.name, p.version, p.architecture)}\n"
+            for p in lock.system.packages).encode()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writing, without clobbering what is not ours
+
+
+def _refuse_foreign(root: Path, files: dict[str, bytes]) -> None:
+    """Refuse to overwrite a build file that envbuild did not write (a hand-written Dockerfile, say)."""
+    for relative in files:
+        if relative.startswith(SUPPORT + "/"):
+            continue  # .envbuild/ is ours
+        target = root / relative
+        if target.exists():
+            try:
+                head = target.read_text(encoding="utf-8", errors="replace")[:400]
+            except OSError as exc:
+                raise RenderError(f"{target}: cannot read it ({exc.strerror})") from None
+            if MARKER not in head:
+                raise RenderError(f"{target} exists and was not written by envbuild; render into another "
+                                  "directory (-o DIR) or move it away")
+
+
+def _write(target: Path, data: bytes, *, executable: bool = False) -> None:
+    import os
+    import tempfile
+
+    if target.exists() and target.read_bytes() == data:
+        return  # unchanged: keep its mtime
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temp, 0o755 if executable else 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

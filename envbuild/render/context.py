@@ -1,0 +1,165 @@
+"""The values the templates see: every value from the lock validated against what may appear where it lands (with
+the lock's key path in the error), then quoted there: ``dq`` for Dockerfile ENV/LABEL strings, ``sh`` for shell
+words.  A value that cannot be made safe (a newline in an env value, a package name with a space) is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from envbuild.errors import RenderError
+from envbuild.lockfile import Lock
+from envbuild.render.names import MARKER, PREFIX, SUPPORT, UID, USER, VENV
+from envbuild.versions import minor
+
+# What a value may look like where it lands.  Anything else is an error naming its key path.
+_DEB_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]*")
+_DEB_VERSION = re.compile(r"(?:[0-9]+:)?[A-Za-z0-9.+~-]+")
+_DEB_ARCH = re.compile(r"[a-z0-9-]+")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'\\`$;&|<>(){}\[\]]+")
+_SUITE = re.compile(r"[A-Za-z0-9._/-]+")
+_PY_NAME = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+_PY_VERSION = re.compile(r"[A-Za-z0-9.+!_-]+")
+_PY_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+_INDEX_URL = re.compile(r"[a-z][a-z0-9+.-]*://(?:[^\s\"'\\`$;&|<>(){}\[\]]|\$\{[A-Za-z_][A-Za-z0-9_]*\})+")  # ${VAR} ok
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REFERENCE = re.compile(r"[a-z0-9][a-z0-9.-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
+_VERSIONISH = re.compile(r"[0-9][0-9.]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # controls, and what some tools take for a line break
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The values the templates see, validated
+
+
+def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
+    """Everything a template may use, each value checked against what may appear where it lands."""
+    if lock.base_image is None:
+        raise RenderError("this lock has no [base-image] (a bare-metal target); set [environment] base-image in "
+                          "the spec and run envbuild lock, or use envbuild sync on the host")
+    base = lock.base_image
+    _need(_REFERENCE, base.reference.split("@", 1)[0], "[base-image] -> reference")
+    _need(_DIGEST, base.digest, "[base-image] -> digest")
+    system = lock.system.packages if lock.system is not None else ()
+    for p in system:
+        where = f"[system.packages] -> {p.name!r}"
+        _need(_DEB_NAME, p.name, f"{where} -> name")
+        _need(_DEB_VERSION, p.version, f"{where} -> version")
+        _need(_DEB_ARCH, p.architecture, f"{where} -> architecture")
+        _need(_SHA256, p.sha256, f"{where} -> sha256")
+    for pkg in lock.python.packages:
+        where = f"[python.packages] -> {pkg.name!r}"
+        _need(_PY_NAME, pkg.name, f"{where} -> name")
+        _need(_PY_VERSION, pkg.version, f"{where} -> version")
+        for h in pkg.hashes:
+            _need(_PY_HASH, h, f"{where} -> hashes")
+    for url in (lock.python.index_url, *lock.python.extra_index_urls):
+        _need(_INDEX_URL, url, "[python] -> index-url")
+    env = []
+    for name, value in lock.env:
+        _need(_ENV_NAME, name, f"[env] -> {name!r}")
+        if _CONTROL.search(value):
+            raise RenderError(f"[env] -> {name}: a control character (newline, tab, ...) cannot be baked into an "
+                              "image's environment; remove it from the spec's [env]")
+        env.append((name, value))
+    python = lock.python.target_version
+    _need(_VERSIONISH, python, "[python] -> version")
+    if _CONTROL.search(lock.name):
+        raise RenderError("[environment] -> name: control characters are not allowed")
+    cuda = None
+    if lock.cuda is not None:
+        _need(_VERSIONISH, lock.cuda.runtime, "[cuda] -> runtime")
+        _need(_VERSIONISH, lock.cuda.min_driver, "[cuda] -> min-driver")
+        # min-driver is the driver of the major's first release (minor-version compatibility): cuda>=MAJOR.0
+        cuda = {"runtime": lock.cuda.runtime, "min_driver": lock.cuda.min_driver,
+                "require": f"cuda>={lock.cuda.runtime.split('.')[0]}.0"}
+    lock_sha256 = hashlib.sha256(lock_text.encode()).hexdigest()
+    labels = {
+        "org.opencontainers.image.title": lock.name,
+        "org.opencontainers.image.description": f"{lock.name}: built by envbuild from envbuild.lock",
+        "org.opencontainers.image.version": lock_sha256[:12],
+        "org.opencontainers.image.base.name": base.reference,
+        "org.opencontainers.image.base.digest": base.digest,
+        "io.envbuild.lock.sha256": f"sha256:{lock_sha256}",
+        "io.envbuild.spec-hash": lock.spec_hash,
+    }
+    for key, value in labels.items():
+        if _CONTROL.search(value):
+            raise RenderError(f"label {key}: control characters are not allowed")
+    image_env = [("VIRTUAL_ENV", VENV),
+                 ("PATH", f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+                 ("ENVBUILD_LOCK", f"{PREFIX}/envbuild.lock")]
+    if cuda is not None:  # the NVIDIA container toolkit mounts the driver, and refuses one too old to run it
+        image_env += [("NVIDIA_VISIBLE_DEVICES", "all"), ("NVIDIA_DRIVER_CAPABILITIES", "compute,utility"),
+                      ("NVIDIA_REQUIRE_CUDA", cuda["require"])]
+    return {
+        "name": lock.name,
+        "image_env": image_env + env,
+        "base": {"reference": base.reference, "digest": base.digest,
+                 "image": f"{base.reference.split('@', 1)[0]}@{base.digest}"},
+        "platform": lock.target.platform,
+        "python": {"version": python, "command": f"python{minor(python)}", "source": lock.python.source,
+                   "packages": len(lock.python.packages)},
+        "system": [{"name": p.name, "version": p.version, "pin": f"{p.name}={p.version}"} for p in system],
+        "snapshot": any("snapshot.debian.org" in line for line in apt_source_lines(lock)),
+        "env": env,
+        "cuda": cuda,
+        "labels": labels,
+        "lock_sha256": lock_sha256,
+        "venv": VENV,
+        "prefix": PREFIX,
+        "support": SUPPORT,
+        "user": USER,
+        "uid": UID,
+        "marker": MARKER,
+    }
+
+
+def apt_source_lines(lock: Lock) -> list[str]:
+    """deb lines for the lock's sources; a snapshot archive is frozen, so its Release is never 'too old'."""
+    if lock.system is None:
+        return []
+    lines = []
+    for i, source in enumerate(lock.system.sources):
+        parts = source.split()
+        if len(parts) < 3:
+            raise RenderError(f"[system] -> sources[{i}]: {source!r} is not 'URL SUITE COMPONENT...'")
+        url, suite, components = parts[0], parts[1], parts[2:]
+        _need(_URL, url, f"[system] -> sources[{i}] -> URL")
+        for word in (suite, *components):
+            _need(_SUITE, word, f"[system] -> sources[{i}]")
+        options = "[check-valid-until=no] " if "snapshot.debian.org" in url else ""
+        lines.append(f"deb {options}{url} {suite} {' '.join(components)}")
+    return lines
+
+
+def deb_file_name(name: str, version: str, architecture: str) -> str:
+    """The name apt gives the downloaded .deb in /var/cache/apt/archives (the epoch's ':' becomes '%3a')."""
+    return f"{name}_{version.replace(':', '%3a')}_{architecture}.deb"
+
+
+def _need(pattern: re.Pattern[str], value: str, where: str) -> None:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise RenderError(f"{where}: {value!r} is not safe to write into a build file")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Quoting, for the templates
+
+
+def dockerfile_string(value: str) -> str:
+    """A double-quoted Dockerfile word (ENV, LABEL): backslash, quote and $ are escaped; no newline reaches here."""
+    if _CONTROL.search(value):
+        raise RenderError(f"{value!r}: control characters cannot be written into a Dockerfile")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def shell_word(value: str) -> str:
+    import shlex
+
+    if _CONTROL.search(value):
+        raise RenderError(f"{value!r}: control characters cannot be written into a shell line")
+    return shlex.quote(value)
