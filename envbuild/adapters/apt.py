@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from envbuild.adapters.http import TIMEOUT, cache_dir, reason, session, write_cache
 from envbuild.errors import EnvbuildError
 
-CACHE_SCHEMA = "2"
+CACHE_SCHEMA = "3"
 
 
 class AptError(EnvbuildError):
@@ -51,10 +51,16 @@ class DebRecord:
     essential: bool
     multi_arch: str
     priority: str
+    source: str = ""  # "NAME" or "NAME (VERSION)"; empty when the source package is named like the binary
+
+    def source_id(self) -> tuple[str, str]:
+        """(source package, source version): what apt compares to keep the binaries of one source in step."""
+        name, _, version = self.source.partition(" (")
+        return (name or self.package, version.rstrip(")") or self.version)
 
 
 _FIELDS = {b"Package": 0, b"Version": 1, b"Architecture": 2, b"Pre-Depends": 3, b"Depends": 4, b"Provides": 5,
-           b"SHA256": 6, b"Filename": 7, b"Size": 8, b"Essential": 9, b"Multi-Arch": 10, b"Priority": 11}
+           b"SHA256": 6, b"Filename": 7, b"Size": 8, b"Essential": 9, b"Multi-Arch": 10, b"Priority": 11, b"Source": 12}
 _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {".xz": lzma.decompress, ".gz": gzip.decompress,
                                                    ".bz2": bz2.decompress, "": bytes}
 
@@ -173,4 +179,4 @@ def scan(text: bytes) -> Iterator[DebRecord]:
         v = [x.decode("utf-8", "replace") for x in values]
         yield DebRecord(package=v[0], version=v[1], architecture=v[2], pre_depends=v[3], depends=v[4],
                         provides=v[5], sha256=v[6], filename=v[7], size=int(v[8] or 0),
-                        essential=v[9] == "yes", multi_arch=v[10], priority=v[11])
+                        essential=v[9] == "yes", multi_arch=v[10], priority=v[11], source=v[12])

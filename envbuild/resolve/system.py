@@ -178,9 +178,24 @@ def resolve_closure(roots: Sequence[str], universe: Universe, installed: Mapping
         if root not in selected and root not in installed:
             select(_root_record(root, universe), None)
 
+    def in_step(rec: DebRecord, alt: Mapping[str, object]) -> DebRecord | None:
+        """apt upgrades an installed dependency whose candidate comes from the same source version as the package
+        it installs (libssl3 with openssl), even where the installed version satisfies the dependency."""
+        name = str(alt["name"])
+        candidate = universe.candidates.get(name)
+        if (name in installed and name not in selected and candidate is not None
+                and candidate.version != installed[name] and candidate.source_id() == rec.source_id()
+                and _satisfies(candidate.version, alt.get("version"))):
+            return candidate
+        return None
+
     while queue:
         rec = queue.popleft()
         for group in _relations(rec.pre_depends) + _relations(rec.depends):
+            upgrade = next((c for c in (in_step(rec, alt) for alt in group) if c is not None), None)
+            if upgrade is not None:
+                select(upgrade, rec.package)
+                continue
             if any(present(alt) for alt in group):
                 continue
             for alt in group:

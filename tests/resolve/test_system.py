@@ -32,6 +32,9 @@ EXTRA = [
     stanza("needs-ghost", "1.0", depends="ghost-lib (>= 1)"),
     stanza("needs-debconf2", "1.0", depends="debconf-2.0"),
     stanza("tiny-debconf", "1.0", provides="debconf-2.0"),
+    stanza("sslish-tool", "3.0.22+b1", source="sslish (3.0.22)", depends="libsslish (>= 3.0.9), otherlib (>= 1)"),
+    stanza("libsslish", "3.0.22", source="sslish"),
+    stanza("otherlib", "2.0"),
 ]
 
 
@@ -103,6 +106,18 @@ def test_what_the_base_image_has_is_left_out(mirror: AptMirror) -> None:
     # an installed version too old for a relation does not count as present
     old = {p.name for p in resolve_closure(["git"], universe, installed={"libc6": "2.10-1"})}
     assert "libc6" in old
+
+
+def test_an_installed_dependency_from_the_same_source_is_upgraded_as_apt_does(mirror: AptMirror) -> None:
+    """apt-get install openssl=3.0.22 upgrades the base image's libssl3 3.0.20 (same source, same version) though
+    3.0.20 satisfies openssl's "libssl3 (>= 3.0.9)"; the lock must hold what apt will install."""
+    universe = universe_of(mirror)
+    closure = {p.name: p.version for p in resolve_closure(["sslish-tool"], universe,
+                                                          installed={"libsslish": "3.0.20", "otherlib": "1.0"})}
+    assert closure == {"sslish-tool": "3.0.22+b1", "libsslish": "3.0.22"}, "otherlib is another source: kept"
+    same = {p.name for p in resolve_closure(["sslish-tool"], universe, installed={"libsslish": "3.0.22",
+                                                                                  "otherlib": "1.0"})}
+    assert same == {"sslish-tool"}
 
 
 def test_the_interpreter_comes_from_the_distro_package(mirror: AptMirror) -> None:

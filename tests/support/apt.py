@@ -16,9 +16,10 @@ COMPONENTS = ("main", "universe")
 
 
 def stanza(package: str, version: str, *, depends: str = "", provides: str = "", pre_depends: str = "",
-           arch: str = "amd64") -> bytes:
+           arch: str = "amd64", source: str = "") -> bytes:
     """A synthetic Packages stanza (for the cases the real subset lacks: an unsatisfiable chain, ...)."""
-    fields = [f"Package: {package}", f"Version: {version}", f"Architecture: {arch}"]
+    fields = [f"Package: {package}"] + [f"Source: {source}"] * bool(source)
+    fields += [f"Version: {version}", f"Architecture: {arch}"]
     fields += [f"Pre-Depends: {pre_depends}"] * bool(pre_depends) + [f"Depends: {depends}"] * bool(depends)
     fields += [f"Provides: {provides}"] * bool(provides)
     digest = hashlib.sha256(f"{package} {version}".encode()).hexdigest()
