@@ -12,6 +12,8 @@ from envbuild import lockfile
 from envbuild.errors import ConfigError, EnvbuildError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
 from envbuild.lockfile import (
     BaseImage,
+    CondaLock,
+    CondaPackage,
     CudaLock,
     Lock,
     LockFile,
@@ -83,6 +85,20 @@ SAMPLE_MULTI = LockFile(
     base_reference="127.0.0.1:5000/debian:bookworm",
     env=(("PYTHONHASHSEED", "0"),),
     ignore_extra=("pip",),
+    conda=CondaLock(channels=("conda-forge", "https://${CHAN_USER}@conda.corp/ml"), prefix="/opt/conda", cuda="12.4",
+                    packages=(
+        CondaPackage("libopenblas", "0.3.27", "pthreads_h413a1c8_0", 0, "linux-64",
+                     "https://conda.anaconda.org/conda-forge/", "https://conda.anaconda.org/conda-forge/linux-64/"
+                     "libopenblas-0.3.27-pthreads_h413a1c8_0.conda", "4" * 64, "5" * 32, 5598747,
+                     ("libgcc-ng >=12", "libgfortran5 >=12.3.0"), ("openblas >=0.3.27,<0.3.28.0a0",),
+                     license="BSD-3-Clause", platforms=(AMD,)),
+        CondaPackage("libopenblas", "0.3.27", "pthreads_h076ed1e_0", 0, "linux-aarch64",
+                     "https://conda.anaconda.org/conda-forge/", "https://conda.anaconda.org/conda-forge/"
+                     "linux-aarch64/libopenblas-0.3.27-pthreads_h076ed1e_0.conda", "6" * 64, "7" * 32,
+                     platforms=(ARM,)),
+        CondaPackage("tzdata", "2024a", "h0c530f3_0", 0, "noarch", "https://conda.anaconda.org/conda-forge/",
+                     "https://conda.anaconda.org/conda-forge/noarch/tzdata-2024a-h0c530f3_0.conda", "8" * 64,
+                     "9" * 32, 119815, noarch="generic", license="LicenseRef-Public-Domain"))),
 )
 
 
@@ -230,6 +246,42 @@ def test_several_platforms_write_read_write_is_the_identity(whole: LockFile) -> 
             source = next(p for p in whole.python.packages if (p.name, p.version) == (package.name, package.version))
             assert {f.name for f in package.files} == {f.name for f in source.files
                                                        if not f.platforms or platform in f.platforms}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_conda_records_strings_are_toml_strings(value: str) -> None:
+    import tomllib
+
+    from envbuild.lockfile.write import toml_string
+
+    assert tomllib.loads(f"k = {toml_string(value)}")["k"] == value
+
+
+# what a channel may put in a record's strings (the strings themselves are the test above's)
+words = st.from_regex(r"[A-Za-z0-9_.:/ >=<,*|~!\"\\'$\u00e9-]+", fullmatch=True).filter(lambda s: s == s.strip())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.builds(CondaPackage, name=names, version=versions, build=words, build_number=
+                          st.integers(0, 10**6), subdir=st.sampled_from(["linux-64", "linux-aarch64", "noarch"]),
+                          channel=words, url=words,
+                          sha256=st.text("0123456789abcdef", min_size=64, max_size=64),
+                          md5=st.text("0123456789abcdef", min_size=32, max_size=32),
+                          size=st.none() | st.integers(0, 10**12), depends=st.lists(words).map(tuple),
+                          constrains=st.lists(words).map(tuple), noarch=st.none() | st.sampled_from(["generic",
+                                                                                                     "python"]),
+                          license=st.none() | words, platforms=st.sampled_from([(), (AMD,), (ARM,)])),
+                max_size=6, unique_by=lambda p: (p.name, p.subdir)))
+def test_conda_records_write_read_write_is_the_identity(records: list[CondaPackage]) -> None:
+    whole = dataclasses.replace(SAMPLE_MULTI, conda=CondaLock(channels=("c",), prefix="/opt/conda",
+                                                              packages=tuple(records)))
+    text = lockfile.dumps(whole)
+    again = lockfile.loads_file(text)
+    assert lockfile.dumps(again) == text
+    assert again.conda is not None
+    assert sorted(again.conda.packages, key=lambda p: (p.name, p.subdir)) == sorted(
+        records, key=lambda p: (p.name, p.subdir))
 
 
 def test_missing_and_unknown_versions_are_refused() -> None:
