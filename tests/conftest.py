@@ -106,6 +106,7 @@ def conda_channel(conda_channel_dir: Path, tmp_path: Path) -> Iterator[Any]:
 
 
 BASE_IMAGE = os.environ.get("ENVBUILD_TEST_BASE_IMAGE", "envbuild-ci/debian:bookworm")
+PYTHON_IMAGE = os.environ.get("ENVBUILD_TEST_IMAGE", "envbuild-ci/python3:bookworm")
 
 
 @pytest.fixture(scope="session")
@@ -126,13 +127,24 @@ def docker_engine() -> object:
 def base_image(docker_engine: Any, registry: Registry) -> str:
     """The CI base image (a debootstrapped bookworm minbase that make provision imports), pushed to the loopback
     registry; returns its reference there."""
+    return _pushed(docker_engine, registry, BASE_IMAGE, "debian", "make provision debootstraps and imports it")
+
+
+@pytest.fixture(scope="session")
+def python_base_image(docker_engine: Any, registry: Registry) -> str:
+    """The CI base image with Debian's python3 (make provision builds it), pushed to the loopback registry: a base
+    that needs no apt step in the build."""
+    return _pushed(docker_engine, registry, PYTHON_IMAGE, "python3", "make provision builds it")
+
+
+def _pushed(docker_engine: Any, registry: Registry, image_name: str, repository_name: str, how: str) -> str:
     import docker.errors
 
     try:
-        image = docker_engine.images.get(BASE_IMAGE)
+        image = docker_engine.images.get(image_name)
     except docker.errors.ImageNotFound:
-        pytest.skip(f"the base image {BASE_IMAGE} is missing (make provision debootstraps and imports it)")
-    repository = f"{registry.host}/debian"
+        pytest.skip(f"the base image {image_name} is missing ({how})")
+    repository = f"{registry.host}/{repository_name}"
     image.tag(repository, "bookworm")
     for event in docker_engine.images.push(repository, tag="bookworm", stream=True, decode=True):
         assert "error" not in event, event

@@ -65,3 +65,25 @@ def test_torch_for_amd64_and_arm64_in_one_lock(tmp_path: Path) -> None:
     assert {"torch", "numpy", "sympy", "filelock"} <= shared
     assert all(amd.python.by_name()[n].version == arm.python.by_name()[n].version for n in shared)
     assert "linux/arm64: " in done.stdout and "no CUDA" in done.stdout
+
+
+def test_conda_forge_for_amd64_and_arm64_with_a_cuda_driver(tmp_path: Path) -> None:
+    """The real conda-forge (sharded repodata, tens of thousands of records per subdir), solved for two targets."""
+    from tests.conftest import skip_unless_reachable
+
+    pytest.importorskip("rattler", reason="py-rattler is not installed (pip install 'envbuild[conda]')")
+    skip_unless_reachable("https://conda.anaconda.org/conda-forge/noarch/repodata.json", "conda-forge")
+    write_spec(tmp_path, "https://pypi.org/simple", [], platforms=["linux/amd64", "linux/arm64"],
+               conda={"channels": ["conda-forge"], "packages": ["python=3.11", "numpy", "cuda-version=12.4",
+                                                               "cuda-cudart"], "cuda": "12.4"})
+    done = envbuild("lock", cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    for platform, subdir in (("linux/amd64", "linux-64"), ("linux/arm64", "linux-aarch64")):
+        lock = lockfile.read_lock(tmp_path / "envbuild.lock", platform)
+        assert lock.conda is not None and lock.python.source == "conda"
+        records = lock.conda.by_name()
+        assert records["python"].version.startswith("3.11.") and records["python"].subdir == subdir
+        assert records["cuda-version"].version.startswith("12.4")
+        assert all(len(p.sha256) == 64 and p.url.startswith("https://conda.anaconda.org/conda-forge/")
+                   for p in lock.conda.packages)
+        assert lock.cuda is not None and lock.cuda.runtime.startswith("12.4")

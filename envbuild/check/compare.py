@@ -55,7 +55,8 @@ def compare(expected: Expected, facts: Facts, *, strict: bool = False) -> Outcom
         out.append(finding("file", problem["path"], problem["status"], "as in RECORD", problem["status"]))
     for problem in facts.get("conda_files") or []:
         out.append(finding("file", problem["path"], problem["status"],
-                           f"as conda-meta records it ({problem['package']})", problem["status"]))
+                           f"as conda-meta records it ({problem['package']})", problem["status"],
+                           severity="warning" if problem["status"] == "unverifiable" else "error"))
     return Outcome(out, checked)
 
 

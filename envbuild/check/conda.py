@@ -40,7 +40,8 @@ def records(prefix: str) -> dict[str, Any] | None:
 
 def verify(prefix: str, found: dict[str, Any]) -> list[dict[str, str]]:
     """Files of FOUND's records that differ from what their record says (``modified``) or are gone (``missing``);
-    a record that cannot be read, or names another package than its file name, is ``modified`` itself."""
+    a record that is not JSON, or names another package than its file name, is ``modified`` itself, and one that
+    this user may not read is ``unverifiable``."""
     import hashlib
     import json
 
@@ -49,7 +50,10 @@ def verify(prefix: str, found: dict[str, Any]) -> list[dict[str, str]]:
         try:
             with open(record["file"], encoding="utf-8") as handle:
                 data = json.load(handle)
-        except (OSError, ValueError):
+        except OSError:
+            out.append({"package": name, "path": record["file"], "status": "unverifiable"})
+            continue
+        except ValueError:
             out.append({"package": name, "path": record["file"], "status": "modified"})
             continue
         if (data.get("name"), data.get("version"), data.get("build")) != (name, record["version"], record["build"]):

@@ -24,9 +24,16 @@ from typing import Any
 from envbuild.errors import RenderError
 from envbuild.lockfile import Lock
 from envbuild.render.checker import checker_archive
-from envbuild.render.context import apt_source_lines, build_context, deb_file_name, dockerfile_string, shell_word
+from envbuild.render.context import (
+    apt_source_lines,
+    build_context,
+    deb_file_name,
+    dockerfile_string,
+    interpreter,
+    shell_word,
+)
 from envbuild.render.jinja import environment, template
-from envbuild.render.names import FORMATS, MARKER, PREFIX, SUPPORT, VENV
+from envbuild.render.names import FORMATS, MARKER, PREFIX, SUPPORT
 
 __all__ = ["FORMATS", "MARKER", "Rendered", "build_context", "checker_archive", "dockerfile_string", "environment",
            "plan", "render", "shell_word", "support_files"]
@@ -62,6 +69,11 @@ def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: P
         target.parent.mkdir(parents=True, exist_ok=True)
         _write(target, data, executable=relative.endswith("/envbuild-check"))
         written.append(target)
+    from envbuild.render.conda import stage
+
+    staged = stage(lock, root)  # the conda environment, installed as it will be in the image (or nothing)
+    if staged is not None:
+        written.append(staged)
     return Rendered(directory=root, build_file=written[0], files=tuple(written))
 
 
@@ -90,7 +102,7 @@ def support_files(lock: Lock, lock_text: str) -> dict[str, bytes]:
     out = {f"{SUPPORT}/envbuild.lock": lock_text.encode(),
            f"{SUPPORT}/envbuild-check.pyz": checker_archive(lock.python.target_version),
            f"{SUPPORT}/envbuild-check": (f'#!/bin/sh\n# {MARKER}: the drift check of this image against its lock.\n'
-                                         f'exec {VENV}/bin/python {PREFIX}/envbuild-check.pyz "$@"\n').encode()}
+                                         f'exec {interpreter(lock)} {PREFIX}/envbuild-check.pyz "$@"\n').encode()}
     if lock.python.packages:
         out[f"{SUPPORT}/requirements.txt"] = requirements_text(lock).encode()
     if lock.system is not None and lock.system.packages:

@@ -28,6 +28,7 @@ _INDEX_URL = re.compile(r"[a-z][a-z0-9+.-]*://(?:[^\s\"'\\`$;&|<>(){}\[\]]|\$\{[
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCE = re.compile(r"[a-z0-9][a-z0-9.-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
 _VERSIONISH = re.compile(r"[0-9][0-9.]*")
+_PATH = re.compile(r"/[A-Za-z0-9._/-]*")  # an absolute path, nothing to quote
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # controls, and what some tools take for a line break
 
 
@@ -89,9 +90,12 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
     for key, value in labels.items():
         if _CONTROL.search(value):
             raise RenderError(f"label {key}: control characters are not allowed")
-    image_env = [("VIRTUAL_ENV", VENV),
-                 ("PATH", f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-                 ("ENVBUILD_LOCK", f"{PREFIX}/envbuild.lock")]
+    conda = _conda(lock)
+    in_conda = lock.python.source == "conda"
+    bins = ([] if in_conda else [f"{VENV}/bin"]) + ([f"{conda['prefix']}/bin"] if conda else [])
+    image_env = ([] if in_conda else [("VIRTUAL_ENV", VENV)]) + ([("CONDA_PREFIX", conda["prefix"])] if conda else [])
+    image_env += [("PATH", ":".join([*bins, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])),
+                  ("ENVBUILD_LOCK", f"{PREFIX}/envbuild.lock")]
     if cuda is not None:  # the NVIDIA container toolkit mounts the driver, and refuses one too old to run it
         image_env += [("NVIDIA_VISIBLE_DEVICES", "all"), ("NVIDIA_DRIVER_CAPABILITIES", "compute,utility"),
                       ("NVIDIA_REQUIRE_CUDA", cuda["require"])]
@@ -102,7 +106,8 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
                  "image": f"{base.reference.split('@', 1)[0]}@{base.digest}"},
         "platform": lock.target.platform,
         "python": {"version": python, "command": f"python{minor(python)}", "source": lock.python.source,
-                   "packages": len(lock.python.packages)},
+                   "packages": len(lock.python.packages), "venv": not in_conda, "interpreter": interpreter(lock)},
+        "conda": conda,
         "system": [{"name": p.name, "version": p.version, "pin": f"{p.name}={p.version}"} for p in system],
         "snapshot": any("snapshot.debian.org" in line for line in apt_source_lines(lock)),
         "env": env,
@@ -116,6 +121,29 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
         "uid": UID,
         "marker": MARKER,
     }
+
+
+def interpreter(lock: Lock) -> str:
+    """The image's Python: the venv's, or the conda environment's when the lock's Python comes from conda."""
+    if lock.python.source == "conda" and lock.conda is not None:
+        return f"{lock.conda.prefix}/bin/python"
+    return f"{VENV}/bin/python"
+
+
+def _conda(lock: Lock) -> dict[str, Any] | None:
+    if lock.conda is None or not lock.conda.packages:
+        return None
+    from envbuild.render.conda import STAGED
+
+    _need(_PATH, lock.conda.prefix, "[conda] -> prefix")
+    if lock.conda.prefix.rstrip("/") in {"", "/usr", "/usr/local", "/opt", PREFIX, VENV, "/etc", "/home"}:
+        raise RenderError(f"[conda] -> prefix: {lock.conda.prefix} would replace a system folder; name a folder "
+                          "of its own (the default is /opt/conda)")
+    names = {p.name for p in lock.conda.packages}
+    if lock.python.source == "conda" and lock.python.packages and "pip" not in names:
+        raise RenderError("[python] packages are installed into the conda environment with its pip, and it has none; "
+                          'add "pip" to [conda] packages and run envbuild lock')
+    return {"prefix": lock.conda.prefix.rstrip("/"), "packages": len(lock.conda.packages), "staged": STAGED}
 
 
 def apt_source_lines(lock: Lock) -> list[str]:

@@ -4,6 +4,7 @@ this host): ``__glibc`` of its distro, ``__cuda`` of its driver (``[conda] cuda`
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from envbuild.spec import expand_url
 
 if TYPE_CHECKING:
     from envbuild.spec import Distro, Spec
+
+_MATCHSPEC_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def virtual_packages(spec: Spec, platform: str, distro: Distro | None) -> tuple[tuple[str, str, str], ...]:
@@ -44,7 +47,7 @@ def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: Co
     keep = [p for p in previous.packages if p.name not in upgrade_packages] if same_target and not upgrade and \
         previous is not None else []
     packages = rattler.solve(rattler.SolveRequest(
-        channels=channels, specs=spec.conda.packages, subdir=PLATFORMS[platform].conda,
+        channels=channels, specs=with_pip(spec), subdir=PLATFORMS[platform].conda,
         virtual_packages=virtual_packages(spec, platform, distro), preferences=tuple(keep),
         cache_dir=cache_dir("conda", "repodata")))
     unverifiable = [p.name for p in packages if not p.sha256 or not p.md5]
@@ -56,6 +59,15 @@ def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: Co
     stages.append((stage, time.monotonic() - begun))
     return CondaLock(channels=spec.conda.channels, prefix=spec.conda.prefix, packages=tuple(packages),
                      cuda=spec.conda.cuda)
+
+
+def with_pip(spec: Spec) -> tuple[str, ...]:
+    """The MatchSpecs to solve: the spec's, plus ``pip`` when the spec names ``python`` and has a pip layer to
+    install with it (as conda's add_pip_as_python_dependency does), unless it names pip itself."""
+    names = {m.group(0).lower() for m in (_MATCHSPEC_NAME.match(s.split("::")[-1]) for s in spec.conda.packages) if m}
+    if "python" in names and "pip" not in names and spec.python.requirements:
+        return (*spec.conda.packages, "pip")
+    return spec.conda.packages
 
 
 def credentials(channels: tuple[str, ...]) -> dict[str, str]:

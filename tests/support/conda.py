@@ -44,6 +44,7 @@ STANDARD = (
     Pkg("cuda-cudart", "12.4.127", "h0_0", subdirs=("linux-64",)),
     Pkg("cudnn", "9.1.0.70", "cuda12_0", subdirs=("linux-64",), depends=("cuda-cudart >=12",)),
     Pkg("python", "3.11.9", "h0_cpython", subdirs=("linux-64",)),
+    Pkg("pip", "24.2", "pyh_0", subdirs=("noarch",), noarch="generic"),
 )
 
 
