@@ -176,10 +176,14 @@ def run(options: dict[str, Any], *, in_image: bool = False) -> int:
     data = report.as_json(expected, facts, outcome, target)
     if options.get("junit"):
         _write(options["junit"], report.junit(data, outcome.checked))
-    if options.get("json"):
-        sys.stdout.write(report.dumps(data) + "\n")
-    else:
-        report.show(data)
+    try:
+        if options.get("json"):
+            sys.stdout.write(report.dumps(data) + "\n")
+        else:
+            report.show(data)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `envbuild check | head`: the reader left; the verdict is still the exit code
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0 if outcome.ok else 1
 
 

@@ -15,8 +15,9 @@ from packaging.utils import canonicalize_name
 from envbuild import lockfile
 from envbuild.errors import ConfigError, LockfileError, UnknownLockfileVersion
 from envbuild.lockfile import LockDiff, LockFile, PythonLock
+from envbuild.platforms import PLATFORMS
 from envbuild.resolve.merge import make_consistent, merge
-from envbuild.resolve.target import Options, Resolved, prepare_target, resolve_target
+from envbuild.resolve.target import Options, Resolved, prepare_target, resolve_target, solve_conda
 from envbuild.spec import PYPROJECT, SPEC_FILE, Spec, load_spec, spec_hash
 from envbuild.validate import shown
 
@@ -104,12 +105,20 @@ def _resolve_all(spec: Spec, previous: LockFile | None, options: Options,
     from concurrent.futures import ThreadPoolExecutor
 
     platforms = spec.environment.platforms
-    with ThreadPoolExecutor(max_workers=len(platforms)) as pool:
+    with ThreadPoolExecutor(max_workers=len(platforms)) as pool, \
+            ThreadPoolExecutor(max_workers=len(platforms)) as conda_pool:
+        # the conda solves need only the distro (its __glibc): with one the spec names, they start now, beside
+        # the base image and apt indexes, rather than after them
+        early = {p: conda_pool.submit(solve_conda, spec, p, spec.environment.distro if PLATFORMS[p].linux else None,
+                                      previous, options=options, stages=stages)
+                 for p in platforms if spec.conda.present and (spec.environment.distro or not PLATFORMS[p].linux)}
         prepared = dict(zip(platforms, pool.map(lambda p: prepare_target(spec, p, stages), platforms), strict=True))
 
         def one(platform: str, preferences: PythonLock | None = None, opts: Options = options) -> Resolved:
             before = previous.view(platform) if previous is not None and platform in previous.platforms else None
-            return resolve_target(spec, prepared[platform], before, opts, stages, preferences=preferences)
+            conda = early[platform].result() if platform in early else None
+            return resolve_target(spec, prepared[platform], before, opts, stages, preferences=preferences,
+                                  conda=conda)
 
         results = dict(zip(platforms, pool.map(one, platforms), strict=True))
         # the first platform's pins lead: the others are asked again, preferring them, without -U/-P (which the

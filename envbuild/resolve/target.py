@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from envbuild.errors import EnvbuildError
-from envbuild.lockfile import CondaLock, CudaLock, Lock, PythonLock, SystemLock
+from envbuild.lockfile import CondaLock, CudaLock, Lock, LockFile, PythonLock, SystemLock
 from envbuild.platforms import PLATFORMS
 from envbuild.versions import within
 
@@ -74,14 +74,24 @@ def prepare_target(spec: Spec, platform: str, stages: Stages) -> Prepared:
     return Prepared(platform=platform, image=image, distro=distro, index_files=tuple(files))
 
 
+def solve_conda(spec: Spec, platform: str, distro: Distro | None, previous: LockFile | None, *, options: Options,
+                stages: Stages) -> CondaLock:
+    """PLATFORM's conda environment (for DISTRO's __glibc), preferring PREVIOUS's records."""
+    from envbuild.resolve.conda import resolve_conda
+
+    before = previous.view(platform).conda if previous is not None and platform in previous.platforms else None
+    return resolve_conda(spec, platform, distro, before, upgrade=options.upgrade,
+                         upgrade_packages=options.upgrade_packages, stages=stages,
+                         stage=_stage(spec, platform, "conda"))
+
+
 def resolve_target(spec: Spec, prepared: Prepared, previous: Lock | None, options: Options, stages: Stages, *,
-                   preferences: PythonLock | None = None) -> Resolved:
+                   preferences: PythonLock | None = None, conda: CondaLock | None = None) -> Resolved:
     """PREPARED's platform part of the lock.  PREVIOUS (the old lock's view of it) gives preferences, unless
-    PREFERENCES (another platform's pins, for consistent versions) does.  The conda environment comes first: when
-    it holds Python, that is the interpreter the pip layer is resolved for."""
+    PREFERENCES (another platform's pins, for consistent versions) does.  The conda environment comes first (CONDA,
+    when it was solved already): when it holds Python, that is the interpreter the pip layer is resolved for."""
     platform, distro, image = prepared.platform, prepared.distro, prepared.image
-    conda = None
-    if spec.conda.present:
+    if spec.conda.present and conda is None:
         from envbuild.resolve.conda import resolve_conda
 
         conda = resolve_conda(spec, platform, distro, previous.conda if previous else None, upgrade=options.upgrade,
