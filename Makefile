@@ -48,6 +48,7 @@ bench: venv
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/check.py
 	$(BIN)/python bench/platforms.py
+	$(BIN)/python bench/conda.py
 	$(BIN)/python bench/build.py
 
 clean:
