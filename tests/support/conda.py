@@ -4,7 +4,6 @@ files on 127.0.0.1 (optionally behind basic auth)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import shutil
@@ -112,14 +111,8 @@ class CondaChannel(LoopbackServer):
         class Handler(Quiet):
             def do_GET(self) -> None:
                 channel.requests.append(self.path)
-                if channel.auth is not None:
-                    wanted = "Basic " + base64.b64encode(":".join(channel.auth).encode()).decode()
-                    if self.headers.get("Authorization") != wanted:
-                        self.send_response(401)
-                        self.send_header("WWW-Authenticate", 'Basic realm="conda"')
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
+                if self.refused(channel.auth, "conda"):
+                    return
                 relative = self.path.split("?", 1)[0].removeprefix("/channel/")
                 path = (channel.root / relative).resolve()
                 if not self.path.startswith("/channel/") or not path.is_file() or \

@@ -79,14 +79,8 @@ class LocalIndex(LoopbackServer):
                 if index.hang.is_set():
                     time.sleep(60)
                     return
-                if index.auth is not None:
-                    expected = "Basic " + base64.b64encode(":".join(index.auth).encode()).decode()
-                    if self.headers.get("Authorization") != expected:
-                        self.send_response(401)
-                        self.send_header("WWW-Authenticate", 'Basic realm="test"')
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
+                if self.refused(index.auth, "test"):
+                    return
                 status, body, ctype = index.respond(self.path)
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.server
 import threading
 from typing import Any
@@ -10,6 +11,19 @@ from typing import Any
 class Quiet(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
+
+    def refused(self, auth: tuple[str, str] | None, realm: str) -> bool:
+        """Answer 401 (and say so) unless the request carries AUTH as basic auth; AUTH None: nothing is needed."""
+        if auth is None:
+            return False
+        wanted = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+        if self.headers.get("Authorization") == wanted:
+            return False
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", f'Basic realm="{realm}"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return True
 
 
 class _Server(http.server.ThreadingHTTPServer):
