@@ -186,3 +186,10 @@ index-url = "{index.url}"
     found = {(f["kind"], f["name"], f["status"]) for f in report["findings"] if f["severity"] == "error"}
     assert ("conda", "pure", "missing") in found
     assert ("file", "/opt/conda/share/libb/README", "modified") in found
+
+
+def test_the_spec_and_render_refuse_the_same_folders() -> None:
+    from envbuild.render.names import PREFIX, VENV
+    from envbuild.spec.conda import SYSTEM_FOLDERS
+
+    assert {PREFIX, VENV} <= SYSTEM_FOLDERS, "the image's own folders cannot hold the conda environment"

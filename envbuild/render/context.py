@@ -134,9 +134,10 @@ def _conda(lock: Lock) -> dict[str, Any] | None:
     if lock.conda is None or not lock.conda.packages:
         return None
     from envbuild.render.conda import STAGED
+    from envbuild.spec.conda import SYSTEM_FOLDERS
 
     _need(_PATH, lock.conda.prefix, "[conda] -> prefix")
-    if lock.conda.prefix.rstrip("/") in {"", "/usr", "/usr/local", "/opt", PREFIX, VENV, "/etc", "/home"}:
+    if lock.conda.prefix.rstrip("/") in SYSTEM_FOLDERS:
         raise RenderError(f"[conda] -> prefix: {lock.conda.prefix} would replace a system folder; name a folder "
                           "of its own (the default is /opt/conda)")
     names = {p.name for p in lock.conda.packages}

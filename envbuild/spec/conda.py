@@ -21,6 +21,9 @@ _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_
 _CUDA = re.compile(r"^\d{1,2}\.\d{1,2}$")
 _PREFIX = re.compile(r"^/[A-Za-z0-9_./-]*$")
 _SPEC_CHARS = re.compile(r"^[A-Za-z0-9_.\-=<>!*,|~ \[\]'\":/+]+$")
+# Folders a conda prefix must not be: the system's, and the ones envbuild's images use (/opt/envbuild, /opt/venv).
+# The spec refuses them, and so does render, for a lock edited by hand.
+SYSTEM_FOLDERS = frozenset({"", "/usr", "/usr/local", "/opt", "/opt/envbuild", "/opt/venv", "/etc", "/home"})
 
 
 def parse_conda(t: Table) -> CondaSpec:
@@ -42,6 +45,6 @@ def parse_conda(t: Table) -> CondaSpec:
     if cuda is not None and not _CUDA.match(cuda):
         raise t.error(["cuda"], f'{cuda!r}: give the driver\'s CUDA version, such as "12.4"')
     prefix = t.string("prefix", default="/opt/conda") or "/opt/conda"
-    if not _PREFIX.match(prefix) or "/../" in f"{prefix}/" or prefix.rstrip("/") in ("", "/usr", "/opt"):
+    if not _PREFIX.match(prefix) or "/../" in f"{prefix}/" or prefix.rstrip("/") in SYSTEM_FOLDERS:
         raise t.error(["prefix"], f"{prefix!r}: give an absolute path of its own, such as \"/opt/conda\"")
     return CondaSpec(channels=channels, packages=tuple(packages), cuda=cuda, prefix=prefix.rstrip("/"))
