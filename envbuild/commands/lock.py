@@ -14,11 +14,11 @@ from packaging.utils import canonicalize_name
 
 from envbuild import lockfile
 from envbuild.errors import ConfigError, LockfileError, UnknownLockfileVersion
-from envbuild.lockfile import LockDiff, LockFile, PythonLock
+from envbuild.lockfile import CondaLock, LockDiff, LockFile, PythonLock
 from envbuild.platforms import PLATFORMS
 from envbuild.resolve.merge import make_consistent, merge
 from envbuild.resolve.target import Options, Resolved, prepare_target, resolve_target, solve_conda
-from envbuild.spec import PYPROJECT, SPEC_FILE, Spec, load_spec, spec_hash
+from envbuild.spec import PYPROJECT, SPEC_FILE, Distro, Spec, load_spec, spec_hash
 from envbuild.validate import shown
 
 Status = Callable[[str], AbstractContextManager[None]]
@@ -102,23 +102,25 @@ def _resolve_all(spec: Spec, previous: LockFile | None, options: Options,
     """Every platform of the spec: first what each needs from the network (its base image, its apt indexes), then
     the resolutions, all platforms at once (threads: uv and the apt closures overlap), then made consistent: the
     later platforms prefer the first one's pins."""
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     platforms = spec.environment.platforms
     with ThreadPoolExecutor(max_workers=len(platforms)) as pool, \
             ThreadPoolExecutor(max_workers=len(platforms)) as conda_pool:
-        # the conda solves need only the distro (its __glibc): with one the spec names, they start now, beside
-        # the base image and apt indexes, rather than after them
-        early = {p: conda_pool.submit(solve_conda, spec, p, spec.environment.distro if PLATFORMS[p].linux else None,
-                                      previous, options=options, stages=stages)
-                 for p in platforms if spec.conda.present and (spec.environment.distro or not PLATFORMS[p].linux)}
+        def solve(platform: str, distro: Distro | None) -> Future[CondaLock]:
+            return conda_pool.submit(solve_conda, spec, platform, distro, previous, options=options, stages=stages)
+
+        # a conda solve needs only the distro (its __glibc): with one the spec names, it starts now, beside the
+        # base image and apt indexes; else once the base image has told it.  Each platform is solved once.
+        conda = {p: solve(p, spec.environment.distro if PLATFORMS[p].linux else None) for p in platforms
+                 if spec.conda.present and (spec.environment.distro or not PLATFORMS[p].linux)}
         prepared = dict(zip(platforms, pool.map(lambda p: prepare_target(spec, p, stages), platforms), strict=True))
+        conda.update({p: solve(p, prepared[p].distro) for p in platforms if spec.conda.present and p not in conda})
 
         def one(platform: str, preferences: PythonLock | None = None, opts: Options = options) -> Resolved:
             before = previous.view(platform) if previous is not None and platform in previous.platforms else None
-            conda = early[platform].result() if platform in early else None
             return resolve_target(spec, prepared[platform], before, opts, stages, preferences=preferences,
-                                  conda=conda)
+                                  conda=conda[platform].result() if platform in conda else None)
 
         results = dict(zip(platforms, pool.map(one, platforms), strict=True))
         # the first platform's pins lead: the others are asked again, preferring them, without -U/-P (which the

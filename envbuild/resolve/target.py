@@ -88,15 +88,9 @@ def solve_conda(spec: Spec, platform: str, distro: Distro | None, previous: Lock
 def resolve_target(spec: Spec, prepared: Prepared, previous: Lock | None, options: Options, stages: Stages, *,
                    preferences: PythonLock | None = None, conda: CondaLock | None = None) -> Resolved:
     """PREPARED's platform part of the lock.  PREVIOUS (the old lock's view of it) gives preferences, unless
-    PREFERENCES (another platform's pins, for consistent versions) does.  The conda environment comes first (CONDA,
-    when it was solved already): when it holds Python, that is the interpreter the pip layer is resolved for."""
+    PREFERENCES (another platform's pins, for consistent versions) does.  CONDA is the platform's conda environment
+    (``solve_conda``), solved first: when it holds Python, that is the interpreter the pip layer is resolved for."""
     platform, distro, image = prepared.platform, prepared.distro, prepared.image
-    if spec.conda.present and conda is None:
-        from envbuild.resolve.conda import resolve_conda
-
-        conda = resolve_conda(spec, platform, distro, previous.conda if previous else None, upgrade=options.upgrade,
-                              upgrade_packages=options.upgrade_packages, stages=stages,
-                              stage=_stage(spec, platform, "conda"))
     given = _given_interpreter(spec, image, conda)
     provided = _provided(spec, conda)
     if distro is None:  # macOS: no apt, no CUDA
