@@ -82,10 +82,8 @@ class PrefixResult:
 def sync_prefix(lock_path: Path, prefix: Path) -> PrefixResult:
     """Make the conda environment at PREFIX hold exactly the lock's conda records (install, update, remove), then
     the pip layer on top when the lock's Python is conda's.  Nothing is solved: the records are the lock's."""
-    from envbuild.adapters import rattler, uv
-    from envbuild.adapters.http import cache_dir
-    from envbuild.platforms import PLATFORMS
-    from envbuild.resolve.conda import credentials
+    from envbuild.adapters import uv
+    from envbuild.resolve.conda import install
 
     lock = lockfile.read_lock(lock_path)
     if lock.conda is None:
@@ -96,8 +94,7 @@ def sync_prefix(lock_path: Path, prefix: Path) -> PrefixResult:
         raise SyncError(f"{prefix} exists and is not a conda environment (no conda-meta); choose another --prefix")
     created = not (prefix / "conda-meta").is_dir()
     before = _records(prefix)
-    rattler.install(lock.conda.packages, prefix, subdir=PLATFORMS[lock.target.platform].conda,
-                    credentials=credentials(lock.conda.channels), cache_dir=cache_dir("conda", "pkgs"))
+    install(lock.conda, lock.target.platform, prefix)
     after = _records(prefix)
     pip: tuple[str, ...] = ()
     if lock.python.source == "conda" and lock.python.packages:

@@ -47,18 +47,13 @@ def stage(lock: Lock, root: Path) -> Path | None:
     want = stamp(lock.conda, lock.target.platform)
     if stamp_file.is_file() and stamp_file.read_text().strip() == want and (staged / "conda-meta").is_dir():
         return staged
-    from envbuild.adapters import rattler
-    from envbuild.adapters.http import cache_dir
-    from envbuild.platforms import PLATFORMS
-    from envbuild.resolve.conda import credentials
+    from envbuild.resolve.conda import install
 
     scratch = root / SUPPORT / ".conda.partial"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
-        rattler.install(lock.conda.packages, scratch, subdir=PLATFORMS[lock.target.platform].conda,
-                        credentials=credentials(lock.conda.channels), as_prefix=lock.conda.prefix,
-                        cache_dir=cache_dir("conda", "pkgs"))
+        install(lock.conda, lock.target.platform, scratch, as_prefix=lock.conda.prefix)
         _scrub(scratch)
         stamp_file.unlink(missing_ok=True)
         shutil.rmtree(staged, ignore_errors=True)

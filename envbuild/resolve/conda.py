@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envbuild import data
@@ -78,6 +79,15 @@ def credentials(channels: tuple[str, ...]) -> dict[str, str]:
             full = expand_url(channel, f"[conda] -> channels[{i}]").rstrip("/") + "/"
             out[strip_credentials(full)] = full
     return out
+
+
+def install(conda: CondaLock, platform: str, prefix: Path, *, as_prefix: str | None = None) -> None:
+    """Make PREFIX hold exactly CONDA's records for PLATFORM (``sync --prefix``; render's staged copy, written for
+    AS_PREFIX), with the channels' credentials and envbuild's package cache."""
+    from envbuild.adapters import rattler
+
+    rattler.install(conda.packages, prefix, subdir=PLATFORMS[platform].conda, credentials=credentials(conda.channels),
+                    as_prefix=as_prefix, cache_dir=cache_dir("conda", "pkgs"))
 
 
 def python_record(conda: CondaLock | None) -> CondaPackage | None:
