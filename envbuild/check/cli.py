@@ -24,6 +24,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the chec
 if TYPE_CHECKING:
     from typing import Any
 
+    from envbuild.check.compare import Outcome
     from envbuild.check.shapes import Expected, Facts, Target
 
 IN_IMAGE_LOCK = "/opt/envbuild/envbuild.lock"
@@ -162,18 +163,9 @@ def usage(in_image: bool = False) -> str:
 
 def run(options: dict[str, Any], *, in_image: bool = False) -> int:
     """The check itself: find, read, probe, compare, report.  Returns 0 (no drift) or 1 (drift)."""
-    from envbuild.check import compare, expect, locate, report
+    from envbuild.check import report
 
-    lock = options.get("lock") or (os.environ.get("ENVBUILD_LOCK", IN_IMAGE_LOCK) if in_image
-                                   else locate.DEFAULT_LOCK)
-    expected = expect.load(lock, options.get("platform"))
-    target = locate.target(python=options.get("python"), root=options.get("root"), image=options.get("image"),
-                           prefix=options.get("prefix"), lock=lock, in_image=in_image,
-                           conda=expected["conda"]["prefix"] if expected["conda"] else None)
-    strict = not options.get("no_strict") if in_image else bool(options.get("strict"))
-    facts = gather(target, expected, deep=bool(options.get("deep")), strict=strict)
-    outcome = compare.compare(expected, facts, strict=strict)
-    data = report.as_json(expected, facts, outcome, target)
+    data, outcome = evaluate(options, in_image=in_image)
     if options.get("junit"):
         _write(options["junit"], report.junit(data, outcome.checked))
     try:
@@ -185,6 +177,22 @@ def run(options: dict[str, Any], *, in_image: bool = False) -> int:
     except BrokenPipeError:  # `envbuild check | head`: the reader left; the verdict is still the exit code
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0 if outcome.ok else 1
+
+
+def evaluate(options: dict[str, Any], *, in_image: bool = False) -> tuple[dict[str, Any], Outcome]:
+    """Find, read, probe and compare: the report (as JSON data) and the outcome, printed by no one yet."""
+    from envbuild.check import compare, expect, locate, report
+
+    lock = options.get("lock") or (os.environ.get("ENVBUILD_LOCK", IN_IMAGE_LOCK) if in_image
+                                   else locate.DEFAULT_LOCK)
+    expected = expect.load(lock, options.get("platform"))
+    target = locate.target(python=options.get("python"), root=options.get("root"), image=options.get("image"),
+                           prefix=options.get("prefix"), lock=lock, in_image=in_image,
+                           conda=expected["conda"]["prefix"] if expected["conda"] else None)
+    strict = not options.get("no_strict") if in_image else bool(options.get("strict"))
+    facts = gather(target, expected, deep=bool(options.get("deep")), strict=strict)
+    outcome = compare.compare(expected, facts, strict=strict)
+    return report.as_json(expected, facts, outcome, target), outcome
 
 
 def gather(target: Target, expected: Expected, *, deep: bool = False, strict: bool = False) -> Facts:

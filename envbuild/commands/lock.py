@@ -60,7 +60,10 @@ def regenerate_command(spec: Spec, lock_path: Path) -> str:
 
 
 def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrade: bool = False,
-         upgrade_packages: tuple[str, ...] = (), status: Status | None = None) -> LockResult:
+         upgrade_packages: tuple[str, ...] = (), status: Status | None = None,
+         prefer: tuple[tuple[str, str], ...] = ()) -> LockResult:
+    """Resolve the spec at SPEC_PATH into LOCK_PATH.  The previous lock's pins are kept where the spec allows, unless
+    UPGRADE or UPGRADE_PACKAGES frees them; without a previous lock, PREFER's (name, version) are (envbuild init)."""
     started = time.monotonic()
     spec = load_spec(spec_path)
     path = lock_path_for(spec, lock_path)
@@ -84,7 +87,8 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
             what = f"{len(spec.system.packages)} system packages and {what}"
         with status(f"Resolving {what} for {', '.join(env.platforms)}, Python {env.python}"):
             results = _resolve_all(spec, previous, Options(upgrade, tuple(sorted(names)),
-                                                           network_share=len(spec.environment.platforms)), stages)
+                                                           network_share=len(spec.environment.platforms),
+                                                           prefer=prefer), stages)
         for result in results.values():
             warnings += result.warnings
         new = merge(spec, results, spec_hash(spec))

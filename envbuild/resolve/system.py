@@ -42,6 +42,14 @@ class SystemResolutionError(EnvbuildError):
     """A system package does not exist, or a relation of the closure cannot be satisfied."""
 
 
+class UnknownSystemPackages(SystemResolutionError):
+    """Packages the spec asks for that the target's apt sources do not have (all of them, in one error)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        super().__init__(f"{', '.join(names)}: no such package in the target's apt sources")
+
+
 def sources_for(distro: Distro, platform: str, mirror: str | None = None,
                 security_mirror: str | None = None) -> tuple[Source, ...]:
     """The apt sources of DISTRO: the main archive (release and -updates) and the security archive.
@@ -173,6 +181,10 @@ def resolve_closure(roots: Sequence[str], universe: Universe, installed: Mapping
             provided.setdefault(name, []).append(version)
         queue.append(rec)
 
+    unknown = [r for r in roots if r not in installed and r not in universe.candidates
+               and not universe.providers.get(r)]
+    if unknown:
+        raise UnknownSystemPackages(unknown)
     queue: deque[DebRecord] = deque()
     for root in roots:
         if root not in selected and root not in installed:

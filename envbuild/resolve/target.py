@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from envbuild.errors import EnvbuildError
-from envbuild.lockfile import CondaLock, CudaLock, Lock, LockFile, PythonLock, SystemLock
+from envbuild.lockfile import CondaLock, CudaLock, Lock, LockFile, PythonLock, PythonPackage, SystemLock
 from envbuild.platforms import PLATFORMS
 from envbuild.versions import within
 
@@ -41,6 +41,7 @@ class Options:
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
     network_share: int = 1  # resolutions running at once
+    prefer: tuple[tuple[str, str], ...] = ()  # (name, version) to keep where allowed, when there is no previous lock
 
 
 Stages = list[tuple[str, float]]
@@ -214,6 +215,10 @@ def _python(spec: Spec, platform: str, distro: Distro | None, *, previous: Pytho
 
     begun = time.monotonic()
     preferred = previous
+    if preferred is None and options.prefer:  # what an environment has installed (envbuild init)
+        preferred = PythonLock(requested=spec.environment.python, resolver=spec.python.resolver,
+                               index_url=spec.python.index_url,
+                               packages=tuple(PythonPackage(name, version, ()) for name, version in options.prefer))
     if preferences is not None:  # another platform's pins first, then this platform's own previous ones
         own = {p.name: p for p in previous.packages} if previous else {}
         own.update({p.name: p for p in preferences.packages})

@@ -67,7 +67,7 @@ def read_requirements_file(path: Path, shown_as: str, _seen: frozenset[Path] = f
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(shown_as, "", f"cannot read: {exc}") from None
     out: list[Requirement] = []
-    for lineno, line in _logical_lines(text):
+    for lineno, line in logical_lines(text):
         where = f"line {lineno}"
         if line.startswith(("-r ", "--requirement ", "--requirement=")):
             target = re.split(r"[ =]", line, maxsplit=1)[1].strip()
@@ -85,7 +85,7 @@ def read_requirements_file(path: Path, shown_as: str, _seen: frozenset[Path] = f
     return out
 
 
-def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+def logical_lines(text: str) -> Iterator[tuple[int, str]]:
     pending = ""
     start = 0
     for lineno, raw in enumerate(text.splitlines(), start=1):

@@ -10,6 +10,7 @@ import pytest
 from envbuild.adapters.apt import AptError, Source
 from envbuild.resolve.system import (
     SystemResolutionError,
+    UnknownSystemPackages,
     interpreter,
     load_universe,
     resolve_closure,
@@ -95,6 +96,10 @@ def test_an_unsatisfiable_relation_names_the_chain(mirror: AptMirror) -> None:
         resolve_closure(["needs-ghost"], universe)
     with pytest.raises(SystemResolutionError, match="no-such-package: no such package in the target's apt sources"):
         resolve_closure(["no-such-package"], universe)
+    with pytest.raises(UnknownSystemPackages) as unknown:  # every unknown one at once, for the user and for init
+        resolve_closure(["git", "nope-a", "curl", "nope-b"], universe)
+    assert unknown.value.names == ("nope-a", "nope-b")
+    assert str(unknown.value) == "nope-a, nope-b: no such package in the target's apt sources"
 
 
 def test_what_the_base_image_has_is_left_out(mirror: AptMirror) -> None:

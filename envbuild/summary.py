@@ -1,0 +1,68 @@
+"""What ``envbuild lock`` (and ``init``, which locks) prints: the counts, each platform's CUDA, and the pins that
+changed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from envbuild.commands.lock import LockResult
+    from envbuild.lockfile import Lock
+
+
+SUMMARY_LINES = 20
+
+
+def _print_targets(views: list[Lock]) -> None:
+    """Each platform's CUDA (and, for several platforms, its counts)."""
+    for view in views:
+        where = f"{view.target.platform}: " if len(views) > 1 else ""
+        if len(views) > 1:
+            apt = f", {len(view.system.packages)} system packages" if view.system is not None else ""
+            where += f"{len(view.python.packages)} Python packages{apt}, Python {view.python.target_version}; "
+        if view.cuda is not None:
+            extras = ", ".join(f"{k} {v}" for k, v in (("cuDNN", view.cuda.cudnn), ("NCCL", view.cuda.nccl)) if v)
+            click.echo(f"  {where}CUDA {view.cuda.runtime}{f' ({extras})' if extras else ''}: needs NVIDIA driver >= "
+                       f"{view.cuda.min_driver}")
+        elif len(views) > 1:
+            click.echo(f"  {where}no CUDA")
+
+
+def print_lock_summary(outcome: LockResult) -> None:
+    from envbuild.validate import shown
+
+    whole = outcome.lock
+    views = [whole.view(p) for p in whole.platforms]
+    first = views[0]
+    count = len({p.name for p in whole.python.packages})
+    what = f"{count} Python package{'s' if count != 1 else ''}"
+    if whole.system is not None:
+        what += f" and {len({(p.name, p.architecture) for p in whole.system})} system packages"
+    if whole.conda is not None:
+        what = what.replace(" and ", ", ") + f" and {len({p.name for p in whole.conda.packages})} conda packages"
+    distros = sorted({v.target.distro for v in views if v.target.distro})
+    target = ", ".join(whole.platforms) + (f" ({', '.join(distros)})" if distros else "")
+    what += (f" for {target}, Python {first.python.target_version} ({first.python.resolver}, "
+             f"{outcome.seconds:.1f} s)")
+    if outcome.created:
+        click.echo(f"Locked {what} -> {shown(outcome.path)}")
+    elif outcome.written:
+        click.echo(f"Updated {shown(outcome.path)}: {what}")
+    else:
+        click.echo(f"{shown(outcome.path)} is unchanged: {what}")
+    _print_targets(views)
+    if outcome.created:
+        return
+    for prefix, diff in (("", outcome.diff), ("apt ", outcome.system_diff)):
+        lines = [f"  changed  {prefix}{name} {old} -> {new}" for name, old, new in diff.changed]
+        lines += [f"  added    {prefix}{name} {version}" for name, version in diff.added]
+        lines += [f"  removed  {prefix}{name} {version}" for name, version in diff.removed]
+        lines += [f"  rehashed {prefix}{name} (same version, other files or hashes)" for name in diff.rehashed]
+        for line in lines[:SUMMARY_LINES]:
+            click.echo(line)
+        if len(lines) > SUMMARY_LINES:
+            click.echo(f"  ... and {len(lines) - SUMMARY_LINES} more {prefix}changes (see git diff of the lock)")
+    if outcome.diff.empty and outcome.system_diff.empty and outcome.written:
+        click.echo("  no pin changed")
