@@ -131,6 +131,44 @@ class Image:
         return {p.strip("/"): found[p.strip("/")] for p in wanted if p.strip("/") in found}
 
 
+    def matching(self, wanted: Callable[[str], bool]) -> dict[str, bytes]:
+        """Every regular file whose path WANTED accepts, as the top layer shows it: a whiteout, or an opaque
+        whiteout (``.wh..wh..opq``) of its directory, in a layer above hides it.  Reads every layer."""
+        found: dict[str, bytes] = {}
+        hidden: set[str] = set()  # paths (files or directories) a layer above deleted
+        opaque: set[str] = set()  # directories whose lower contents a layer above replaced
+        for digest in reversed(self.layers):
+            deleted: set[str] = set()
+            replaced: set[str] = set()
+            with self.read_blob(digest) as stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
+                for member in tar:
+                    name = os.path.normpath(member.name.lstrip("./")) if member.name not in (".", "./") else ""
+                    base, _, leaf = name.rpartition("/")
+                    if leaf == ".wh..wh..opq":
+                        replaced.add(base)
+                        continue
+                    if leaf.startswith(".wh."):
+                        deleted.add(f"{base}/{leaf[4:]}".lstrip("/"))
+                        continue
+                    if not member.isfile() or name in found or not wanted(name) or _covered(name, hidden, opaque):
+                        continue
+                    handle = tar.extractfile(member)
+                    found[name] = handle.read() if handle else b""
+            hidden |= deleted
+            opaque |= replaced
+        return found
+
+
+def _covered(name: str, hidden: set[str], opaque: set[str]) -> bool:
+    """Is NAME deleted (itself or a parent) or under a directory that an upper layer made opaque?"""
+    parts = name.split("/")
+    for depth in range(len(parts), 0, -1):
+        path = "/".join(parts[:depth])
+        if path in hidden or (depth < len(parts) and path in opaque):
+            return True
+    return "" in opaque
+
+
 # --------------------------------------------------------------------------------------------------------
 # Remote registries
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,25 +41,10 @@ class ImageFacts:
 
 
 def resolve_image(text: str, platform: str) -> ImageFacts:
-    arch = PLATFORMS[platform].oci_arch
-    if arch is None:
-        raise EnvbuildError(f"{text}: {platform} has no container images")
-    if text.startswith("oci-layout:"):
-        location = text.removeprefix("oci-layout:")
-        path, _, tag = location.rpartition(":") if not Path(location).exists() else (location, "", "")
-        return _facts(text, registry.oci_layout_image(Path(path), tag or None, "linux", arch, text))
-    if text.startswith("docker-archive:"):
-        return _facts(text, registry.docker_archive_image(Path(text.removeprefix("docker-archive:")), text))
-    if text.startswith("docker-daemon:"):
-        import tempfile
-
-        from envbuild.adapters.engine import save_image
-
-        with tempfile.TemporaryDirectory(prefix="envbuild-image-") as tmp:
-            archive = save_image(text.removeprefix("docker-daemon:"), Path(tmp))
-            return _facts(text, registry.docker_archive_image(archive, text))
-    ref = registry.parse_reference(text)
-    manifest = registry.platform_manifest(ref, "linux", arch)
+    if text.startswith(LOCAL):
+        with open_image(text, platform) as image:
+            return _facts(text, image)
+    manifest = registry.platform_manifest(registry.parse_reference(text), "linux", _arch(text, platform))
     digest = manifest.digest
     memo = cache_dir("images") / f"{digest.replace(':', '-')}.v{CACHE_SCHEMA}.json"
     if memo.exists():
@@ -69,6 +56,49 @@ def resolve_image(text: str, platform: str) -> ImageFacts:
     write_cache(memo, json.dumps({"distro": facts.distro.name, "env": facts.env,
                                   "installed": facts.installed}).encode())
     return facts
+
+
+LOCAL = ("oci-layout:", "docker-archive:", "docker-daemon:")
+
+
+def _arch(text: str, platform: str) -> str:
+    arch = PLATFORMS[platform].oci_arch
+    if arch is None:
+        raise EnvbuildError(f"{text}: {platform} has no container images")
+    return arch
+
+
+@contextmanager
+def open_image(text: str, platform: str) -> Iterator[registry.Image]:
+    """The image TEXT names, for PLATFORM: in a registry, an OCI layout, a docker-save archive or the Docker engine."""
+    arch = _arch(text, platform)
+    if text.startswith("oci-layout:"):
+        location = text.removeprefix("oci-layout:")
+        path, _, tag = location.rpartition(":") if not Path(location).exists() else (location, "", "")
+        yield registry.oci_layout_image(Path(path), tag or None, "linux", arch, text)
+    elif text.startswith("docker-archive:"):
+        yield registry.docker_archive_image(Path(text.removeprefix("docker-archive:")), text)
+    elif text.startswith("docker-daemon:"):
+        import tempfile
+
+        from envbuild.adapters.engine import save_image
+
+        with tempfile.TemporaryDirectory(prefix="envbuild-image-") as tmp:
+            yield registry.docker_archive_image(save_image(text.removeprefix("docker-daemon:"), Path(tmp)), text)
+    else:
+        yield registry.remote_image(registry.platform_manifest(registry.parse_reference(text), "linux", arch))
+
+
+def python_files(text: str, platform: str) -> dict[str, bytes]:
+    """The METADATA, INSTALLER and direct_url.json of every Python distribution the image's site directories hold,
+    by path (every layer is read)."""
+    def wanted(name: str) -> bool:
+        parts = name.split("/")
+        return (len(parts) >= 3 and parts[-2].endswith(".dist-info") and parts[-3] in ("site-packages", "dist-packages")
+                and parts[-1] in ("METADATA", "INSTALLER", "direct_url.json"))
+
+    with open_image(text, platform) as image:
+        return image.matching(wanted)
 
 
 def _facts(text: str, image: registry.Image) -> ImageFacts:
