@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from envbuild import __version__
 from envbuild.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, EnvbuildError
 
-if TYPE_CHECKING:
-    from envbuild.commands.lock import LockResult
-    from envbuild.lockfile import Lock
-
 HELP = """Freeze a whole ML training environment into one lockfile, and use it.
 
 \b
 Typical use:
+  envbuild init --from-host  write envbuild.toml from this environment (or --from requirements.txt)
   envbuild lock              resolve envbuild.toml into envbuild.lock
   envbuild lock --check      in CI / pre-commit: is the lock still up to date?
   envbuild sync              make ./.venv match the lock exactly
@@ -106,67 +102,75 @@ def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tu
                             status=progress.status)
     for warning in outcome.warnings:
         _echo_err(f"warning: {warning}")
-    _print_lock_summary(outcome)
+    from envbuild.summary import print_lock_summary
+
+    print_lock_summary(outcome)
     if verbose:
         for stage, seconds in outcome.stages:
             click.echo(f"  stage    {stage}: {seconds:.2f} s")
     return EXIT_OK
 
 
-SUMMARY_LINES = 20
+@cli.command("init")
+@click.option("--from", "from_file", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="FILE",
+              help="A requirements.txt (or .in), a pyproject.toml ([project] dependencies) or a conda environment.yml "
+                   "(channels, packages and its pip: list).")
+@click.option("--from-host", is_flag=True,
+              help="This host's Python environment (the one `envbuild check` would look at): its top-level "
+                   "distributions at their installed versions, the distro and interpreter, the apt packages "
+                   "installed on purpose, the GPU driver.")
+@click.option("--python", default=None, metavar="PATH",
+              help="With --from-host (or alone): the interpreter whose environment to capture.")
+@click.option("--from-image", default=None, metavar="REF",
+              help="An image: it becomes the base image, and the Python distributions it holds the requirements.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The spec to write (never overwritten). [default: ./envbuild.toml]")
+@click.option("--index-url", default=None, metavar="URL",
+              help="The index the Python packages come from (written as [python] index-url; ${VAR} for credentials).")
+@click.option("--mirror", default=None, metavar="URL", help="The apt mirror (written as [system] mirror).")
+@click.option("--security-mirror", default=None, metavar="URL|none",
+              help="The apt security archive (written as [system] security-mirror).")
+@click.option("--no-lock", is_flag=True, help="Write the spec only; run envbuild lock later.")
+def init_command(from_file: Path | None, from_host: bool, python: str | None, from_image: str | None,  # noqa: PLR0917
+                 output: Path | None, index_url: str | None, mirror: str | None, security_mirror: str | None,
+                 no_lock: bool) -> int:
+    """Write an envbuild.toml from what exists, and lock it.
 
+    The spec says, in comments, what could not be captured (an editable install, a package the index does not
+    have, a local wheel) and each of those is also a warning.  From a live environment, the lock keeps the
+    installed versions wherever the spec allows them, and init then checks that environment against it.
 
-def _print_targets(views: list[Lock]) -> None:
-    """Each platform's CUDA (and, for several platforms, its counts)."""
-    for view in views:
-        where = f"{view.target.platform}: " if len(views) > 1 else ""
-        if len(views) > 1:
-            apt = f", {len(view.system.packages)} system packages" if view.system is not None else ""
-            where += f"{len(view.python.packages)} Python packages{apt}, Python {view.python.target_version}; "
-        if view.cuda is not None:
-            extras = ", ".join(f"{k} {v}" for k, v in (("cuDNN", view.cuda.cudnn), ("NCCL", view.cuda.nccl)) if v)
-            click.echo(f"  {where}CUDA {view.cuda.runtime}{f' ({extras})' if extras else ''}: needs NVIDIA driver >= "
-                       f"{view.cuda.min_driver}")
-        elif len(views) > 1:
-            click.echo(f"  {where}no CUDA")
+    \b
+    Examples:
+      envbuild init --from requirements.txt
+      envbuild init --from environment.yml          conda packages, channels and pip-in-conda
+      envbuild init --from-host                     the training node's environment, as it is
+      envbuild init --python /opt/venv/bin/python   another interpreter's environment
+      envbuild init --from-image nvcr.io/nvidia/pytorch:24.05-py3
+    """
+    from envbuild import progress
+    from envbuild.commands.init import Source, init
+    from envbuild.summary import print_lock_summary
 
-
-def _print_lock_summary(outcome: LockResult) -> None:
-    from envbuild.validate import shown
-
-    whole = outcome.lock
-    views = [whole.view(p) for p in whole.platforms]
-    first = views[0]
-    count = len({p.name for p in whole.python.packages})
-    what = f"{count} Python package{'s' if count != 1 else ''}"
-    if whole.system is not None:
-        what += f" and {len({(p.name, p.architecture) for p in whole.system})} system packages"
-    if whole.conda is not None:
-        what = what.replace(" and ", ", ") + f" and {len({p.name for p in whole.conda.packages})} conda packages"
-    distros = sorted({v.target.distro for v in views if v.target.distro})
-    target = ", ".join(whole.platforms) + (f" ({', '.join(distros)})" if distros else "")
-    what += (f" for {target}, Python {first.python.target_version} ({first.python.resolver}, "
-             f"{outcome.seconds:.1f} s)")
-    if outcome.created:
-        click.echo(f"Locked {what} -> {shown(outcome.path)}")
-    elif outcome.written:
-        click.echo(f"Updated {shown(outcome.path)}: {what}")
-    else:
-        click.echo(f"{shown(outcome.path)} is unchanged: {what}")
-    _print_targets(views)
-    if outcome.created:
-        return
-    for prefix, diff in (("", outcome.diff), ("apt ", outcome.system_diff)):
-        lines = [f"  changed  {prefix}{name} {old} -> {new}" for name, old, new in diff.changed]
-        lines += [f"  added    {prefix}{name} {version}" for name, version in diff.added]
-        lines += [f"  removed  {prefix}{name} {version}" for name, version in diff.removed]
-        lines += [f"  rehashed {prefix}{name} (same version, other files or hashes)" for name in diff.rehashed]
-        for line in lines[:SUMMARY_LINES]:
-            click.echo(line)
-        if len(lines) > SUMMARY_LINES:
-            click.echo(f"  ... and {len(lines) - SUMMARY_LINES} more {prefix}changes (see git diff of the lock)")
-    if outcome.diff.empty and outcome.system_diff.empty and outcome.written:
-        click.echo("  no pin changed")
+    source = Source(file=from_file, host=from_host, python=python, image=from_image, index_url=index_url,
+                    mirror=mirror, security_mirror=security_mirror)
+    result = init(source, output, lock=not no_lock, status=progress.status)
+    for warning in result.draft.warnings:
+        _echo_err(f"warning: {warning}")
+    click.echo(f"Wrote {result.spec} from {result.draft.source}")
+    if result.lock is not None:
+        for warning in result.lock.warnings:
+            _echo_err(f"warning: {warning}")
+        print_lock_summary(result.lock)
+    elif not no_lock:
+        click.echo("  not locked: the spec lists nothing to lock yet; add requirements and run envbuild lock")
+    if result.verdict is not None:
+        click.echo(f"Checked the captured environment against the new lock: {result.verdict}")
+        for line in result.findings[:20]:
+            click.echo(f"  {line}")
+        if len(result.findings) > 20:
+            click.echo(f"  ... and {len(result.findings) - 20} more (envbuild check)")
+    return EXIT_OK
 
 
 @cli.command("sync")

@@ -1,0 +1,65 @@
+"""`envbuild init --from-image`: an image in a real registry (docker-registry on 127.0.0.1) becomes the base image,
+and the Python distributions it holds, as its top layer shows them, the requirements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from envbuild import lockfile
+from envbuild.compat import tomllib
+from tests.conftest import envbuild
+from tests.support.apt import AptMirror
+from tests.support.pypi import LocalIndex
+from tests.support.registry import DEBIAN_12, Registry, dpkg_status, layer
+
+SITE = "usr/local/lib/python3.11/site-packages"
+
+
+def metadata(name: str, version: str, *requires: str) -> bytes:
+    return (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+            + "".join(f"Requires-Dist: {r}\n" for r in requires) + "\nA description.\n").encode()
+
+
+def push(registry: Registry) -> str:
+    bottom = layer({"etc/os-release": DEBIAN_12, "var/lib/dpkg/status": dpkg_status({"libc6": "2.36-9+deb12u14"}),
+                    f"{SITE}/alpha-1.0.dist-info/METADATA": metadata("alpha", "1.0", "beta>=1.0"),
+                    f"{SITE}/beta-1.0.dist-info/METADATA": metadata("beta", "1.0"),
+                    f"{SITE}/gone-1.0.dist-info/METADATA": metadata("gone", "1.0"),
+                    f"{SITE}/old-1.0.dist-info/METADATA": metadata("old", "1.0"),
+                    f"{SITE}/pip-24.0.dist-info/METADATA": metadata("pip", "24.0"),
+                    "usr/lib/python3/dist-packages/yaml-6.0.dist-info/METADATA": metadata("PyYAML", "6.0")})
+    # the upper layer deletes gone (a whiteout) and replaces old's folder (an opaque whiteout, then a new file)
+    top = layer({f"{SITE}/gamma-1.0.dist-info/METADATA": metadata("gamma", "1.0"),
+                 f"{SITE}/old-1.0.dist-info/.wh..wh..opq": b"",
+                 f"{SITE}/old-1.0.dist-info/README": b"no METADATA any more\n"},
+                whiteouts=(f"{SITE}/gone-1.0.dist-info",))
+    digest, _ = registry.image("envbuild/pyimage", "v1", [bottom, top], env={"PYTHON_VERSION": "3.11.9"})
+    return digest
+
+
+def test_an_image_becomes_the_base_and_its_distributions_the_requirements(
+        tmp_path: Path, registry: Registry, index: LocalIndex, apt_mirror: AptMirror) -> None:
+    digest = push(registry)
+    reference = f"{registry.host}/envbuild/pyimage:v1"
+    done = envbuild("init", "--from-image", reference, "--index-url", index.url, "--mirror",
+                    f"{apt_mirror.url}/debian", "--security-mirror", f"{apt_mirror.url}/debian-security",
+                    cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "envbuild.toml").read_text()
+    spec = tomllib.loads(text)
+    assert spec["environment"] == {"name": "pyimage", "platform": "linux/amd64", "base-image": reference,
+                                   "python": "3.11"}
+    assert spec["python"]["requirements"] == ["alpha==1.0", "gamma==1.0"], "gone and old are deleted above; pip " \
+                                                                           "is not asked for; yaml is Debian's"
+    assert "1 distributions belong to the system's package manager (pyyaml)" in text.replace("\n# ", " ")
+    lock = lockfile.read_lock(tmp_path / "envbuild.lock")
+    assert lock.base_image is not None and lock.base_image.digest == digest
+    assert (lock.python.version, lock.python.source) == ("3.11.9", "image")
+    assert {(p.name, p.version) for p in lock.python.packages} == {("alpha", "1.0"), ("beta", "1.0"),
+                                                                   ("gamma", "1.0")}, "the image's versions kept"
+
+
+def test_an_image_that_does_not_exist_is_one_line(tmp_path: Path, registry: Registry) -> None:
+    done = envbuild("init", "--from-image", f"{registry.host}/envbuild/nothing:v1", cwd=tmp_path)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "envbuild.toml").exists()
