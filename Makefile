@@ -47,6 +47,7 @@ ci: provision lint test-all
 bench: venv
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/check.py
+	$(BIN)/python bench/init.py
 	$(BIN)/python bench/platforms.py
 	$(BIN)/python bench/conda.py
 	$(BIN)/python bench/build.py

@@ -90,26 +90,20 @@ def _distro(root: Path) -> tuple[str, str]:
 
 
 def _dpkg(root: Path) -> list[dict[str, str]]:
-    """The stanzas of dpkg's status file (python-debian's parser); [] when the host has no dpkg."""
-    from debian.deb822 import Deb822
+    """The stanzas of dpkg's status file, with the fields init needs ([] when the host has no dpkg)."""
+    from envbuild.check.probe import read_stanzas
 
-    path = root / "var/lib/dpkg/status"
-    if not path.is_file():
-        return []
-    with path.open("rb") as handle:
-        return [dict(p) for p in Deb822.iter_paragraphs(handle, use_apt_pkg=False)]
+    fields = ("Package", "Status", "Architecture", "Priority", "Essential", "Version")
+    return read_stanzas(str(root / "var/lib/dpkg/status"), fields) or []
 
 
 def _auto(root: Path) -> set[tuple[str, str]]:
     """(package, architecture) that apt marked automatically installed (``apt-mark showauto``)."""
-    from debian.deb822 import Deb822
+    from envbuild.check.probe import read_stanzas
 
-    path = root / "var/lib/apt/extended_states"
-    if not path.is_file():
-        return set()
-    with path.open("rb") as handle:
-        return {(p["Package"], p.get("Architecture", "")) for p in Deb822.iter_paragraphs(handle, use_apt_pkg=False)
-                if p.get("Auto-Installed") == "1" and "Package" in p}
+    stanzas = read_stanzas(str(root / "var/lib/apt/extended_states"), ("Package", "Architecture", "Auto-Installed"))
+    return {(s["Package"], s.get("Architecture", "")) for s in stanzas or ()
+            if s.get("Auto-Installed") == "1" and "Package" in s}
 
 
 def manual_packages(dpkg: list[dict[str, str]], auto: set[tuple[str, str]], arch: str,

@@ -156,20 +156,30 @@ def _pth_directories(site_dir: str, entries: list[str]) -> list[str]:
 
 
 def dpkg_status(root: str) -> dict[str, dict[str, str]] | None:
-    data = _read(os.path.join(root, "var/lib/dpkg/status"))
+    """name -> {version, architecture} of each installed package (None: no dpkg database)."""
+    stanzas = read_stanzas(os.path.join(root, "var/lib/dpkg/status"), ("Package", "Status", "Version", "Architecture"))
+    if stanzas is None:
+        return None
+    return {s["Package"]: {"version": s.get("Version", ""), "architecture": s.get("Architecture", "")}
+            for s in stanzas if s.get("Package") and s.get("Status", "").endswith(" installed")}
+
+
+def read_stanzas(path: str, fields: tuple[str, ...]) -> list[dict[str, str]] | None:
+    """The FIELDS of each stanza of a deb822 file (dpkg's status, apt's extended_states), read as a file: only
+    single-line fields, which these are.  None when PATH cannot be read."""
+    data = _read(path)
     if data is None:
         return None
-    out: dict[str, dict[str, str]] = {}
-    wanted = ("Package:", "Status:", "Version:", "Architecture:")
+    wanted = tuple(f"{f}:" for f in fields)
+    out = []
     for stanza in data.decode("utf-8", "replace").split("\n\n"):
-        fields = {}
+        found = {}
         for line in stanza.split("\n"):
             if line.startswith(wanted):
                 key, _, value = line.partition(":")
-                fields[key] = value.strip()
-        if fields.get("Package") and fields.get("Status", "").endswith(" installed"):
-            out[fields["Package"]] = {"version": fields.get("Version", ""),
-                                      "architecture": fields.get("Architecture", "")}
+                found[key] = value.strip()
+        if found:
+            out.append(found)
     return out
 
 

@@ -14,14 +14,16 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envbuild.capture import Draft
 from envbuild.capture.write import spec_text
-from envbuild.commands.lock import LockResult
 from envbuild.errors import EnvbuildError, ResolutionError
 from envbuild.spec import PYPROJECT, SPEC_FILE, parse_spec
 from envbuild.validate import shown
+
+if TYPE_CHECKING:
+    from envbuild.commands.lock import LockResult
 
 Status = Callable[[str], AbstractContextManager[None]]
 RETRIES = 10  # requirements left out, one lock attempt each, before init gives up
