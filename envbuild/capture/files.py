@@ -232,13 +232,21 @@ def _environment_yml(path: Path) -> Draft:
     requirements, options, pip_notes = _pip_lines(pip, path)
     notes += pip_notes
     platform, distro, distro_python, target_notes = default_target()
+    from envbuild.capture.host import gpu_facts
+
+    facts, cuda = gpu_facts()
+    if cuda:
+        notes.append(Note("conda", f"cuda = \"{cuda}\" is this host's driver ({facts[0].rstrip('.')}): CUDA builds are "
+                                   "chosen for it; set the driver's CUDA version of the cluster you train on",
+                          warn=False))
     python, packages, more = _conda_python(packages, distro_python)
     notes += more
     if requirements and not any(re.match(r"^pip\b", p) for p in packages):
         packages.append("pip")
     return Draft(source=str(path), platform=platform, distro=distro, python=python,
                  name=_clean(str(doc.get("name") or "default")), conda_channels=tuple(channels),
-                 conda_packages=tuple(packages), requirements=tuple(requirements),
+                 conda_packages=tuple(packages), conda_cuda=cuda, requirements=tuple(requirements),
+                 facts=tuple(facts),
                  index_url=options.get("index-url"), extra_index_urls=tuple(options.get("extra", ())),
                  notes=(*target_notes, *notes))
 

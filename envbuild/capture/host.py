@@ -51,7 +51,7 @@ def capture_host(python: str | None, lock: Path, root: Path = Path("/")) -> Draf
         system, apt_notes = manual_packages(dpkg, _auto(root), PLATFORMS[platform].deb_arch or "")
         notes += apt_notes
         notes += _interpreter_notes(executable, info, dpkg)
-    facts += _gpu_facts(root)
+    facts += gpu_facts(root)[0]
     if not captured.requirements:
         notes.append(Note("python", "no Python distribution was found to capture; add your requirements"))
     return Draft(source=f"the Python environment of {executable}", python=minor(info["version"]), platform=platform,
@@ -146,8 +146,8 @@ def _interpreter_notes(executable: str, info: dict[str, str], dpkg: list[dict[st
                                 f"{package} from the distro")]
 
 
-def _gpu_facts(root: Path) -> list[str]:
-    """The driver and GPUs (NVML), and a CUDA toolkit under /usr/local/cuda, as comment lines."""
+def gpu_facts(root: Path = Path("/")) -> tuple[list[str], str | None]:
+    """(comment lines on the driver, GPUs and a CUDA toolkit in /usr/local/cuda; the driver's CUDA version)."""
     from envbuild.check import nvidia
 
     facts = []
@@ -163,4 +163,4 @@ def _gpu_facts(root: Path) -> list[str]:
         toolkit = None
     if toolkit:
         facts.append(f"CUDA toolkit {toolkit} in /usr/local/cuda (not from apt: not in the lock).")
-    return facts
+    return facts, (gpu or {}).get("cuda_driver")

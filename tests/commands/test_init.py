@@ -181,6 +181,8 @@ def test_a_captured_environment_checks_clean_against_its_own_lock(tmp_path: Path
     assert result.verdict is not None and result.findings[0] == \
         "python private-tool: extra (lock None, here 2.0)", result.findings
     assert all(line.startswith("system:") for line in result.findings[1:]), "apt: this host is not the fixture's"
+    again = envbuild("lock", cwd=project)  # "envbuild init --from-host && envbuild lock": the same lock
+    assert again.returncode == 0 and "is unchanged" in again.stdout, again.stdout + again.stderr
 
 
 def test_init_from_host_on_the_command_line(tmp_path: Path, index: LocalIndex) -> None:
@@ -193,3 +195,44 @@ def test_init_from_host_on_the_command_line(tmp_path: Path, index: LocalIndex) -
     spec = spec_of(tmp_path)
     assert spec["python"]["requirements"] == ["alpha==1.0"] and spec["environment"]["platform"] == "linux/amd64"
     assert "--from-host" in (tmp_path / "envbuild.toml").read_text() and not (tmp_path / "envbuild.lock").exists()
+
+
+def test_the_gpu_is_recorded_and_gives_conda_its_cuda(tmp_path: Path, index: LocalIndex) -> None:
+    """NVML answers (a C stand-in for libnvidia-ml.so.1, found through LD_LIBRARY_PATH as the real one is)."""
+    import shutil
+
+    from tests.check.test_gpu import FAKE_NVML
+
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build the NVML stand-in")
+    nvml = tmp_path / "nvml"
+    nvml.mkdir()
+    (tmp_path / "nvml.c").write_text(FAKE_NVML)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(nvml / "libnvidia-ml.so.1"), str(tmp_path / "nvml.c")],
+                   check=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "environment.yml").write_text("channels: [conda-forge]\ndependencies: [python=3.11, pytorch]\n")
+    done = envbuild("init", "--from", "environment.yml", "--no-lock", cwd=project,
+                    env={"LD_LIBRARY_PATH": str(nvml)})
+    assert done.returncode == 0, done.stderr
+    text = (project / "envbuild.toml").read_text()
+    assert spec_of(project)["conda"]["cuda"] == "12.8", "the __cuda of this host's driver: CUDA builds are chosen"
+    assert "# NVIDIA driver 570.86.10, CUDA 12.8: NVIDIA A10 (sm 8.6), NVIDIA GeForce RTX 5090 (sm 12.0)." in text
+    if Path("/usr/bin/python3").exists():
+        _venv(project / ".venv", index, "alpha==1.0", python="/usr/bin/python3")
+        done = envbuild("init", "--from-host", "--no-lock", "-o", "host.toml", cwd=project,
+                        env={"LD_LIBRARY_PATH": str(nvml)})
+        assert done.returncode == 0, done.stderr
+        assert "NVIDIA driver 570.86.10" in (project / "host.toml").read_text()
+
+
+def test_an_interpreter_that_is_not_the_distros_is_said(tmp_path: Path, index: LocalIndex) -> None:
+    if os.path.realpath(sys.executable).startswith("/usr/bin/"):
+        pytest.skip("the test's interpreter is the distro's; this needs one from elsewhere (pyenv, uv)")
+    python = _venv(tmp_path / ".venv", index, "alpha==1.0", python=sys.executable)
+    done = envbuild("init", "--python", str(python), "--no-lock", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"the interpreter ({os.path.realpath(sys.executable)}) is not the distro's python3." in done.stderr
+    assert "set base-image to an image with this Python" in (tmp_path / "envbuild.toml").read_text().replace(
+        "\n# ", " ")
