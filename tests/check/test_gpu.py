@@ -35,15 +35,23 @@ int nvmlDeviceGetCudaComputeCapability(void *h, int *major, int *minor) {
 KERNEL = "__global__ void k(float *x) { x[threadIdx.x] += 1.0f; }\n"
 
 
-def _build(tmp_path: Path) -> tuple[Path, Path]:
-    """(a directory holding the NVML stand-in, a libtorch_cuda.so with SASS for sm_75 and sm_86)."""
-    if shutil.which("gcc") is None or shutil.which("nvcc") is None:
-        pytest.skip("gcc and nvcc are needed to build the NVML stand-in and a real fat binary")
+def build_nvml(tmp_path: Path) -> Path:
+    """A directory holding the NVML stand-in (for LD_LIBRARY_PATH); skips without gcc."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build the NVML stand-in")
     nvml = tmp_path / "nvml"
     nvml.mkdir()
     (tmp_path / "nvml.c").write_text(FAKE_NVML)
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(nvml / "libnvidia-ml.so.1"), str(tmp_path / "nvml.c")],
                    check=True)
+    return nvml
+
+
+def _build(tmp_path: Path) -> tuple[Path, Path]:
+    """(a directory holding the NVML stand-in, a libtorch_cuda.so with SASS for sm_75 and sm_86)."""
+    if shutil.which("gcc") is None or shutil.which("nvcc") is None:
+        pytest.skip("gcc and nvcc are needed to build the NVML stand-in and a real fat binary")
+    nvml = build_nvml(tmp_path)
     (tmp_path / "k.cu").write_text(KERNEL)
     library = tmp_path / "libtorch_cuda.so"
     subprocess.run(["nvcc", "-shared", "-Xcompiler", "-fPIC", "-o", str(library), str(tmp_path / "k.cu"),

@@ -199,17 +199,9 @@ def test_init_from_host_on_the_command_line(tmp_path: Path, index: LocalIndex) -
 
 def test_the_gpu_is_recorded_and_gives_conda_its_cuda(tmp_path: Path, index: LocalIndex) -> None:
     """NVML answers (a C stand-in for libnvidia-ml.so.1, found through LD_LIBRARY_PATH as the real one is)."""
-    import shutil
+    from tests.check.test_gpu import build_nvml
 
-    from tests.check.test_gpu import FAKE_NVML
-
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build the NVML stand-in")
-    nvml = tmp_path / "nvml"
-    nvml.mkdir()
-    (tmp_path / "nvml.c").write_text(FAKE_NVML)
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(nvml / "libnvidia-ml.so.1"), str(tmp_path / "nvml.c")],
-                   check=True)
+    nvml = build_nvml(tmp_path)
     project = tmp_path / "project"
     project.mkdir()
     (project / "environment.yml").write_text("channels: [conda-forge]\ndependencies: [python=3.11, pytorch]\n")
