@@ -197,7 +197,7 @@ def evaluate(options: dict[str, Any], *, in_image: bool = False) -> tuple[dict[s
 
 def gather(target: Target, expected: Expected, *, deep: bool = False, strict: bool = False) -> Facts:
     """The probe's facts about TARGET: here for an interpreter or a root, in a container for an image."""
-    from envbuild.check import probe
+    from envbuild.check import cache, probe
 
     env_names = sorted(expected["env"])
     dpkg = expected["system"] is not None or strict
@@ -216,13 +216,14 @@ def gather(target: Target, expected: Expected, *, deep: bool = False, strict: bo
 
     if target["kind"] == "self" or locate.is_self(target["path"]):
         return probe.probe(paths=sys.path, interpreter=probe.this_interpreter(), env_names=env_names, deep=deep,
-                           dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"])
+                           dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"], read_dpkg=cache.dpkg_status)
     from envbuild.check.interpreter import describe
 
     info = describe(target["path"])
     interpreter = {k: info[k] for k in ("version", "implementation", "executable", "prefix")}
     return probe.probe(paths=info["base"] + info["sites"], site_dirs=tuple(info["sites"]), interpreter=interpreter,
-                       env_names=env_names, deep=deep, dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"])
+                       env_names=env_names, deep=deep, dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"],
+                       read_dpkg=cache.dpkg_status)
 
 
 def _write(path: str, text: str) -> None:

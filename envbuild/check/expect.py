@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import zlib
 
 from envbuild.check import cache
 from envbuild.errors import LockfileError
@@ -35,7 +34,7 @@ def load(path: str, platform: str | None = None) -> Expected:
     except OSError as exc:
         raise LockfileError(path, f"cannot read: {exc.strerror or exc}") from None
     where = platform or f"{sys.platform}-{os.uname().machine}"  # the view depends on it
-    name = f"lock{VIEW_FORMAT}-{len(data)}-{zlib.crc32(data):08x}-{where.replace('/', '-')}"
+    name = f"lock{VIEW_FORMAT}-{where.replace('/', '-')}-{cache.slug(os.path.abspath(path))}"  # holds the bytes
     cached = cache.read(name)
     if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == data:
         expected: Expected = cached[1]

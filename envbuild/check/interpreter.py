@@ -9,7 +9,6 @@ editable install made after the query is still seen.
 from __future__ import annotations
 
 import os
-import zlib
 
 from envbuild.check import cache
 from envbuild.errors import EnvbuildError
@@ -33,7 +32,7 @@ def describe(executable: str) -> dict[str, Any]:
     """``{version, implementation, executable, prefix, base, sites}``: BASE is the path before the site
     directories, SITES the site directories in path order."""
     key = _fingerprint(executable)
-    name = f"python-{zlib.crc32(executable.encode('utf-8', 'surrogateescape')):08x}"
+    name = f"python-{cache.slug(executable)}"
     cached = cache.read(name)
     if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == key:
         info: dict[str, Any] = cached[1]

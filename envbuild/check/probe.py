@@ -21,8 +21,6 @@ from __future__ import annotations
 import os
 import sys
 
-from . import nvidia
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
 if TYPE_CHECKING:
     from typing import Any
@@ -293,26 +291,32 @@ def this_interpreter() -> dict[str, Any]:
 
 def probe(*, paths: list[str], site_dirs: tuple[str, ...] = (), interpreter: dict[str, Any] | None = None,
           root: str = "/", host: bool = True, env_names: list[str] | None = None, deep: bool = False,
-          dpkg: bool = True, cuda: bool = False, conda_prefix: str | None = None) -> dict[str, Any]:
+          dpkg: bool = True, cuda: bool = False, conda_prefix: str | None = None,
+          read_dpkg: Any = None) -> dict[str, Any]:
     """Every fact, as JSON-able data.
 
     PATHS (and SITE_DIRS among them) are the interpreter's path; INTERPRETER describes it (None for a mounted
     root).  HOST: the facts of this machine apply (hostname, glibc, environment, GPUs); false for a mounted
     root.  DPKG and CUDA say whether the lock has an apt part and a CUDA stack (each costs a read or a load).
-    CONDA_PREFIX: the conda environment to read (under ROOT), when the lock has one."""
+    CONDA_PREFIX: the conda environment to read (under ROOT), when the lock has one.  READ_DPKG replaces
+    ``dpkg_status`` (envbuild's host check caches it)."""
     dists = distributions(paths, site_dirs)
-    gpu = nvidia.devices() if host and cuda else None
+    gpu = libraries = None
+    if host and cuda:  # NVML and the CUDA libraries: only for a lock with CUDA
+        from . import nvidia
+
+        gpu, libraries = nvidia.devices(), nvidia.cuda_libraries(paths)
     facts: dict[str, Any] = {
         "schema": SCHEMA,
         "hostname": os.uname().nodename if host else None,
         "interpreter": interpreter,
         "python": dists,
-        "dpkg": dpkg_status(root) if dpkg else None,
+        "dpkg": (read_dpkg or dpkg_status)(root) if dpkg else None,
         "os": os_release(root),
         "glibc": glibc() if host else None,
         "nvidia": gpu,
         "env": {name: os.environ.get(name) for name in (env_names or [])} if host else None,
-        "cuda": nvidia.cuda_libraries(paths) if cuda and host else None,
+        "cuda": libraries,
         "kernels": None,
     }
     if gpu and gpu.get("gpus") and "torch" in dists["packages"]:

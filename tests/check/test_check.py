@@ -27,7 +27,7 @@ NOT_ON_A_CLEAN_CHECK = ("click", "rich", "jinja2", "docker", "tomlkit", "request
 def _loaded_by_check(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess,
                                                                                            list[str]]:
     """Run the console script's main() with ARGV and list the modules it loaded (of NOT_ON_A_CLEAN_CHECK)."""
-    code = ("import sys\nfrom envbuild.entry import main\ntry:\n    main()\nexcept SystemExit as exc:\n"
+    code = ("import sys\nfrom envbuild.entry import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n"
             f"    loaded = sorted(m for m in sys.modules if m.split('.')[0] in {NOT_ON_A_CLEAN_CHECK!r} or "
             f"m in {NOT_ON_A_CLEAN_CHECK!r})\n"
             "    sys.stderr.write(repr(loaded) + '\\n')\n    raise\n")

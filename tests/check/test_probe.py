@@ -104,3 +104,37 @@ def test_read_gives_none_for_what_cannot_be_read(tmp_path: Path) -> None:
     assert probe._read(str(tmp_path / "f"), 10) == b"x" * 10
     assert probe._read(str(tmp_path / "f")) == b"x" * 3000000
     assert probe._read(str(tmp_path)) is None and probe._read(str(tmp_path / "absent")) is None
+
+
+def test_the_dpkg_status_is_reread_when_dpkg_replaces_it(tmp_path: Path) -> None:
+    """The host's dpkg facts are cached by the status file's identity; dpkg writes a new file and renames it over
+    the old one, so every change is seen (and a damaged cache entry costs a re-read, never a wrong answer)."""
+    from envbuild.check import cache
+
+    status = tmp_path / "var/lib/dpkg/status"
+    status.parent.mkdir(parents=True)
+
+    def install(version: str) -> None:
+        new = status.with_name("status-new")
+        new.write_text(f"Package: git\nStatus: install ok installed\nArchitecture: amd64\nVersion: {version}\n")
+        new.replace(status)
+
+    install("1:2.39.5-0+deb12u1")
+    first = cache.dpkg_status(str(tmp_path))
+    assert first == {"git": {"version": "1:2.39.5-0+deb12u1", "architecture": "amd64"}}
+    assert cache.dpkg_status(str(tmp_path)) == first
+    install("1:2.39.5-0+deb12u2")
+    assert cache.dpkg_status(str(tmp_path))["git"]["version"] == "1:2.39.5-0+deb12u2"  # type: ignore[index]
+    entry = Path(cache._path(f"dpkg-{cache.slug(str(status))}"))
+    entry.write_bytes(b"\x00garbage")
+    assert cache.dpkg_status(str(tmp_path))["git"]["version"] == "1:2.39.5-0+deb12u2"  # type: ignore[index]
+    status.unlink()
+    assert cache.dpkg_status(str(tmp_path)) is None
+
+
+def test_cache_names_are_file_names() -> None:
+    from envbuild.check import cache
+
+    assert cache.slug("/opt/x%y/envbuild.lock") == "%2Fopt%2Fx%25y%2Fenvbuild.lock"
+    long = cache.slug("/a" * 200)
+    assert len(long) <= 150 and "/" not in long
