@@ -1,5 +1,10 @@
 """Debian/Ubuntu repositories over HTTP: Release files and Packages indexes, verified and cached.
 
+Nothing in a Release file is used before its OpenPGP signature is checked against the source's keyring
+(``InRelease``, else ``Release`` with ``Release.gpg``), as apt does: a missing, bad or unknown signature, or a
+``Valid-Until`` in the past (except on a snapshot archive, which is frozen), is an error naming the mirror and
+suite.  Only a source with no keyring (``[system] insecure-unsigned``) takes an unsigned Release.
+
 Each Packages index is downloaded once, checked against the sha256 and size its Release file lists, and
 cached (parsed) under the cache directory, keyed by that sha256: a re-lock downloads only the Release files,
 with If-None-Match / If-Modified-Since.  Release files are parsed with python-debian.  The large Packages
@@ -19,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from envbuild.adapters.http import TIMEOUT, cache_dir, reason, session, write_cache
+from envbuild.adapters.openpgp import Keyring, verify_clearsigned, verify_detached
 from envbuild.errors import EnvbuildError
 
 CACHE_SCHEMA = "3"
@@ -30,11 +36,26 @@ class AptError(EnvbuildError):
 
 @dataclass(frozen=True)
 class Source:
-    """One apt source: ``deb URL SUITE COMPONENTS...``."""
+    """One apt source: ``deb URL SUITE COMPONENTS...``, and what its Release must be signed by."""
 
     url: str
     suite: str
     components: tuple[str, ...]
+    keyring: Keyring | None = None  # None: an unsigned Release is taken ([system] insecure-unsigned)
+    snapshot: bool = False  # a snapshot archive: frozen, so its Valid-Until has long passed and does not apply
+
+    @property
+    def where(self) -> str:
+        return f"{self.url} {self.suite}"
+
+
+@dataclass(frozen=True)
+class ReleaseFacts:
+    """What was locked of a suite's signed Release: its date, and who signed it."""
+
+    source: str  # "URL SUITE"
+    date: str  # the Release's Date, ISO 8601 in UTC
+    signer: str  # the signing certificate's fingerprint; "unsigned" for an insecure-unsigned source
 
 
 @dataclass(frozen=True)
@@ -75,8 +96,13 @@ class IndexFile:
 
 
 def index_files(source: Source, arch: str) -> list[IndexFile]:
-    """The Packages files of SOURCE for ARCH, from its Release file (fetched conditionally: a 304 is cheap)."""
-    release = _release(source)
+    """The Packages files of SOURCE for ARCH, from its verified Release file."""
+    return release_index(source, arch)[0]
+
+
+def release_index(source: Source, arch: str) -> tuple[list[IndexFile], ReleaseFacts]:
+    """The Packages files of SOURCE for ARCH and the facts of its Release, once its signature is checked."""
+    release, facts = _release(source)
     files = []
     for component in source.components:
         stem = f"{component}/binary-{arch}/Packages"
@@ -86,8 +112,8 @@ def index_files(source: Source, arch: str) -> list[IndexFile]:
                 files.append(IndexFile(f"{source.url.rstrip('/')}/dists/{source.suite}/{stem}{suffix}", sha, size))
                 break
         else:
-            raise AptError(f"{source.url} {source.suite}: the Release file lists no {stem}[.xz|.gz]")
-    return files
+            raise AptError(f"{source.where}: the Release file lists no {stem}[.xz|.gz]")
+    return files, facts
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
@@ -100,14 +126,11 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, d
     return response.status_code, response.content, dict(response.headers)
 
 
-def _release(source: Source) -> dict[str, tuple[str, int]]:
-    """The SHA256 table of the suite's Release file: path -> (sha256, size).  Conditional GET against the cache."""
-    from debian.deb822 import Release
-
-    url = f"{source.url.rstrip('/')}/dists/{source.suite}/Release"
+def _cached_get(url: str) -> bytes | None:
+    """URL's body, fetched conditionally against the cache (a 304 is cheap); None when the mirror has no such file."""
     key = hashlib.sha256(url.encode()).hexdigest()[:32]
     folder = cache_dir("apt", "release")
-    body_path, meta_path = folder / f"{key}.Release", folder / f"{key}.json"
+    body_path, meta_path = folder / f"{key}.body", folder / f"{key}.json"
     headers = {}
     if body_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
@@ -117,22 +140,85 @@ def _release(source: Source) -> dict[str, tuple[str, int]]:
             headers["If-Modified-Since"] = meta["last-modified"]
     status, body, response_headers = _get(url, headers)
     if status == 304:
-        body = body_path.read_bytes()
-    elif status == 200:
+        return body_path.read_bytes()
+    if status == 200:
         write_cache(body_path, body)
         write_cache(meta_path, json.dumps({"etag": response_headers.get("ETag"),
-                                      "last-modified": response_headers.get("Last-Modified")}).encode())
-    elif status == 404:
-        raise AptError(f"{url}: not found (is {source.suite!r} a suite of {source.url}?)")
-    else:
-        raise AptError(f"{url}: HTTP {status}")
-    release = Release(body.decode("utf-8", "replace"))
+                                           "last-modified": response_headers.get("Last-Modified")}).encode())
+        return body
+    if status == 404:
+        return None
+    raise AptError(f"{url}: HTTP {status}")
+
+
+def _release(source: Source) -> tuple[dict[str, tuple[str, int]], ReleaseFacts]:
+    """The SHA256 table of the suite's signed Release (path -> (sha256, size)), and its facts."""
+    from debian.deb822 import Release
+
+    where = source.where
+    text, signer = _signed_release(source)
+    release = Release(text.decode("utf-8", "replace"))
+    date = _when(release.get("Date"), where, "Date")
+    valid_until = release.get("Valid-Until")
+    if valid_until and not source.snapshot:
+        import datetime
+
+        until = _when(valid_until, where, "Valid-Until")
+        if until < datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"):
+            raise AptError(f"{where}: the Release file expired on {until} (Valid-Until): the mirror is stale, or "
+                           "replays an old archive state")
     table = {}
     for entry in release.get("SHA256", []):
         table[entry["name"]] = (entry["sha256"], int(entry["size"]))
     if not table:
-        raise AptError(f"{url}: no SHA256 list (envbuild verifies every index against it)")
-    return table
+        raise AptError(f"{where}: the Release file has no SHA256 list (envbuild verifies every index against it)")
+    return table, ReleaseFacts(source=where, date=date, signer=signer)
+
+
+def _signed_release(source: Source) -> tuple[bytes, str]:
+    """The text of the suite's Release, once its signature by the source's keyring is checked, and the signer's
+    fingerprint: InRelease, else Release with Release.gpg ("unsigned" only for a source without a keyring)."""
+    base = f"{source.url.rstrip('/')}/dists/{source.suite}"
+    signed = _cached_get(f"{base}/InRelease")
+    if signed is not None:
+        if source.keyring is not None:
+            return verify_clearsigned(signed, source.keyring, f"{source.where} (InRelease)")
+        if signed.lstrip().startswith(b"-----BEGIN PGP SIGNED MESSAGE-----"):
+            return _strip_cleartext(signed), "unsigned"
+        return signed, "unsigned"
+    plain = _cached_get(f"{base}/Release")
+    if plain is None:
+        raise AptError(f"{base}/InRelease: not found, nor Release (is {source.suite!r} a suite of {source.url}?)")
+    if source.keyring is None:
+        return plain, "unsigned"
+    signature = _cached_get(f"{base}/Release.gpg")
+    if signature is None:
+        raise AptError(f"{source.where}: the Release file is not signed (no InRelease, no Release.gpg); give the "
+                       "mirror's key as [system] signed-by")
+    return plain, verify_detached(plain, signature, source.keyring, f"{source.where} (Release.gpg)")
+
+
+def _when(value: str | None, where: str, field: str) -> str:
+    """An RFC 2822 date of a Release file as ISO 8601 in UTC ("" when the field is absent)."""
+    if not value:
+        return ""
+    import datetime
+    from email.utils import parsedate_to_datetime
+
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        raise AptError(f"{where}: the Release file's {field} {value!r} is not a date") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _strip_cleartext(signed: bytes) -> bytes:
+    """The text of a cleartext-signed message, unverified (only for an insecure-unsigned source)."""
+    body = signed.split(b"\n\n", 1)[1] if b"\n\n" in signed else signed
+    body = body.split(b"\n-----BEGIN PGP SIGNATURE-----", 1)[0]
+    return b"\n".join(line[2:] if line.startswith(b"- ") else line for line in body.split(b"\n")) + b"\n"
 
 
 def load_index_file(index: IndexFile) -> list[DebRecord]:

@@ -120,6 +120,10 @@ def _system(expected: Expected, facts: Facts, out: list[Finding], checked: list[
     """The lock's apt closure must be installed at its versions.  STRICT: so must the base image's packages,
     and any other package is drift (an image built from the lock holds exactly base + closure)."""
     locked = expected["system"]
+    if expected.get("apt_unsigned"):
+        checked.append(("system", "apt-signatures"))
+        out.append(finding("system", "apt-signatures", "unverifiable", "signed Release files",
+                           "the lock took them unsigned ([system] insecure-unsigned)", severity="warning"))
     if locked is None and not strict:
         return
     dpkg = facts.get("dpkg")

@@ -14,7 +14,7 @@ from envbuild.check import cache
 from envbuild.errors import LockfileError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
-VIEW_FORMAT = 3  # raise when Expected's shape changes: a cached view of another shape is then never read
+VIEW_FORMAT = 4  # raise when Expected's shape changes: a cached view of another shape is then never read
 
 if TYPE_CHECKING:
     from envbuild.check.shapes import Expected
@@ -66,6 +66,7 @@ def from_lock(lock: Lock) -> Expected:
         "packages": {p.name: p.version for p in lock.python.packages},
         "ignore_extra": list(lock.ignore_extra),
         "system": {p.name: p.version for p in lock.system.packages} if lock.system is not None else None,
+        "apt_unsigned": lock.system is not None and lock.system.unsigned,
         "base_image": f"{image.reference}@{image.digest}" if image is not None else None,
         "base_packages": dict(image.packages) if image is not None and image.packages is not None else None,
         "cuda": {"runtime": cuda.runtime, "cudnn": cuda.cudnn, "nccl": cuda.nccl, "min_driver": cuda.min_driver,

@@ -32,6 +32,7 @@ class Expected(TypedDict):
     packages: dict[str, str]  # Python distribution (normalised name) -> version
     ignore_extra: list[str]
     system: dict[str, str] | None  # apt package -> version; None: the lock has no apt part
+    apt_unsigned: bool  # the lock took its apt sources' Release files unsigned ([system] insecure-unsigned)
     base_image: str | None  # "reference@digest"
     base_packages: dict[str, str] | None  # what the base image holds; None: the lock does not say
     cuda: CudaExpected | None

@@ -92,6 +92,9 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
         for result in results.values():
             warnings += result.warnings
         new = merge(spec, results, spec_hash(spec))
+        if spec.system.insecure_unsigned:
+            warnings.append("[system] insecure-unsigned: the apt Release files were taken without checking a "
+                            "signature, so nothing vouches for the packages' sha256s (the lock records it)")
         text = lockfile.dumps(new, regenerate=regenerate_command(spec, path))
         written = lockfile.write_atomic(path, text)
     return LockResult(path=path, lock=new, diff=lockfile.diff_python(previous.python if previous else None,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-LOCK_VERSION = 2  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
-READABLE_VERSIONS = (1, 2)
+LOCK_VERSION = 3  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
+#                   3: [targets] apt-releases (each apt suite's signed Release: date and signer)
+READABLE_VERSIONS = (1, 2, 3)
 LOCK_FILE = "envbuild.lock"
 
 
@@ -70,9 +71,25 @@ class SystemPackage:
 
 
 @dataclass(frozen=True)
+class AptRelease:
+    """A suite's Release as it was locked: which archive state, signed by whom."""
+
+    source: str  # "URL SUITE"
+    date: str  # its Date, ISO 8601 UTC
+    signer: str  # the signing certificate's fingerprint, or "unsigned" ([system] insecure-unsigned)
+
+
+@dataclass(frozen=True)
 class SystemLock:
     sources: tuple[str, ...]  # apt source lines without "deb": "URL SUITE COMPONENT..." (a view's platform)
     packages: tuple[SystemPackage, ...] = ()  # the closure not already in the base image, sorted by name
+    releases: tuple[AptRelease, ...] = ()  # one per source (lock version 3); () in older locks
+    key: str | None = None  # the armored key of [system] signed-by, which signs the mirrors the spec names
+
+    @property
+    def unsigned(self) -> bool:
+        """Were the Release files taken unsigned ([system] insecure-unsigned)?"""
+        return any(r.signer == "unsigned" for r in self.releases)
 
     def by_name(self) -> dict[str, SystemPackage]:
         return {p.name: p for p in self.packages}
@@ -161,6 +178,7 @@ class TargetLock:
     base_packages: tuple[tuple[str, str], ...] | None = None  # what that manifest's image holds (dpkg)
     apt_sources: tuple[str, ...] | None = None  # None: no apt part for this platform
     cuda: CudaLock | None = None
+    apt_releases: tuple[AptRelease, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +195,7 @@ class LockFile:
     base_reference: str | None = None
     version: int = LOCK_VERSION
     conda: CondaLock | None = None  # its packages carry their platforms
+    apt_key: str | None = None  # the armored key of [system] signed-by (lock version 3)
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -196,7 +215,8 @@ class LockFile:
         system = None
         if t.apt_sources is not None:
             system = SystemLock(sources=t.apt_sources, packages=tuple(
-                replace(p, platforms=()) for p in self.system or () if _on(p.platforms, platform)))
+                replace(p, platforms=()) for p in self.system or () if _on(p.platforms, platform)),
+                releases=t.apt_releases, key=self.apt_key)
         base = (BaseImage(self.base_reference, t.base_digest, t.base_packages)
                 if self.base_reference is not None and t.base_digest is not None else None)
         conda = None
@@ -216,12 +236,13 @@ class LockFile:
                             python_version=lock.python.version, python_source=lock.python.source,
                             base_digest=lock.base_image.digest if lock.base_image else None,
                             base_packages=lock.base_image.packages if lock.base_image else None,
-                            apt_sources=lock.system.sources if lock.system is not None else None, cuda=lock.cuda)
+                            apt_sources=lock.system.sources if lock.system is not None else None, cuda=lock.cuda,
+                            apt_releases=lock.system.releases if lock.system is not None else ())
         return cls(spec_hash=lock.spec_hash, name=lock.name, targets=(target,),
                    python=replace(lock.python, version=None, source=None), env=lock.env,
                    ignore_extra=lock.ignore_extra, system=lock.system.packages if lock.system is not None else None,
                    base_reference=lock.base_image.reference if lock.base_image else None, version=lock.version,
-                   conda=lock.conda)
+                   conda=lock.conda, apt_key=lock.system.key if lock.system is not None else None)
 
 
 def _on(platforms: tuple[str, ...], platform: str) -> bool:

@@ -15,6 +15,7 @@ from envbuild.lockfile.model import (
     LOCK_FILE,
     LOCK_VERSION,
     READABLE_VERSIONS,
+    AptRelease,
     CondaLock,
     CondaPackage,
     CudaLock,
@@ -71,8 +72,8 @@ def from_raw(raw: dict[str, Any], shown: str = LOCK_FILE) -> LockFile:
         raise MissingLockfileVersion(shown)
     if version == 1 and not isinstance(version, bool):
         return _parse_v1(Table(shown, "", raw))
-    if version == 2 and not isinstance(version, bool):
-        return _parse_v2(Table(shown, "", raw))
+    if version in (2, 3) and not isinstance(version, bool):
+        return _parse_v2(Table(shown, "", raw), version)
     raise UnknownLockfileVersion(shown, version, LOCK_VERSION)
 
 
@@ -114,7 +115,8 @@ def read_spec_hash(path: Path) -> str | None:
 # Version 2: [[targets]], records with platforms
 
 
-def _parse_v2(top: Table) -> LockFile:
+def _parse_v2(top: Table, version: int = 2) -> LockFile:
+    """Versions 2 and 3 (which adds [targets] apt-releases)."""
     top.get("version")
     spec_hash, name = top.required("spec-hash"), top.required("name")
     targets = []
@@ -125,7 +127,8 @@ def _parse_v2(top: Table) -> LockFile:
             python_version=t.string("python"), python_source=t.string("python-source"),
             base_digest=t.string("base-image-digest"),
             base_packages=_name_versions(t, "base-image-packages") if "base-image-packages" in t.raw else None,
-            apt_sources=t.strings("apt-sources") if "apt-sources" in t.raw else None, cuda=cuda))
+            apt_sources=t.strings("apt-sources") if "apt-sources" in t.raw else None, cuda=cuda,
+            apt_releases=_releases(t) if version >= 3 else ()))
         t.get("cuda")
         t.done()
     if not targets:
@@ -142,9 +145,13 @@ def _parse_v2(top: Table) -> LockFile:
         top.get("base-image")
     python = _python(top.table("python"), platforms)
     system = None
+    apt_key = None
     if top.raw.get("system") is not None:
         s = top.table("system")
         system = tuple(_system_package(p, platforms) for p in s.tables("packages"))
+        if version >= 3:
+            key = s.string("signed-by")
+            apt_key = key.strip() if key is not None else None
         s.done()
     else:
         top.get("system")
@@ -154,7 +161,15 @@ def _parse_v2(top: Table) -> LockFile:
     top.done()
     return LockFile(spec_hash=spec_hash, name=name, targets=tuple(sorted(targets, key=lambda t: t.platform)),
                     python=python, env=env, ignore_extra=ignore, system=system, base_reference=base_reference,
-                    version=2, conda=conda)
+                    version=version, conda=conda, apt_key=apt_key)
+
+
+def _releases(t: Table) -> tuple[AptRelease, ...]:
+    out = []
+    for r in t.tables("apt-releases") if "apt-releases" in t.raw else ():
+        out.append(AptRelease(source=r.required("source"), date=r.string("date") or "", signer=r.required("signer")))
+        r.done()
+    return tuple(out)
 
 
 def _conda(c: Table, platforms: list[str]) -> CondaLock:

@@ -35,7 +35,7 @@ def dumps(lock: Lock | LockFile, regenerate: str = "envbuild lock") -> str:
     else:
         targets = tomlkit.aot()
         for target in sorted(whole.targets, key=lambda t: t.platform):
-            targets.append(_target_table(target))
+            targets.append(_target_table(target, whole.version))
         doc.add("targets", targets)
         if whole.base_reference is not None:
             image = tomlkit.table()
@@ -50,6 +50,8 @@ def dumps(lock: Lock | LockFile, regenerate: str = "envbuild lock") -> str:
         system = tomlkit.table()
         if whole.version == 1:
             system.add("sources", _string_array(whole.targets[0].apt_sources or (), multiline=True))
+        if whole.apt_key is not None and whole.version >= 3:
+            system.add("signed-by", tomlkit.string(whole.apt_key.strip() + "\n", multiline=True))
         system.add("packages", _system_packages(whole.system, everywhere))
         doc.add("system", system)
     if whole.version == 1 and whole.targets[0].cuda is not None:
@@ -85,7 +87,7 @@ def _v1_head(doc: Any, whole: LockFile) -> None:
         doc.add("base-image", image)
 
 
-def _target_table(target: TargetLock) -> Any:
+def _target_table(target: TargetLock, version: int) -> Any:
     import tomlkit
 
     table = tomlkit.table()
@@ -100,6 +102,14 @@ def _target_table(target: TargetLock) -> Any:
                                                        multiline=True))
     if target.apt_sources is not None:
         table.add("apt-sources", _string_array(target.apt_sources, multiline=True))
+    if target.apt_releases and version >= 3:
+        releases = tomlkit.array()
+        for release in target.apt_releases:
+            inline = tomlkit.inline_table()
+            inline.update({"source": release.source, "date": release.date, "signer": release.signer})
+            releases.append(inline)
+        releases.multiline(True)
+        table.add("apt-releases", releases)
     if target.cuda is not None:
         table.add("cuda", _cuda_table(target.cuda, inline=True))
     return table

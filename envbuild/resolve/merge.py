@@ -57,7 +57,8 @@ def merge(spec: Spec, results: dict[str, Resolved], spec_hash: str) -> LockFile:
             python_platform=python_platform(platform, r.distro), python_version=r.python.version,
             python_source=r.python.source, base_digest=r.image.digest if r.image else None,
             base_packages=r.image.installed if r.image else None,
-            apt_sources=r.system.sources if r.system is not None else None, cuda=r.cuda))
+            apt_sources=r.system.sources if r.system is not None else None, cuda=r.cuda,
+            apt_releases=r.system.releases if r.system is not None else ()))
     any_python = next(iter(results.values())).python
     python = PythonLock(requested=any_python.requested, resolver=any_python.resolver,
                         index_url=any_python.index_url, extra_index_urls=any_python.extra_index_urls,
@@ -71,7 +72,17 @@ def merge(spec: Spec, results: dict[str, Resolved], spec_hash: str) -> LockFile:
                     base_reference=env.base_image if env.base_image and any(r.image for r in results.values())
                     else None,
                     conda=CondaLock(spec.conda.channels, spec.conda.prefix, _conda_records(condas, everywhere),
-                                    cuda=spec.conda.cuda) if condas else None)
+                                    cuda=spec.conda.cuda) if condas else None,
+                    apt_key=_armored_key(spec) if systems else None)
+
+
+def _armored_key(spec: Spec) -> str | None:
+    """[system] signed-by's key, armored, for the lock (render puts it in the image, a reviewer sees it change)."""
+    if spec.system.signed_by is None:
+        return None
+    from envbuild.adapters.openpgp import armored
+
+    return armored((spec.root / spec.system.signed_by).read_bytes()).strip()
 
 
 def _where(platforms: set[str], everywhere: set[str]) -> tuple[str, ...]:

@@ -17,17 +17,27 @@ import json
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cmp_to_key
+from dataclasses import dataclass
+from functools import cache, cmp_to_key
 from typing import Any
 
 from debian.deb822 import PkgRelation
 from debian.debian_support import version_compare
 
 from envbuild import data
-from envbuild.adapters.apt import CACHE_SCHEMA, DebRecord, IndexFile, Source, index_files, load_index_file
+from envbuild.adapters.apt import (
+    CACHE_SCHEMA,
+    DebRecord,
+    IndexFile,
+    ReleaseFacts,
+    Source,
+    load_index_file,
+    release_index,
+)
 from envbuild.adapters.http import cache_dir, write_cache
+from envbuild.adapters.openpgp import Keyring, fingerprints_of
 from envbuild.errors import EnvbuildError
-from envbuild.lockfile import SystemLock, SystemPackage
+from envbuild.lockfile import AptRelease, SystemLock, SystemPackage
 from envbuild.spec import Distro
 from envbuild.versions import minor
 
@@ -50,31 +60,65 @@ class UnknownSystemPackages(SystemResolutionError):
         super().__init__(f"{', '.join(names)}: no such package in the target's apt sources")
 
 
+@dataclass(frozen=True)
+class Trust:
+    """Whom the apt sources' Release files must be signed by: the distribution's archive keys, except for the
+    sources the spec names itself (mirror, security-mirror), which SIGNED_BY's key signs when given; INSECURE takes
+    unsigned Release files from every source (an air-gapped mirror; the lock records it)."""
+
+    signed_by: Keyring | None = None
+    insecure: bool = False
+
+
+@cache
+def archive_keyring(distro_id: str) -> Keyring:
+    """The archive keys envbuild ships for a distribution (envbuild/data/keys.toml), each checked against the
+    fingerprint listed there: a key file swapped for another is refused."""
+    from importlib import resources
+
+    rows = data.load("keys")[distro_id]["keys"]
+    blobs = []
+    for row in rows:
+        blob = resources.files("envbuild.data").joinpath("keys", row["file"]).read_bytes()
+        found = [f.upper() for f in fingerprints_of(blob)]
+        if found != [row["fingerprint"]]:
+            raise EnvbuildError(f"envbuild/data/keys/{row['file']}: holds {', '.join(found) or 'no key'}, not the "
+                                f"{row['fingerprint']} that keys.toml lists; reinstall envbuild")
+        blobs.append(blob)
+    return Keyring(f"the {distro_id} archive keys", tuple(blobs))
+
+
 def sources_for(distro: Distro, platform: str, mirror: str | None = None,
-                security_mirror: str | None = None) -> tuple[Source, ...]:
+                security_mirror: str | None = None, trust: Trust = Trust()) -> tuple[Source, ...]:
     """The apt sources of DISTRO: the main archive (release and -updates) and the security archive.
 
     MIRROR replaces the main archive (a URL, or ``snapshot:YYYYMMDDTHHMMSSZ`` for the distro's snapshot
     service, which pins the security archive to the same moment). SECURITY_MIRROR replaces the security
-    archive, ``"none"`` leaves it out.
+    archive, ``"none"`` leaves it out.  TRUST says which keys sign each.
     """
     archive = data.load("archives")[distro.id]
     ports = DEB_ARCH[platform] != "amd64" and "mirror-ports" in archive
     main = archive["mirror-ports"] if ports else archive["mirror"]
     security = archive["security-ports"] if ports and "security-ports" in archive else archive["security"]
+    distro_keys = None if trust.insecure else archive_keyring(distro.id)
+    own_keys = None if trust.insecure else (trust.signed_by or distro_keys)
+    main_keys = security_keys = distro_keys
+    snapshot = False
     if mirror:
-        snapshot = _SNAPSHOT.match(mirror)
-        if snapshot:
-            main = archive["snapshot"].format(stamp=snapshot.group(1))
-            security = archive["snapshot-security"].format(stamp=snapshot.group(1))
+        match = _SNAPSHOT.match(mirror)
+        if match:
+            main = archive["snapshot"].format(stamp=match.group(1))
+            security = archive["snapshot-security"].format(stamp=match.group(1))
+            snapshot = True
         else:
-            main = mirror
+            main, main_keys = mirror, own_keys
     if security_mirror:
-        security = security_mirror
+        security, security_keys = security_mirror, own_keys
     components = tuple(archive["components"])
-    sources = [Source(main, distro.codename, components), Source(main, f"{distro.codename}-updates", components)]
+    sources = [Source(main, distro.codename, components, main_keys, snapshot),
+               Source(main, f"{distro.codename}-updates", components, main_keys, snapshot)]
     if security != "none":
-        sources.append(Source(security, f"{distro.codename}-security", components))
+        sources.append(Source(security, f"{distro.codename}-security", components, security_keys, snapshot))
     return tuple(sources)
 
 
@@ -277,38 +321,48 @@ def upstream_version(debian_version: str) -> str:
     return re.split(r"[~+]", version, maxsplit=1)[0]
 
 
-def _index_files(sources: Sequence[Source], platform: str) -> list[IndexFile]:
+@dataclass(frozen=True)
+class AptIndexes:
+    """The verified Packages indexes of a target's sources, and the facts of each signed Release."""
+
+    files: tuple[IndexFile, ...]
+    releases: tuple[ReleaseFacts, ...]
+
+
+def _index_files(sources: Sequence[Source], platform: str) -> AptIndexes:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=len(sources) or 1) as pool:  # the Release round trips overlap
-        lists = list(pool.map(lambda source: index_files(source, DEB_ARCH[platform]), sources))
-    return [f for files in lists for f in files]
+        answers = list(pool.map(lambda source: release_index(source, DEB_ARCH[platform]), sources))
+    return AptIndexes(tuple(f for files, _ in answers for f in files), tuple(facts for _, facts in answers))
 
 
 def load_universe(sources: Sequence[Source], platform: str, files: Sequence[IndexFile] | None = None) -> Universe:
     records: list[DebRecord] = []
-    for index in files if files is not None else _index_files(sources, platform):
+    for index in files if files is not None else _index_files(sources, platform).files:
         records += load_index_file(index)
     return Universe(records, DEB_ARCH[platform])
 
 
 def index_files_for(distro: Distro, platform: str, *, mirror: str | None = None,
-                    security_mirror: str | None = None) -> list[IndexFile]:
-    """The Packages indexes of DISTRO for PLATFORM, from the (signed) Release files: the network part of a
+                    security_mirror: str | None = None, trust: Trust = Trust()) -> AptIndexes:
+    """The Packages indexes of DISTRO for PLATFORM, from the signed Release files: the network part of a
     resolution, which the caller may run first (see resolve.target)."""
-    return _index_files(sources_for(distro, platform, mirror, security_mirror), platform)
+    return _index_files(sources_for(distro, platform, mirror, security_mirror, trust), platform)
 
 
 def resolve_system(distro: Distro, platform: str, packages: Sequence[str], python: str | None, *,
                    mirror: str | None = None, security_mirror: str | None = None,
-                   installed: Mapping[str, str] | None = None,
-                   files: Sequence[IndexFile] | None = None) -> tuple[SystemLock, str | None]:
+                   installed: Mapping[str, str] | None = None, indexes: AptIndexes | None = None,
+                   trust: Trust = Trust()) -> tuple[SystemLock, str | None]:
     """The pinned apt closure of PACKAGES, plus the distro's interpreter for PYTHON ("3.11") when it is given
-    (None: the base image provides Python), and that interpreter's exact version.  FILES: the indexes, when the
-    caller fetched them already (``index_files_for``)."""
-    sources = sources_for(distro, platform, mirror, security_mirror)
-    files = list(files) if files is not None else _index_files(sources, platform)
+    (None: the base image provides Python), and that interpreter's exact version.  INDEXES: the verified indexes,
+    when the caller fetched them already (``index_files_for``)."""
+    sources = sources_for(distro, platform, mirror, security_mirror, trust)
+    indexes = indexes if indexes is not None else _index_files(sources, platform)
+    files = list(indexes.files)
     lines = tuple(f"{s.url} {s.suite} {' '.join(s.components)}" for s in sources)
+    releases = tuple(AptRelease(r.source, r.date, r.signer) for r in indexes.releases)
     # The answer depends only on these inputs (the indexes by their sha256), so a re-lock against unchanged
     # indexes reads it back instead of loading some 60,000 records again.
     facts = {"schema": CACHE_SCHEMA, "distro": distro.name, "platform": platform, "packages": sorted(packages),
@@ -317,7 +371,8 @@ def resolve_system(distro: Distro, platform: str, packages: Sequence[str], pytho
     memo = cache_dir("apt", "closures") / (hashlib.sha256(json.dumps(facts).encode()).hexdigest() + ".json")
     if memo.exists():
         saved = json.loads(memo.read_text())
-        return (SystemLock(sources=lines, packages=tuple(SystemPackage(*row) for row in saved["packages"])),
+        return (SystemLock(sources=lines, packages=tuple(SystemPackage(*row) for row in saved["packages"]),
+                           releases=releases),
                 saved["python"])
     universe = load_universe(sources, platform, files)
     roots = list(packages)
@@ -329,4 +384,4 @@ def resolve_system(distro: Distro, platform: str, packages: Sequence[str], pytho
     write_cache(memo, json.dumps({"python": python_version,
                                   "packages": [[p.name, p.version, p.architecture, p.sha256] for p in closure]},
                                  ).encode())
-    return SystemLock(sources=lines, packages=tuple(closure)), python_version
+    return SystemLock(sources=lines, packages=tuple(closure), releases=releases), python_version

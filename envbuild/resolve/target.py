@@ -19,8 +19,8 @@ from envbuild.platforms import PLATFORMS
 from envbuild.versions import within
 
 if TYPE_CHECKING:
-    from envbuild.adapters.apt import IndexFile
     from envbuild.resolve.image import ImageFacts
+    from envbuild.resolve.system import AptIndexes, Trust
     from envbuild.spec import Distro, Spec
 
 
@@ -54,7 +54,7 @@ class Prepared:
     platform: str
     image: ImageFacts | None = None
     distro: Distro | None = None
-    index_files: tuple[IndexFile, ...] | None = None  # None: no apt part (macOS)
+    indexes: AptIndexes | None = None  # None: no apt part (macOS)
 
 
 def prepare_target(spec: Spec, platform: str, stages: Stages) -> Prepared:
@@ -70,9 +70,26 @@ def prepare_target(spec: Spec, platform: str, stages: Stages) -> Prepared:
     from envbuild.resolve.system import index_files_for
 
     begun = time.monotonic()
-    files = index_files_for(distro, platform, mirror=spec.system.mirror, security_mirror=spec.system.security_mirror)
+    indexes = index_files_for(distro, platform, mirror=spec.system.mirror, security_mirror=spec.system.security_mirror,
+                              trust=trust_of(spec))
     stages.append((_stage(spec, platform, "apt indexes"), time.monotonic() - begun))
-    return Prepared(platform=platform, image=image, distro=distro, index_files=tuple(files))
+    return Prepared(platform=platform, image=image, distro=distro, indexes=indexes)
+
+
+def trust_of(spec: Spec) -> Trust:
+    """Whom the spec's apt sources must be signed by ([system] signed-by, insecure-unsigned)."""
+    from envbuild.adapters.openpgp import Keyring
+    from envbuild.resolve.system import Trust
+
+    system = spec.system
+    if system.signed_by is None:
+        return Trust(insecure=system.insecure_unsigned)
+    path = spec.root / system.signed_by
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise EnvbuildError(f"[system] signed-by: {system.signed_by}: cannot read ({exc.strerror})") from None
+    return Trust(signed_by=Keyring(system.signed_by, (key,)))
 
 
 def solve_conda(spec: Spec, platform: str, distro: Distro | None, previous: LockFile | None, *, options: Options,
@@ -200,7 +217,7 @@ def _system_and_python(spec: Spec, prepared: Prepared, distro: Distro, *, given:
         begun = time.monotonic()
         system, exact = resolve_system(distro, platform, spec.system.packages, None if given else env.python,
                                        mirror=spec.system.mirror, security_mirror=spec.system.security_mirror,
-                                       installed=installed, files=prepared.index_files)
+                                       installed=installed, indexes=prepared.indexes, trust=trust_of(spec))
         stages.append((_stage(spec, platform, "system (apt)"), time.monotonic() - begun))
         exact = given[0] if given else exact
         if speculative is not None and exact == guess:

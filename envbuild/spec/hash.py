@@ -36,6 +36,13 @@ def normalized(spec: Spec) -> dict[str, Any]:
     # newer tables join the facts only when a spec uses them, so that older specs keep their hash
     if spec.python.from_conda:
         facts["python"]["from-conda"] = list(spec.python.from_conda)
+    if spec.system.signed_by is not None:  # the key itself, not its path: another key is another trust
+        import hashlib
+
+        key = (spec.root / spec.system.signed_by).read_bytes()
+        facts["system"]["signed-by"] = "sha256:" + hashlib.sha256(key).hexdigest()
+    if spec.system.insecure_unsigned:
+        facts["system"]["insecure-unsigned"] = True
     if spec.conda.present:
         conda = spec.conda
         facts["conda"] = {"channels": list(conda.channels), "packages": sorted(conda.packages), "cuda": conda.cuda,

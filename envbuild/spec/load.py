@@ -91,7 +91,7 @@ def parse_spec(raw: dict[str, Any], path: Path, *, shown: str | None = None, pre
 
     environment = _parse_environment(table("environment"))
     python = parse_python(table("python"), path.parent, shown)
-    system = _parse_system(table("system"))
+    system = _parse_system(table("system"), path.parent)
     if system.packages and not environment.linux:
         raise ConfigError(shown, f"[{prefix}system] -> packages", "apt packages need a Linux platform "
                           f"(the spec's: {', '.join(environment.platforms)})")
@@ -176,8 +176,8 @@ def parse_distro(text: str, t: Table | None = None) -> Distro:
 
 
 
-def _parse_system(t: Table) -> SystemSpec:
-    t.only("packages", "mirror", "security-mirror")
+def _parse_system(t: Table, root: Path) -> SystemSpec:
+    t.only("packages", "mirror", "security-mirror", "signed-by", "insecure-unsigned")
     packages = t.strings("packages")
     for i, name in enumerate(packages):
         if not _APT_NAME_RE.match(name):
@@ -192,7 +192,20 @@ def _parse_system(t: Table) -> SystemSpec:
     security = t.string("security-mirror")
     if security is not None and security != "none":
         check_url(security, lambda problem: t.error(["security-mirror"], problem))
-    return SystemSpec(packages=tuple(sorted(set(packages))), mirror=mirror, security_mirror=security)
+    signed_by = t.string("signed-by")
+    if signed_by is not None:
+        if mirror is None and security is None:
+            raise t.error(["signed-by"], "is the key of a mirror the spec names; set mirror (or security-mirror), "
+                                         "or remove it: the distribution's own archives use its archive keys")
+        if not (root / signed_by).is_file():
+            raise t.error(["signed-by"], f"{signed_by}: no such key file (paths are relative to the spec)")
+    insecure = t.get("insecure-unsigned")
+    if insecure is not None and not isinstance(insecure, bool):
+        raise t.error(["insecure-unsigned"], "must be true or false")
+    if insecure and signed_by:
+        raise t.error(["insecure-unsigned"], "and signed-by contradict each other; keep one")
+    return SystemSpec(packages=tuple(sorted(set(packages))), mirror=mirror, security_mirror=security,
+                      signed_by=signed_by, insecure_unsigned=bool(insecure))
 
 
 def _parse_cuda(t: Table) -> CudaSpec:

@@ -67,6 +67,8 @@ class SystemSpec:
     packages: tuple[str, ...] = ()
     mirror: str | None = None  # a URL, or "snapshot:YYYYMMDDTHHMMSSZ"
     security_mirror: str | None = None  # a URL, or "none"
+    signed_by: str | None = None  # the key of the mirror(s) the spec names, as written (relative to the spec)
+    insecure_unsigned: bool = False  # take unsigned Release files (air-gapped mirrors); the lock says so
 
 
 @dataclass(frozen=True)

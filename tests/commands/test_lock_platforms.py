@@ -20,7 +20,7 @@ def test_one_lock_holds_each_platform_s_wheels_debs_and_interpreter(tmp_path: Pa
     assert f"for {AMD}, {ARM} (debian:12), Python 3.11.2" in done.stdout
     assert f"  {ARM}: 3 Python packages" in done.stdout and "no CUDA" in done.stdout
     whole = lockfile.read_lockfile(tmp_path / "envbuild.lock")
-    assert whole.version == 2 and whole.platforms == (AMD, ARM)
+    assert whole.version == lockfile.LOCK_VERSION and whole.platforms == (AMD, ARM)
     assert {t.platform: t.python_platform for t in whole.targets} == {AMD: "x86_64-manylinux_2_36",
                                                                       ARM: "aarch64-manylinux_2_36"}
     assert {t.python_version for t in whole.targets} == {"3.11.2"}
@@ -116,7 +116,8 @@ def test_spec_errors_about_platforms_name_the_key(tmp_path: Path, index: LocalIn
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (message, done)
 
 
-def test_a_version_1_lock_is_rewritten_as_version_2_with_the_same_pins(tmp_path: Path, index: LocalIndex) -> None:
+def test_a_version_1_lock_is_rewritten_in_the_current_version_with_the_same_pins(tmp_path: Path,
+                                                                                index: LocalIndex) -> None:
     write_spec(tmp_path, index.url, ["alpha", "gamma"])
     assert envbuild("lock", cwd=tmp_path).returncode == 0
     path = tmp_path / "envbuild.lock"
@@ -127,4 +128,4 @@ def test_a_version_1_lock_is_rewritten_as_version_2_with_the_same_pins(tmp_path:
     assert "[target]" in path.read_text()
     done = envbuild("lock", cwd=tmp_path)
     assert done.returncode == 0 and "no pin changed" in done.stdout, done.stdout
-    assert lockfile.read_lock(path).version == 2 and "[[targets]]" in path.read_text()
+    assert lockfile.read_lock(path).version == lockfile.LOCK_VERSION and "[[targets]]" in path.read_text()

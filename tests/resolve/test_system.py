@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from envbuild.adapters.apt import AptError, Source
+from envbuild.adapters.openpgp import Keyring
 from envbuild.resolve.system import (
     SystemResolutionError,
+    Trust,
     UnknownSystemPackages,
     interpreter,
     load_universe,
@@ -45,9 +47,14 @@ def mirror(tmp_path: Path) -> Iterator[AptMirror]:
         yield served
 
 
+def trusting(mirror: AptMirror) -> Trust:
+    """The loopback mirror's own key, as [system] signed-by gives it."""
+    return Trust(signed_by=Keyring("the test key", (mirror.key_file.read_bytes(),)))
+
+
 def universe_of(mirror: AptMirror, platform: str = "linux/amd64"):
-    return load_universe(sources_for(BOOKWORM, platform, f"{mirror.url}/debian", f"{mirror.url}/debian-security"),
-                         platform)
+    return load_universe(sources_for(BOOKWORM, platform, f"{mirror.url}/debian", f"{mirror.url}/debian-security",
+                                     trusting(mirror)), platform)
 
 
 def test_closure_follows_depends_and_takes_security_updates(mirror: AptMirror) -> None:
@@ -153,13 +160,13 @@ def test_a_second_load_revalidates_release_files_and_downloads_no_index(mirror: 
     universe_of(mirror)
     second = mirror.requests[len(first):]
     assert sorted(status for _, status in second) == [304, 304, 304], second
-    assert all(path.endswith("/Release") for path, _ in second)
+    assert all(path.endswith("/InRelease") for path, _ in second)
 
 
 def test_a_missing_suite_says_so(mirror: AptMirror) -> None:
     from envbuild.adapters.apt import index_files
 
-    with pytest.raises(AptError, match=r"dists/sid/Release: not found \(is 'sid' a suite of"):
+    with pytest.raises(AptError, match=r"dists/sid/InRelease: not found, nor Release \(is 'sid' a suite of"):
         index_files(Source(f"{mirror.url}/debian", "sid", ("main",)), "amd64")
 
 
@@ -179,7 +186,7 @@ def test_sources_follow_distro_mirror_and_snapshot() -> None:
 
 def test_resolve_system_adds_the_interpreter_and_its_venv(mirror: AptMirror) -> None:
     system, version = resolve_system(BOOKWORM, "linux/amd64", ["git"], "3.11", mirror=f"{mirror.url}/debian",
-                                     security_mirror=f"{mirror.url}/debian-security")
+                                     security_mirror=f"{mirror.url}/debian-security", trust=trusting(mirror))
     names = {p.name for p in system.packages}
     assert {"git", "python3.11", "python3.11-venv"} <= names and version == "3.11.2"
     assert system.sources[0] == f"{mirror.url}/debian bookworm main"
@@ -201,7 +208,8 @@ def test_lock_writes_the_apt_closure_and_a_bad_package_keeps_the_old_lock(tmp_pa
 
 
 def test_a_mirror_update_is_seen_despite_the_closure_cache(mirror: AptMirror) -> None:
-    kwargs = {"mirror": f"{mirror.url}/debian", "security_mirror": f"{mirror.url}/debian-security"}
+    kwargs = {"mirror": f"{mirror.url}/debian", "security_mirror": f"{mirror.url}/debian-security",
+              "trust": trusting(mirror)}
     first, _ = resolve_system(BOOKWORM, "linux/amd64", ["alt-user"], "3.11", **kwargs)
     assert first.by_name()["alt-user"].version == "1.0"
     again, _ = resolve_system(BOOKWORM, "linux/amd64", ["alt-user"], "3.11", **kwargs)

@@ -51,3 +51,16 @@ def test_git_and_python_resolve_to_a_closure_apt_installs_as_pinned(tmp_path: Pa
     assert simulate.returncode == 0, simulate.stdout[-2000:] + simulate.stderr
     planned = dict(re.findall(r"^Inst (\S+) \((\S+)", simulate.stdout, flags=re.MULTILINE))
     assert planned == pins, "apt would install something other than the pinned closure"
+
+
+@pytest.mark.usefixtures("debian_reachable")
+def test_the_real_debian_inrelease_verifies_against_the_shipped_keys() -> None:
+    """deb.debian.org's bookworm and bookworm-security InRelease, checked with envbuild/data/keys (no apt needed)."""
+    from envbuild.adapters.apt import release_index
+    from envbuild.resolve.system import archive_keyring, sources_for
+
+    shipped = set(archive_keyring("debian").fingerprints())
+    for source in sources_for(parse_distro("debian:bookworm"), "linux/amd64"):
+        files, facts = release_index(source, "amd64")
+        assert files and facts.signer in shipped, (source.where, facts)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", facts.date)

@@ -1,11 +1,15 @@
 """A real apt mirror for tests: Packages indexes (real bookworm stanzas, plus any a test adds), a Release file
-with their sha256, served as static files with ETag / If-None-Match on 127.0.0.1."""
+with their sha256, signed as InRelease (and Release.gpg) by a key the tests make, served as static files with
+ETag / If-None-Match on 127.0.0.1.  Specs trust that key with [system] signed-by (``spec_lines``)."""
 
 from __future__ import annotations
 
 import hashlib
 import lzma
+from functools import cache
 from pathlib import Path
+
+import pysequoia
 
 from tests.support.server import LoopbackServer, Quiet
 
@@ -27,12 +31,29 @@ def stanza(package: str, version: str, *, depends: str = "", provides: str = "",
     return ("\n".join(fields) + "\n").encode()
 
 
+@cache
+def archive_key(name: str = "archive") -> pysequoia.Tsk:
+    """A signing key made for the tests (one per NAME and session): the loopback mirror's archive key."""
+    return pysequoia.Tsk.generate(f"envbuild tests {name} <{name}@example.invalid>")
+
+
+def sign(release: bytes, key: pysequoia.Tsk, mode: str = "clear") -> bytes:
+    which = {"clear": pysequoia.SignatureMode.CLEAR, "detached": pysequoia.SignatureMode.DETACHED}[mode]
+    return pysequoia.sign(key.signer(), release, mode=which)
+
+
 class AptMirror(LoopbackServer):
     """``{url}/debian`` holds <codename> and <codename>-updates, ``{url}/debian-security`` <codename>-security."""
 
     def __init__(self, root: Path, extra_main: list[bytes] | None = None,
-                 extra_security: list[bytes] | None = None) -> None:
+                 extra_security: list[bytes] | None = None, *, key: pysequoia.Tsk | None = None,
+                 date: str = "Sat, 01 Nov 2025 10:00:00 UTC", valid_until: str | None = None) -> None:
         self.root = root
+        self.key = key or archive_key()
+        self.date, self.valid_until = date, valid_until
+        self.key_file = root / "archive-key.asc"
+        root.mkdir(parents=True, exist_ok=True)
+        self.key_file.write_text(str(self.key.extract_certificate()))
         self.requests: list[tuple[str, int]] = []
         self.publish(extra_main, extra_security)
         mirror = self
@@ -85,14 +106,19 @@ class AptMirror(LoopbackServer):
                 (base / rel).parent.mkdir(parents=True, exist_ok=True)
                 (base / rel).write_bytes(data)
                 lines.append(f" {hashlib.sha256(data).hexdigest()} {len(data):>9} {rel}")
-        (base / "Release").write_text(f"Origin: envbuild-tests\nSuite: {suite}\nCodename: {suite}\n"
-                                      f"Architectures: {' '.join(ARCHES)}\nComponents: {' '.join(COMPONENTS)}\n"
-                                      "SHA256:\n" + "\n".join(lines) + "\n")
+        release = (f"Origin: envbuild-tests\nSuite: {suite}\nCodename: {suite}\nDate: {self.date}\n"
+                   + (f"Valid-Until: {self.valid_until}\n" if self.valid_until else "")
+                   + f"Architectures: {' '.join(ARCHES)}\nComponents: {' '.join(COMPONENTS)}\n"
+                   "SHA256:\n" + "\n".join(lines) + "\n").encode()
+        (base / "Release").write_bytes(release)
+        (base / "InRelease").write_bytes(sign(release, self.key))
+        (base / "Release.gpg").write_bytes(sign(release, self.key, "detached"))
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def spec_lines(self) -> str:
-        return f'mirror = "{self.url}/debian"\nsecurity-mirror = "{self.url}/debian-security"\n'
+        return (f'mirror = "{self.url}/debian"\nsecurity-mirror = "{self.url}/debian-security"\n'
+                f'signed-by = "{self.key_file}"\n')
 
