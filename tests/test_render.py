@@ -300,3 +300,33 @@ def test_the_checker_archive_runs_with_the_standard_library_alone(tmp_path: Path
     bad = subprocess.run([sys.executable, "-I", "-S", str(pyz), "-l", str(tmp_path / "nope.lock")],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("envbuild-check: error: ")
+
+
+def test_a_mirror_of_signed_by_gets_its_key_and_an_unsigned_one_is_trusted_as_recorded(tmp_path: Path) -> None:
+    """The key of [system] signed-by travels in the lock into the image, for the sources it signed; an
+    insecure-unsigned lock says trusted=yes, as the lock records it (and check warns)."""
+    from envbuild.lockfile import AptRelease
+    from tests.support.apt import archive_key
+
+    key = str(archive_key().extract_certificate())
+    fingerprint = archive_key().extract_certificate().fingerprint
+    lock = lockfile.read_lock(LOCK)
+    assert lock.system is not None
+    releases = tuple(AptRelease(" ".join(s.split()[:2]), "2025-11-01T10:00:00Z", fingerprint)
+                     for s in lock.system.sources)
+    signed = dataclasses.replace(lock, version=3, system=dataclasses.replace(lock.system, releases=releases, key=key))
+    (tmp_path / "envbuild.lock").write_text(lockfile.dumps(signed))
+    assert envbuild("render", "-o", str(tmp_path / "out"), cwd=tmp_path).returncode == 0
+    support = tmp_path / "out" / ".envbuild"
+    assert all(line.startswith("deb [signed-by=/etc/apt/keyrings/envbuild-mirror.asc] http")
+               for line in (support / "apt.sources").read_text().splitlines())
+    assert (support / "apt-key.asc").read_text() == key.strip() + "\n"
+    assert "COPY .envbuild/apt-key.asc /etc/apt/keyrings/envbuild-mirror.asc" in (tmp_path / "out" /
+                                                                                  "Dockerfile").read_text()
+    unsigned = dataclasses.replace(lock, version=3, system=dataclasses.replace(
+        lock.system, releases=tuple(dataclasses.replace(r, signer="unsigned") for r in releases)))
+    (tmp_path / "envbuild.lock").write_text(lockfile.dumps(unsigned))
+    assert envbuild("render", "-o", str(tmp_path / "out2"), cwd=tmp_path).returncode == 0
+    assert all(line.startswith("deb [trusted=yes] http")
+               for line in (tmp_path / "out2" / ".envbuild" / "apt.sources").read_text().splitlines())
+    assert not (tmp_path / "out2" / ".envbuild" / "apt-key.asc").exists()

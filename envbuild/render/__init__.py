@@ -107,6 +107,8 @@ def support_files(lock: Lock, lock_text: str) -> dict[str, bytes]:
         out[f"{SUPPORT}/requirements.txt"] = requirements_text(lock).encode()
     if lock.system is not None and lock.system.packages:
         out[f"{SUPPORT}/apt.sources"] = "".join(f"{line}\n" for line in apt_source_lines(lock)).encode()
+        if lock.system.key:
+            out[f"{SUPPORT}/apt-key.asc"] = (lock.system.key.strip() + "\n").encode()
         out[f"{SUPPORT}/apt.sha256"] = "".join(
             f"{p.sha256}  /var/cache/apt/archives/{deb_file_name(p.name, p.version, p.architecture)}\n"
             for p in lock.system.packages).encode()

@@ -110,6 +110,7 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
         "conda": conda,
         "system": [{"name": p.name, "version": p.version, "pin": f"{p.name}={p.version}"} for p in system],
         "snapshot": any("snapshot.debian.org" in line for line in apt_source_lines(lock)),
+        "apt_key": APT_KEY if lock.system is not None and lock.system.key else None,
         "env": env,
         "cuda": cuda,
         "labels": labels,
@@ -147,10 +148,21 @@ def _conda(lock: Lock) -> dict[str, Any] | None:
     return {"prefix": lock.conda.prefix.rstrip("/"), "packages": len(lock.conda.packages), "staged": STAGED}
 
 
+APT_KEY = "/etc/apt/keyrings/envbuild-mirror.asc"  # where images keep the key of [system] signed-by
+
+
 def apt_source_lines(lock: Lock) -> list[str]:
-    """deb lines for the lock's sources; a snapshot archive is frozen, so its Release is never 'too old'."""
+    """deb lines for the lock's sources: a snapshot archive is frozen, so its Release is never 'too old'; a mirror
+    that [system] signed-by's key signs names that key (copied into the image); an insecure-unsigned lock's sources
+    are trusted as they are, as the lock records."""
     if lock.system is None:
         return []
+    ours = set()
+    if lock.system.key:
+        from envbuild.adapters.openpgp import fingerprints_of
+
+        ours = set(fingerprints_of(lock.system.key.encode()))
+    signers = {r.source: r.signer for r in lock.system.releases}
     lines = []
     for i, source in enumerate(lock.system.sources):
         parts = source.split()
@@ -160,8 +172,13 @@ def apt_source_lines(lock: Lock) -> list[str]:
         _need(_URL, url, f"[system] -> sources[{i}] -> URL")
         for word in (suite, *components):
             _need(_SUITE, word, f"[system] -> sources[{i}]")
-        options = "[check-valid-until=no] " if "snapshot.debian.org" in url else ""
-        lines.append(f"deb {options}{url} {suite} {' '.join(components)}")
+        options = ["check-valid-until=no"] if "snapshot.debian.org" in url else []
+        signer = signers.get(f"{url} {suite}")
+        if signer == "unsigned":
+            options.append("trusted=yes")
+        elif signer in ours:
+            options.append(f"signed-by={APT_KEY}")
+        lines.append(f"deb {'[' + ' '.join(options) + '] ' if options else ''}{url} {suite} {' '.join(components)}")
     return lines
 
 
