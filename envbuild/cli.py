@@ -130,10 +130,12 @@ def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tu
 @click.option("--mirror", default=None, metavar="URL", help="The apt mirror (written as [system] mirror).")
 @click.option("--security-mirror", default=None, metavar="URL|none",
               help="The apt security archive (written as [system] security-mirror).")
+@click.option("--signed-by", default=None, metavar="KEY",
+              help="The OpenPGP key that signs those mirrors' Release files (written as [system] signed-by).")
 @click.option("--no-lock", is_flag=True, help="Write the spec only; run envbuild lock later.")
 def init_command(from_file: Path | None, from_host: bool, python: str | None, from_image: str | None,  # noqa: PLR0917
                  output: Path | None, index_url: str | None, mirror: str | None, security_mirror: str | None,
-                 no_lock: bool) -> int:
+                 signed_by: str | None, no_lock: bool) -> int:
     """Write an envbuild.toml from what exists, and lock it.
 
     The spec says, in comments, what could not be captured (an editable install, a package the index does not
@@ -153,7 +155,7 @@ def init_command(from_file: Path | None, from_host: bool, python: str | None, fr
     from envbuild.summary import print_lock_summary
 
     source = Source(file=from_file, host=from_host, python=python, image=from_image, index_url=index_url,
-                    mirror=mirror, security_mirror=security_mirror)
+                    mirror=mirror, security_mirror=security_mirror, signed_by=signed_by)
     result = init(source, output, lock=not no_lock, status=progress.status)
     for warning in result.draft.warnings:
         _echo_err(f"warning: {warning}")

@@ -38,6 +38,7 @@ class Draft:
     system: tuple[str, ...] = ()
     mirror: str | None = None
     security_mirror: str | None = None
+    signed_by: str | None = None  # the mirror's key file, as the spec will name it
     conda_channels: tuple[str, ...] = ()
     conda_packages: tuple[str, ...] = ()
     conda_cuda: str | None = None

@@ -33,7 +33,8 @@ def spec_text(draft: Draft) -> str:
         doc.add("python", python)
     if draft.system or draft.mirror or draft.security_mirror or _has_notes(draft, "system"):
         doc.add("system", _table(draft, "system", {"packages": list(draft.system), "mirror": draft.mirror,
-                                                   "security-mirror": draft.security_mirror}))
+                                                   "security-mirror": draft.security_mirror,
+                                                   "signed-by": draft.signed_by}))
     if draft.conda_packages:
         doc.add("conda", _table(draft, "conda", {"channels": list(draft.conda_channels),
                                                  "packages": list(draft.conda_packages), "cuda": draft.conda_cuda}))

@@ -40,6 +40,7 @@ class Source:
     index_url: str | None = None  # the index the Python distributions come from (else the source's, else PyPI)
     mirror: str | None = None  # the apt mirror (and its security archive) the host's packages come from
     security_mirror: str | None = None
+    signed_by: str | None = None  # the mirror's OpenPGP key file
     root: Path = Path("/")  # where the host's files are (tests give a prepared one)
 
 
@@ -64,7 +65,8 @@ def init(source: Source, output: Path | None = None, *, lock: bool = True, statu
     _refuse_existing(output, lock)
     draft = capture(source, output.parent)
     draft = replace(draft, index_url=source.index_url or draft.index_url, mirror=source.mirror or draft.mirror,
-                    security_mirror=source.security_mirror or draft.security_mirror)
+                    security_mirror=source.security_mirror or draft.security_mirror,
+                    signed_by=_key_path(source.signed_by, output.parent) if source.signed_by else draft.signed_by)
     text = _validated(draft, output)
     _write_new(output, text)
     if not lock:
@@ -75,6 +77,17 @@ def init(source: Source, output: Path | None = None, *, lock: bool = True, statu
     if not (source.host or source.python):
         return InitResult(output, draft, result)
     return _checked(InitResult(output, draft, result), source)
+
+
+def _key_path(key: str, spec_dir: Path) -> str:
+    """KEY as the spec names it: relative to the spec when it is inside the project, else absolute."""
+    path = Path(key).resolve()
+    if not path.is_file():
+        raise EnvbuildError(f"--signed-by {key}: no such key file")
+    try:
+        return path.relative_to(spec_dir.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def capture(source: Source, spec_dir: Path) -> Draft:

@@ -43,7 +43,7 @@ def test_an_image_becomes_the_base_and_its_distributions_the_requirements(
     reference = f"{registry.host}/envbuild/pyimage:v1"
     done = envbuild("init", "--from-image", reference, "--index-url", index.url, "--mirror",
                     f"{apt_mirror.url}/debian", "--security-mirror", f"{apt_mirror.url}/debian-security",
-                    cwd=tmp_path)
+                    "--signed-by", str(apt_mirror.key_file), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "envbuild.toml").read_text()
     spec = tomllib.loads(text)

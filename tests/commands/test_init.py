@@ -20,7 +20,7 @@ from tests.support.pypi import LocalIndex, make_wheel
 def sources(index: LocalIndex, apt_mirror: AptMirror) -> list[str]:
     """The options that point init at the loopback index and apt mirror (never the Internet)."""
     return ["--index-url", index.url, "--mirror", f"{apt_mirror.url}/debian",
-            "--security-mirror", f"{apt_mirror.url}/debian-security"]
+            "--security-mirror", f"{apt_mirror.url}/debian-security", "--signed-by", str(apt_mirror.key_file)]
 
 
 def spec_of(project: Path) -> dict[str, Any]:
@@ -47,7 +47,8 @@ def test_pip_options_are_moved_to_the_spec_or_said(tmp_path: Path, index: LocalI
         f"-i {index.url}\n-r base.txt\nalpha==1.0\n-e ./src/mine\n--find-links ./wheels\n"
         "six @ https://example.invalid/six-1.16.0-py2.py3-none-any.whl\n")
     done = envbuild("init", "--from", "requirements.txt", "--mirror", f"{apt_mirror.url}/debian",
-                    "--security-mirror", f"{apt_mirror.url}/debian-security", cwd=tmp_path)
+                    "--security-mirror", f"{apt_mirror.url}/debian-security", "--signed-by",
+                    str(apt_mirror.key_file), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     spec = spec_of(tmp_path)
     assert spec["python"]["requirements"] == ["alpha==1.0", "gamma==1.0"], "copied in, hashes dropped"
@@ -161,7 +162,8 @@ def test_a_captured_environment_checks_clean_against_its_own_lock(tmp_path: Path
     project = tmp_path / "project"
     project.mkdir()
     source = Source(python=str(python), index_url=index.url, mirror=f"{apt_mirror.url}/debian",
-                    security_mirror=f"{apt_mirror.url}/debian-security", root=host_root(tmp_path / "root"))
+                    security_mirror=f"{apt_mirror.url}/debian-security", signed_by=str(apt_mirror.key_file),
+                    root=host_root(tmp_path / "root"))
     result = init(source, project / "envbuild.toml")
     spec = spec_of(project)
     assert spec["python"]["requirements"] == ["alpha==1.0", "gamma==1.0"], "top-level, at the installed versions"
