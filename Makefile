@@ -50,6 +50,7 @@ bench: venv
 	$(BIN)/python bench/init.py
 	$(BIN)/python bench/platforms.py
 	$(BIN)/python bench/conda.py
+	$(BIN)/python bench/signatures.py
 	$(BIN)/python bench/build.py
 
 clean:
