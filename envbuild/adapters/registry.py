@@ -18,13 +18,12 @@ import json
 import os
 import re
 import tarfile
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from envbuild.adapters.http import TIMEOUT, reason, session
-from envbuild.errors import EnvbuildError
+from envbuild.adapters.layers import Image, RegistryError, Verified, check_digest, sha256_of
 
 ACCEPT = ", ".join(("application/vnd.oci.image.index.v1+json",
                     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -32,10 +31,6 @@ ACCEPT = ", ".join(("application/vnd.oci.image.index.v1+json",
                     "application/vnd.docker.distribution.manifest.v2+json"))
 DOCKER_HUB = "registry-1.docker.io"
 _LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$")
-
-
-class RegistryError(EnvbuildError):
-    """An image cannot be found or read: a missing tag, no manifest for the platform, refused credentials."""
 
 
 @dataclass(frozen=True)
@@ -70,103 +65,6 @@ def parse_reference(text: str) -> Reference:
         raise RegistryError(f"{text}: {name!r} is not a valid repository name")
     return Reference(registry=registry, repository=name, tag=tag or (None if digest else "latest"),
                      digest=digest or None, text=text)
-
-
-@dataclass(frozen=True)
-class Image:
-    """What the resolver needs of an image for one platform."""
-
-    digest: str  # of the platform manifest
-    config: dict[str, Any]  # the image config (env, labels, os, architecture)
-    layers: tuple[str, ...]  # blob digests, bottom first
-    read_blob: Callable[[str], IO[bytes]]  # opens a layer blob as a stream
-
-    def env(self) -> dict[str, str]:
-        pairs = (item.partition("=") for item in self.config.get("config", {}).get("Env") or [])
-        return {key: value for key, _, value in pairs}
-
-    def files(self, wanted: Sequence[str], also: Sequence[str] = ()) -> dict[str, bytes]:
-        """The contents of WANTED paths (e.g. ``etc/os-release``) as the image's top layer shows them.
-
-        Layers are read from the top down, and reading stops once every path is settled (found, or hidden by a
-        whiteout).  Symlinks inside the image (``etc/os-release -> ../usr/lib/os-release``) are followed; ALSO
-        names files worth keeping from any layer that is read anyway (the usual link targets), whichever order
-        the layer lists them in.
-        """
-        found: dict[str, bytes] = {}
-        pending = {p.strip("/") for p in wanted}
-        links: dict[str, str] = {}
-        for digest in reversed(self.layers):
-            if not pending:
-                break
-            with self.read_blob(digest) as stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
-                settled: set[str] = set()
-                for member in tar:
-                    name = os.path.normpath(member.name.lstrip("./")) if member.name not in (".", "./") else ""
-                    if name in also and name not in found and member.isfile() and name not in pending:
-                        handle = tar.extractfile(member)
-                        found[name] = handle.read() if handle else b""
-                        settled.add(name)
-                        continue
-                    base, _, leaf = name.rpartition("/")
-                    if leaf.startswith(".wh."):
-                        hidden = f"{base}/{leaf[4:]}".lstrip("/")
-                        settled |= {p for p in pending if p == hidden}
-                        continue
-                    if name not in pending:
-                        continue
-                    if member.issym():
-                        target = os.path.normpath(os.path.join(os.path.dirname(name), member.linkname)).lstrip("/")
-                        links[name] = target
-                        pending.add(target)
-                    elif member.isfile():
-                        handle = tar.extractfile(member)
-                        found[name] = handle.read() if handle else b""
-                    settled.add(name)
-                pending -= settled
-                pending -= set(found)
-        for link, target in links.items():
-            if target in found:
-                found[link] = found[target]
-        return {p.strip("/"): found[p.strip("/")] for p in wanted if p.strip("/") in found}
-
-
-    def matching(self, wanted: Callable[[str], bool]) -> dict[str, bytes]:
-        """Every regular file whose path WANTED accepts, as the top layer shows it: a whiteout, or an opaque
-        whiteout (``.wh..wh..opq``) of its directory, in a layer above hides it.  Reads every layer."""
-        found: dict[str, bytes] = {}
-        hidden: set[str] = set()  # paths (files or directories) a layer above deleted
-        opaque: set[str] = set()  # directories whose lower contents a layer above replaced
-        for digest in reversed(self.layers):
-            deleted: set[str] = set()
-            replaced: set[str] = set()
-            with self.read_blob(digest) as stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
-                for member in tar:
-                    name = os.path.normpath(member.name.lstrip("./")) if member.name not in (".", "./") else ""
-                    base, _, leaf = name.rpartition("/")
-                    if leaf == ".wh..wh..opq":
-                        replaced.add(base)
-                        continue
-                    if leaf.startswith(".wh."):
-                        deleted.add(f"{base}/{leaf[4:]}".lstrip("/"))
-                        continue
-                    if not member.isfile() or name in found or not wanted(name) or _covered(name, hidden, opaque):
-                        continue
-                    handle = tar.extractfile(member)
-                    found[name] = handle.read() if handle else b""
-            hidden |= deleted
-            opaque |= replaced
-        return found
-
-
-def _covered(name: str, hidden: set[str], opaque: set[str]) -> bool:
-    """Is NAME deleted (itself or a parent) or under a directory that an upper layer made opaque?"""
-    parts = name.split("/")
-    for depth in range(len(parts), 0, -1):
-        path = "/".join(parts[:depth])
-        if path in hidden or (depth < len(parts) and path in opaque):
-            return True
-    return "" in opaque
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -275,10 +173,14 @@ def platform_manifest(ref: Reference, os_name: str, arch: str) -> RemoteManifest
     client = _Client(ref)
     response = client.get(f"{ref.base_url}/manifests/{ref.digest or ref.tag or 'latest'}", ACCEPT)
     _check_found(ref, response.status_code)
+    digest = sha256_of(response.content)
+    if ref.digest:  # asked by digest: the content must be it
+        check_digest(ref.digest, digest, f"{ref.text}: the manifest")
+    elif response.headers.get("Docker-Content-Digest"):  # by tag: the registry's own word must hold
+        check_digest(response.headers["Docker-Content-Digest"], digest, f"{ref.text}: the manifest")
     doc = json.loads(response.content)
     if "manifests" in doc:  # an OCI index or Docker manifest list
         return RemoteManifest(ref, select_platform(doc, os_name, arch, ref.text), client, None)
-    digest = response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(response.content).hexdigest()
     return RemoteManifest(ref, digest, client, doc)
 
 
@@ -290,17 +192,19 @@ def remote_image(manifest: RemoteManifest) -> Image:
         response = client.get(f"{ref.base_url}/manifests/{manifest.digest}", ACCEPT)
         if response.status_code != 200:
             raise RegistryError(f"{ref.text}: the manifest {manifest.digest} answered HTTP {response.status_code}")
+        check_digest(manifest.digest, sha256_of(response.content), f"{ref.text}: the manifest {manifest.digest[:19]}")
         doc = json.loads(response.content)
     config = client.get(f"{ref.base_url}/blobs/{doc['config']['digest']}")
     if config.status_code != 200:
         raise RegistryError(f"{ref.text}: its config blob answered HTTP {config.status_code}")
+    check_digest(doc["config"]["digest"], sha256_of(config.content), f"{ref.text}: the config blob")
 
     def read_blob(blob: str) -> IO[bytes]:
         answer = client.get(f"{ref.base_url}/blobs/{blob}", stream=True)
         if answer.status_code != 200:
             raise RegistryError(f"{ref.text}: layer {blob[:19]} answered HTTP {answer.status_code}")
         answer.raw.decode_content = True
-        return answer.raw  # type: ignore[no-any-return]
+        return Verified(answer.raw, blob, f"{ref.text}: layer {blob[:19]}")  # type: ignore[return-value]
 
     return Image(digest=manifest.digest, config=config.json(),
                  layers=tuple(layer["digest"] for layer in doc["layers"]), read_blob=read_blob)
@@ -326,15 +230,22 @@ def oci_layout_image(path: Path, tag: str | None, os_name: str, arch: str, where
             raise RegistryError(f"{where}: no image tagged {tag!r} in the layout")
     if not manifests:
         raise RegistryError(f"{where}: the layout holds no image")
-    entry = manifests[0]
-    doc = json.loads(blob(entry["digest"]).read_bytes())
-    digest = entry["digest"]
+    def read(digest: str) -> bytes:  # a blob read whole: it must be what its name says
+        try:
+            data = blob(digest).read_bytes()
+        except OSError as exc:
+            raise RegistryError(f"{where}: blob {digest[:19]} cannot be read ({exc.strerror})") from None
+        check_digest(digest, sha256_of(data), f"{where}: blob {digest[:19]}")
+        return data
+
+    digest = manifests[0]["digest"]
+    doc = json.loads(read(digest))
     if "manifests" in doc:
         digest = select_platform(doc, os_name, arch, where)
-        doc = json.loads(blob(digest).read_bytes())
-    config = json.loads(blob(doc["config"]["digest"]).read_bytes())
+        doc = json.loads(read(digest))
+    config = json.loads(read(doc["config"]["digest"]))
     return Image(digest=digest, config=config, layers=tuple(layer["digest"] for layer in doc["layers"]),
-                 read_blob=lambda d: blob(d).open("rb"))
+                 read_blob=lambda d: Verified(blob(d).open("rb"), d, f"{where}: layer {d[:19]}"))
 
 
 def docker_archive_image(path: Path, where: str) -> Image:

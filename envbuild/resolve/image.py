@@ -17,6 +17,7 @@ from pathlib import Path
 
 from envbuild.adapters import registry
 from envbuild.adapters.http import cache_dir, write_cache
+from envbuild.adapters.layers import Image
 from envbuild.errors import EnvbuildError
 from envbuild.platforms import PLATFORMS
 from envbuild.spec import Distro, parse_distro
@@ -69,7 +70,7 @@ def _arch(text: str, platform: str) -> str:
 
 
 @contextmanager
-def open_image(text: str, platform: str) -> Iterator[registry.Image]:
+def open_image(text: str, platform: str) -> Iterator[Image]:
     """The image TEXT names, for PLATFORM: in a registry, an OCI layout, a docker-save archive or the Docker engine."""
     arch = _arch(text, platform)
     if text.startswith("oci-layout:"):
@@ -101,7 +102,7 @@ def python_files(text: str, platform: str) -> dict[str, bytes]:
         return image.matching(wanted)
 
 
-def _facts(text: str, image: registry.Image) -> ImageFacts:
+def _facts(text: str, image: Image) -> ImageFacts:
     files = image.files(FILES, also=LINK_TARGETS)
     release = files.get("etc/os-release")
     if release is None:  # no etc/os-release at all: the other place the os-release spec allows

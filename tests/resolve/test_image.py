@@ -238,3 +238,35 @@ def test_an_image_in_the_local_engine(tmp_path: Path) -> None:
     assert result
     facts = resolve_image("docker-daemon:envbuild-test/daemon:1", "linux/amd64")
     assert facts.distro.name == "debian:12" and dict(facts.installed) == BASE_DPKG
+
+
+@pytest.mark.parametrize("what", ["manifest", "index", "config"])
+def test_a_registry_that_serves_other_content_than_its_digest_gives_no_lock(registry: Registry, tmp_path: Path,
+                                                                           index: LocalIndex, what: str) -> None:
+    """Every blob and manifest read whole is checked against the digest it was asked by (or, for a tag, the
+    digest the registry itself announces)."""
+    push_base(registry, repo="envbuild/liar")
+    with AuthProxy(registry.host, "none", tamper=what) as proxy:
+        reference = f"{proxy.host}/envbuild/liar:bookworm"
+        with pytest.raises(RegistryError, match="does not match its digest") as info:
+            resolve_image(reference, "linux/amd64")
+        wanted = {"manifest": "the manifest", "index": "the manifest", "config": "the config blob"}[what]
+        assert wanted in str(info.value)
+
+
+def test_a_tampered_layer_read_whole_is_refused_and_init_writes_nothing(registry: Registry, tmp_path: Path) -> None:
+    push_base(registry, repo="envbuild/layers")
+    with AuthProxy(registry.host, "none", tamper="layer") as proxy:
+        done = envbuild("init", "--from-image", f"{proxy.host}/envbuild/layers:bookworm", "--no-lock", cwd=tmp_path)
+    assert done.returncode == 2 and "does not match its digest" in done.stderr and "layer sha256:" in done.stderr
+    assert not (tmp_path / "envbuild.toml").exists() and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_opaque_whiteouts_hide_the_lower_layers_os_release_and_dpkg_status(registry: Registry) -> None:
+    lower = layer({"etc/os-release": b"ID=debian\nVERSION_ID=11\n", "var/lib/dpkg/status": dpkg_status({"old": "1"})})
+    upper = layer({"etc/.wh..wh..opq": b"", "usr/lib/os-release": DEBIAN_12,
+                   "var/lib/dpkg/.wh..wh..opq": b"", "var/lib/dpkg/status": dpkg_status({"new": "2"})})
+    registry.image("envbuild/opaque", "v1", [lower, upper])
+    facts = resolve_image(f"{registry.host}/envbuild/opaque:v1", "linux/amd64")
+    # etc/ was replaced whole: its os-release is gone, so the other place os-release may be is read
+    assert facts.distro.name == "debian:12" and dict(facts.installed) == {"new": "2"}

@@ -132,11 +132,12 @@ class AuthProxy(LoopbackServer):
     """Forwards to a registry, demanding credentials: ``bearer`` (a /token endpoint that wants basic
     USER:PASSWORD, as Docker Hub's does for private repositories), ``bearer-anonymous`` (a token for anyone,
     as Docker Hub gives for public images), ``basic``, or ``none``. ``fail_once`` answers the
-    first request for each path with a 503. ``log`` records (method, path, status)."""
+    first request for each path with a 503. ``log`` records (method, path, status).  ``tamper`` names what the
+    proxy alters on the way (a registry that lies): "manifest", "index", "config" or "layer"; headers are kept."""
 
-    def __init__(self, upstream: str, mode: str, user: str = "bob", password: str = "hunter2",
-                 fail_once: bool = False) -> None:
-        self.upstream, self.mode, self.fail_once = upstream, mode, fail_once
+    def __init__(self, upstream: str, mode: str, user: str = "bob", password: str = "hunter2", *,
+                 fail_once: bool = False, tamper: str | None = None) -> None:
+        self.upstream, self.mode, self.fail_once, self.tamper = upstream, mode, fail_once, tamper
         self.basic = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.token = "tok-" + hashlib.sha256(password.encode()).hexdigest()[:12]
         self.failed: set[str] = set()
@@ -183,10 +184,25 @@ class AuthProxy(LoopbackServer):
                                             headers={"Accept": self.headers.get("Accept", "*/*")})
                 keep = {k: v for k, v in upstream.headers.items()
                         if k in ("Content-Type", "Docker-Content-Digest")}
-                self.reply(method, upstream.status_code, keep, upstream.content)
+                self.reply(method, upstream.status_code, keep, proxy.altered(self.path, upstream.content))
 
         self.serve(Handler)
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def altered(self, path: str, body: bytes) -> bytes:
+        """BODY, changed when it is what TAMPER names (same length for JSON, one flipped byte for a layer)."""
+        if self.tamper is None or not body:
+            return body
+        kind = "blob" if "/blobs/" in path else "manifest"
+        if kind == "manifest" and self.tamper in ("manifest", "index"):
+            is_index = b'"manifests"' in body
+            if is_index == (self.tamper == "index"):
+                return body.replace(b'"schemaVersion": 2', b'"schemaVersion":  2', 1)
+        if kind == "blob" and self.tamper == "config" and body.lstrip().startswith(b"{"):
+            return body.replace(b'"os": "linux"', b'"os":  "linux"', 1)
+        if kind == "blob" and self.tamper == "layer" and body[:2] == b"\x1f\x8b":
+            return body[:4] + bytes([body[4] ^ 1]) + body[5:]  # the gzip header's MTIME: still a valid layer
+        return body
