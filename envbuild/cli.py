@@ -223,7 +223,8 @@ def sync_command(lock_path: Path | None, venv: Path | None, prefix: Path | None)
                    "install). explicit: conda's @EXPLICIT file with sha256s (conda create --file, micromamba "
                    "create -f).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Write here (atomically) instead of standard output.")
+              help="Write here (atomically; a device or FIFO such as /dev/null is written into, never replaced) "
+                   "instead of standard output ('-').")
 def export_command(lock_path: Path | None, platform: str | None, fmt: str, output: Path | None) -> int:
     """Hand the lock to pip, uv, any PEP 751 installer, conda-lock, conda or micromamba.
 
@@ -241,7 +242,7 @@ def export_command(lock_path: Path | None, platform: str | None, fmt: str, outpu
     path = _default_lock(lock_path)
     whole = lockfile.read_lockfile(path)
     text = export(whole, lockfile.choose_platform(whole, platform, str(path)), fmt)
-    if output is None:
+    if output is None or str(output) == "-":
         click.echo(text, nl=False)
     else:
         lockfile.write_atomic(output, text)

@@ -137,7 +137,7 @@ def _resolve_all(spec: Spec, previous: LockFile | None, options: Options,
 
 def _previous(path: Path, warnings: list[str]) -> LockFile | None:
     """The lock being replaced: its pins are preferences.  A newer lock version is never overwritten."""
-    if not path.exists():
+    if not path.exists() or lockfile.is_special(path):  # -o /dev/null: nothing to read (a FIFO would block)
         return None
     try:
         return lockfile.read_lockfile(path)

@@ -6,7 +6,7 @@ writing; ``diff``: what changed between two locks' pins.
 """
 
 from envbuild.lockfile.diff import LockDiff, diff_python, diff_system
-from envbuild.lockfile.files import exclusive, strip_credentials, write_atomic
+from envbuild.lockfile.files import exclusive, is_special, strip_credentials, write_atomic
 from envbuild.lockfile.model import (
     LOCK_FILE,
     LOCK_VERSION,
@@ -61,7 +61,7 @@ __all__ = [
     "diff_python",
     "diff_system",
     "dumps",
-    "exclusive",
+    "exclusive", "is_special",
     "from_raw",
     "header",
     "loads",

@@ -30,6 +30,9 @@ def exclusive(lock_path: Path) -> Iterator[None]:
     """
     import fcntl
 
+    if is_special(lock_path):  # -o /dev/null: nothing to protect, and no temporary files beside a device
+        yield
+        return
     directory = lock_path.parent
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -51,8 +54,10 @@ def _remove_stale_temporaries(lock_path: Path) -> None:
 def write_atomic(path: Path, text: str) -> bool:
     """Replace PATH with TEXT atomically.  Returns False (and leaves the file alone) when it already holds TEXT.
 
-    Any failure (no such directory, no permission, a full disk) leaves the old file as it was and is raised
-    as an ``EnvbuildError`` naming the path.
+    A PATH that is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO) is written into, never replaced:
+    a rename over a device would turn it into a plain file that breaks every other program.  Any failure (no such
+    directory, no permission, a full disk) leaves the old file as it was and is raised as an ``EnvbuildError``
+    naming the path.
     """
     try:
         return _write_atomic(path, text)
@@ -60,10 +65,27 @@ def write_atomic(path: Path, text: str) -> bool:
         raise EnvbuildError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
+def is_special(path: Path) -> bool:
+    """Is PATH something other than a regular file or a directory (a device, a FIFO, a socket)?"""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def _write_atomic(path: Path, text: str) -> bool:
     import tempfile
 
     data = text.encode("utf-8")
+    if path.is_dir():
+        raise EnvbuildError(f"{path}: is a directory; give a file name")
+    if is_special(path):
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return True
     try:
         if path.read_bytes() == data:
             return False

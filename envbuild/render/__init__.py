@@ -62,11 +62,16 @@ def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: P
     env = environment(templates)
     files = plan(lock, lock_text, context, env, fmt)
     root = out_dir / ".devcontainer" if fmt == "devcontainer" else out_dir
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RenderError(f"-o {out_dir}: not a directory (render writes a build context: a folder of files)")
     _refuse_foreign(root, files)
     written = []
     for relative, data in files.items():
         target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RenderError(f"{target.parent}: cannot create the folder ({exc.strerror or exc})") from None
         _write(target, data, executable=relative.endswith("/envbuild-check"))
         written.append(target)
     from envbuild.render.conda import stage
@@ -139,14 +144,26 @@ def _write(target: Path, data: bytes, *, executable: bool = False) -> None:
     import os
     import tempfile
 
-    if target.exists() and target.read_bytes() == data:
-        return  # unchanged: keep its mtime
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    from envbuild.lockfile import is_special
+
+    try:
+        if is_special(target):  # a device or FIFO in the context: written into, never replaced by a file
+            with open(target, "wb") as out:
+                out.write(data)
+            return
+        if target.is_file() and target.read_bytes() == data:
+            return  # unchanged: keep its mtime
+        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    except OSError as exc:
+        raise RenderError(f"{target}: cannot write ({exc.strerror or exc})") from None
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         os.chmod(temp, 0o755 if executable else 0o644)
         os.replace(temp, target)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise RenderError(f"{target}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
