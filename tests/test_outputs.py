@@ -4,8 +4,8 @@ replaced: a rename over a device turns it into a plain file that breaks every ot
 from __future__ import annotations
 
 import os
-import sys
 import stat
+import sys
 import threading
 from pathlib import Path
 
