@@ -132,6 +132,10 @@ def test_lock_then_build_gives_an_image_that_checks_itself(project: Project, doc
     labels = docker_engine.images.get(project.tag).labels
     assert labels["io.envbuild.lock.sha256"] == "sha256:" + hashlib.sha256(lock_text.encode()).hexdigest()
     assert labels["org.opencontainers.image.base.digest"].startswith("sha256:")
+    # the SBOM of the lock sits next to it, the same one `envbuild export --format cyclonedx` writes
+    code, out = in_image(docker_engine, project.tag, ["cat", "/opt/envbuild/sbom.cdx.json"])
+    exported = project.run("export", "--format", "cyclonedx")
+    assert code == 0 and out == exported.stdout and json.loads(out)["specVersion"] == "1.6"
 
 
 def test_no_secret_reaches_a_layer_or_the_history(project: Project, docker_engine: Any) -> None:

@@ -103,8 +103,10 @@ def plan(lock: Lock, lock_text: str, context: dict[str, Any], env: Any, fmt: str
 
 def support_files(lock: Lock, lock_text: str) -> dict[str, bytes]:
     from envbuild.export import requirements_text
+    from envbuild.export.sbom import cyclonedx_json
 
     out = {f"{SUPPORT}/envbuild.lock": lock_text.encode(),
+           f"{SUPPORT}/sbom.cdx.json": cyclonedx_json(lock, lock_text).encode(),
            f"{SUPPORT}/envbuild-check.pyz": checker_archive(lock.python.target_version),
            f"{SUPPORT}/envbuild-check": (f'#!/bin/sh\n# {MARKER}: the drift check of this image against its lock.\n'
                                          f'exec {interpreter(lock)} {PREFIX}/envbuild-check.pyz "$@"\n').encode()}
