@@ -148,7 +148,7 @@ def _write_new(output: Path, text: str) -> None:
 def _lock(draft: Draft, output: Path, status: Status | None) -> tuple[Draft, LockResult]:
     from envbuild import lockfile
     from envbuild.commands.lock import lock as lock_spec
-    from envbuild.resolve.system import UnknownSystemPackages
+    from envbuild.resolve.closure import UnknownSystemPackages
 
     for _ in range(RETRIES):
         try:

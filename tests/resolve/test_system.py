@@ -9,13 +9,11 @@ import pytest
 
 from envbuild.adapters.apt import AptError, Source
 from envbuild.adapters.openpgp import Keyring
+from envbuild.resolve.closure import SystemResolutionError, UnknownSystemPackages, resolve_closure
 from envbuild.resolve.system import (
-    SystemResolutionError,
     Trust,
-    UnknownSystemPackages,
     interpreter,
     load_universe,
-    resolve_closure,
     resolve_system,
     sources_for,
     upstream_version,
