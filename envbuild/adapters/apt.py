@@ -27,7 +27,7 @@ from envbuild.adapters.http import TIMEOUT, cache_dir, reason, session, write_ca
 from envbuild.adapters.openpgp import Keyring, verify_clearsigned, verify_detached
 from envbuild.errors import EnvbuildError
 
-CACHE_SCHEMA = "3"
+CACHE_SCHEMA = "4"  # 4: Conflicts and Breaks
 
 
 class AptError(EnvbuildError):
@@ -73,6 +73,8 @@ class DebRecord:
     multi_arch: str
     priority: str
     source: str = ""  # "NAME" or "NAME (VERSION)"; empty when the source package is named like the binary
+    conflicts: str = ""
+    breaks: str = ""
 
     def source_id(self) -> tuple[str, str]:
         """(source package, source version): what apt compares to keep the binaries of one source in step."""
@@ -81,7 +83,8 @@ class DebRecord:
 
 
 _FIELDS = {b"Package": 0, b"Version": 1, b"Architecture": 2, b"Pre-Depends": 3, b"Depends": 4, b"Provides": 5,
-           b"SHA256": 6, b"Filename": 7, b"Size": 8, b"Essential": 9, b"Multi-Arch": 10, b"Priority": 11, b"Source": 12}
+           b"SHA256": 6, b"Filename": 7, b"Size": 8, b"Essential": 9, b"Multi-Arch": 10, b"Priority": 11, b"Source": 12,
+           b"Conflicts": 13, b"Breaks": 14}
 _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {".xz": lzma.decompress, ".gz": gzip.decompress,
                                                    ".bz2": bz2.decompress, "": bytes}
 
@@ -265,4 +268,5 @@ def scan(text: bytes) -> Iterator[DebRecord]:
         v = [x.decode("utf-8", "replace") for x in values]
         yield DebRecord(package=v[0], version=v[1], architecture=v[2], pre_depends=v[3], depends=v[4],
                         provides=v[5], sha256=v[6], filename=v[7], size=int(v[8] or 0),
-                        essential=v[9] == "yes", multi_arch=v[10], priority=v[11], source=v[12])
+                        essential=v[9] == "yes", multi_arch=v[10], priority=v[11], source=v[12], conflicts=v[13],
+                        breaks=v[14])

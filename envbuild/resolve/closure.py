@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cmp_to_key
+from functools import cmp_to_key, lru_cache
 from typing import Any
 
 from debian.deb822 import PkgRelation
@@ -103,86 +103,149 @@ def _satisfies(version: str | None, constraint: Any) -> bool:
 def resolve_closure(roots: Sequence[str], universe: Universe, installed: Mapping[str, str] | None = None,
                     ) -> list[SystemPackage]:
     """Pin ROOTS and everything they need that INSTALLED (name -> version, the base image) lacks."""
-    installed = dict(installed or {})
-    selected: dict[str, DebRecord] = {}
-    parent: dict[str, str | None] = {}
-    provided: dict[str, list[str | None]] = {}
-
-    def chain(name: str) -> str:
-        path = [name]
-        while parent.get(path[-1]):
-            path.append(parent[path[-1]] or "")
-        return " -> ".join(reversed(path))
-
-    def present(alt: Mapping[str, object]) -> bool:
-        name, constraint = str(alt["name"]), alt.get("version")
-        if name in selected and _satisfies(selected[name].version, constraint):
-            return True
-        if name in installed and _satisfies(installed[name], constraint):
-            return True
-        return any(_satisfies(v, constraint) if constraint else True for v in provided.get(name, []))
-
-    def pick(alt: Mapping[str, object]) -> DebRecord | None:
-        name, constraint = str(alt["name"]), alt.get("version")
-        rec = universe.candidates.get(name)
-        if rec is not None and _satisfies(rec.version, constraint):
-            return rec
-        for provider, version in universe.providers.get(name, []):
-            if constraint is None or _satisfies(version, constraint):
-                return provider
-        return None
-
-    def select(rec: DebRecord, by: str | None) -> None:
-        selected[rec.package] = rec
-        parent[rec.package] = by
-        for name, version in provides(rec.provides):
-            provided.setdefault(name, []).append(version)
-        queue.append(rec)
-
-    unknown = [r for r in roots if r not in installed and r not in universe.candidates
+    unknown = [r for r in roots if r not in (installed or {}) and r not in universe.candidates
                and not universe.providers.get(r)]
     if unknown:
         raise UnknownSystemPackages(unknown)
-    queue: deque[DebRecord] = deque()
+    closure = _Closure(universe, dict(installed or {}))
     for root in roots:
-        if root not in selected and root not in installed:
-            select(_root_record(root, universe), None)
+        closure.add_root(root)
+    closure.run()
+    return sorted((SystemPackage(r.package, r.version, r.architecture, r.sha256) for r in closure.selected.values()),
+                  key=lambda p: p.name)
 
-    def in_step(rec: DebRecord, alt: Mapping[str, object]) -> DebRecord | None:
+
+class _Closure:
+    """The selection as it grows: what is chosen, who brought it, and what it provides."""
+
+    def __init__(self, universe: Universe, installed: dict[str, str]) -> None:
+        self.universe, self.installed = universe, installed
+        self.selected: dict[str, DebRecord] = {}
+        self.parent: dict[str, str | None] = {}
+        self.provided: dict[str, list[str | None]] = {}
+        self.queue: deque[DebRecord] = deque()
+
+    def chain(self, name: str) -> str:
+        path = [name]
+        while self.parent.get(path[-1]):
+            path.append(self.parent[path[-1]] or "")
+        return " -> ".join(reversed(path))
+
+    def add_root(self, root: str) -> None:
+        if root in self.selected or root in self.installed:
+            return
+        record = _root_record(root, self.universe)
+        problem = self.clash(record)
+        if problem:
+            raise SystemResolutionError(f"{root}: {problem}")
+        self.select(record, None)
+
+    def run(self) -> None:
+        while self.queue:
+            rec = self.queue.popleft()
+            for group in _relations(rec.pre_depends) + _relations(rec.depends):
+                self.satisfy(rec, group)
+
+    def satisfy(self, rec: DebRecord, group: list[Any]) -> None:
+        """Make one or-group of REC's dependencies hold: already, by an in-step upgrade, or by the first choice
+        (alternative, then provider) that conflicts with nothing chosen."""
+        upgrade = next((c for c in (self.in_step(rec, alt) for alt in group) if c is not None), None)
+        if upgrade is not None:
+            self.select(upgrade, rec.package)
+            return
+        if any(self.present(alt) for alt in group):
+            return
+        clashes = []
+        for alt in group:
+            for choice in self.choices(alt):
+                problem = None if choice.package in self.selected else self.clash(choice)
+                if problem is None:
+                    if choice.package not in self.selected:
+                        self.select(choice, rec.package)
+                    return
+                clashes.append(problem)
+        wanted = " | ".join(_format_alt(alt) for alt in group)
+        if clashes:
+            raise SystemResolutionError(f"{self.chain(rec.package)} -> {wanted}: every choice conflicts ("
+                                        + "; ".join(clashes) + ")")
+        found = ", ".join(f"{a['name']} {self.universe.candidates[str(a['name'])].version}" for a in group
+                          if str(a["name"]) in self.universe.candidates)
+        raise SystemResolutionError(f"{self.chain(rec.package)} -> {wanted}: nothing satisfies it"
+                                    + (f" (available: {found})" if found else " (no such package)"))
+
+    def present(self, alt: Mapping[str, object]) -> bool:
+        name, constraint = str(alt["name"]), alt.get("version")
+        if name in self.selected and _satisfies(self.selected[name].version, constraint):
+            return True
+        if name in self.installed and _satisfies(self.installed[name], constraint):
+            return True
+        return any(_satisfies(v, constraint) if constraint else True for v in self.provided.get(name, []))
+
+    def choices(self, alt: Mapping[str, object]) -> list[DebRecord]:
+        """What can satisfy ALT, as apt prefers: the package itself, else its providers."""
+        name, constraint = str(alt["name"]), alt.get("version")
+        rec = self.universe.candidates.get(name)
+        if rec is not None and _satisfies(rec.version, constraint):
+            return [rec]
+        return [provider for provider, version in self.universe.providers.get(name, [])
+                if constraint is None or _satisfies(version, constraint)]
+
+    def clash(self, rec: DebRecord) -> str | None:
+        """Why REC cannot join the selection (a Conflicts or Breaks either way, or against the base image with no
+        newer version to upgrade to), or None."""
+        for name, constraint in _negative(rec):
+            if name in self.selected and name != rec.package and _satisfies(self.selected[name].version, constraint):
+                return f"{rec.package} conflicts with {self.chain(name)}"
+            if name in self.installed and name not in self.selected and _satisfies(self.installed[name], constraint):
+                newer = self.universe.candidates.get(name)
+                if newer is None or _satisfies(newer.version, constraint):
+                    return f"{rec.package} conflicts with {name} {self.installed[name]} (in the base image)"
+            for other in self.selected.values():
+                if other.package != rec.package and any(
+                        n == name and (constraint is None or _satisfies(v, constraint))
+                        for n, v in provides(other.provides)):
+                    return f"{rec.package} conflicts with {name}, which {self.chain(other.package)} provides"
+        own = {rec.package: rec.version, **dict(provides(rec.provides))}
+        for other in self.selected.values():
+            for name, constraint in _negative(other):
+                if other.package != rec.package and name in own and (
+                        constraint is None or _satisfies(own[name], constraint)):
+                    return f"{self.chain(other.package)} conflicts with {rec.package}"
+        return None
+
+    def select(self, rec: DebRecord, by: str | None) -> None:
+        self.selected[rec.package] = rec
+        self.parent[rec.package] = by
+        for name, version in provides(rec.provides):
+            self.provided.setdefault(name, []).append(version)
+        self.queue.append(rec)
+        for name, constraint in _negative(rec):  # apt upgrades what the base image has that this breaks
+            newer = self.universe.candidates.get(name)
+            if (name in self.installed and name not in self.selected and newer is not None
+                    and _satisfies(self.installed[name], constraint) and not _satisfies(newer.version, constraint)):
+                self.select(newer, rec.package)
+
+    def in_step(self, rec: DebRecord, alt: Mapping[str, object]) -> DebRecord | None:
         """apt upgrades an installed dependency whose candidate comes from the same source version as the package
         it installs (libssl3 with openssl), even where the installed version satisfies the dependency."""
         name = str(alt["name"])
-        candidate = universe.candidates.get(name)
-        if (name in installed and name not in selected and candidate is not None
-                and candidate.version != installed[name] and candidate.source_id() == rec.source_id()
+        candidate = self.universe.candidates.get(name)
+        if (name in self.installed and name not in self.selected and candidate is not None
+                and candidate.version != self.installed[name] and candidate.source_id() == rec.source_id()
                 and _satisfies(candidate.version, alt.get("version"))):
             return candidate
         return None
 
-    while queue:
-        rec = queue.popleft()
-        for group in _relations(rec.pre_depends) + _relations(rec.depends):
-            upgrade = next((c for c in (in_step(rec, alt) for alt in group) if c is not None), None)
-            if upgrade is not None:
-                select(upgrade, rec.package)
-                continue
-            if any(present(alt) for alt in group):
-                continue
-            for alt in group:
-                choice = pick(alt)
-                if choice is not None:
-                    if choice.package not in selected:
-                        select(choice, rec.package)
-                    break
-            else:
-                wanted = " | ".join(_format_alt(alt) for alt in group)
-                found = ", ".join(f"{a['name']} {universe.candidates[str(a['name'])].version}" for a in group
-                                  if str(a["name"]) in universe.candidates)
-                raise SystemResolutionError(
-                    f"{chain(rec.package)} -> {wanted}: nothing satisfies it"
-                    + (f" (available: {found})" if found else " (no such package)"))
-    return sorted((SystemPackage(r.package, r.version, r.architecture, r.sha256) for r in selected.values()),
-                  key=lambda p: p.name)
+
+@lru_cache(maxsize=4096)
+def _negative_of(conflicts: str, breaks: str) -> tuple[tuple[str, Any], ...]:
+    """(name, constraint) of each Conflicts and Breaks relation (both keep two packages apart for a closure)."""
+    return tuple((str(alt["name"]), alt.get("version")) for group in _relations(conflicts) + _relations(breaks)
+                 for alt in group)
+
+
+def _negative(rec: DebRecord) -> tuple[tuple[str, Any], ...]:
+    return _negative_of(rec.conflicts, rec.breaks) if rec.conflicts or rec.breaks else ()
 
 
 def _root_record(root: str, universe: Universe) -> DebRecord:

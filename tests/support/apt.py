@@ -20,12 +20,13 @@ COMPONENTS = ("main", "universe")
 
 
 def stanza(package: str, version: str, *, depends: str = "", provides: str = "", pre_depends: str = "",
-           arch: str = "amd64", source: str = "") -> bytes:
+           arch: str = "amd64", source: str = "", conflicts: str = "", breaks: str = "") -> bytes:
     """A synthetic Packages stanza (for the cases the real subset lacks: an unsatisfiable chain, ...)."""
     fields = [f"Package: {package}"] + [f"Source: {source}"] * bool(source)
     fields += [f"Version: {version}", f"Architecture: {arch}"]
     fields += [f"Pre-Depends: {pre_depends}"] * bool(pre_depends) + [f"Depends: {depends}"] * bool(depends)
     fields += [f"Provides: {provides}"] * bool(provides)
+    fields += [f"Conflicts: {conflicts}"] * bool(conflicts) + [f"Breaks: {breaks}"] * bool(breaks)
     digest = hashlib.sha256(f"{package} {version}".encode()).hexdigest()
     fields += [f"Filename: pool/main/t/{package}/{package}_{version}_{arch}.deb", "Size: 1000", f"SHA256: {digest}"]
     return ("\n".join(fields) + "\n").encode()
