@@ -36,11 +36,36 @@ def aggregate(paths: list[Path]) -> ClusterView:
             raise EnvbuildError(f"{path}: not a readable check report ({exc})") from None
         if not isinstance(report, dict) or report.get("schema") != SCHEMA:
             raise EnvbuildError(f"{path}: not an envbuild check --json report of schema {SCHEMA}")
-        host = report.get("host", {}).get("hostname") or path.stem
-        findings = report.get("findings", [])
-        hosts.append((host, bool(report.get("ok")), sum(1 for f in findings if f.get("severity") == "error")))
+        host, findings, ok = _validated(report, path)
+        hosts.append((host, ok, sum(1 for f in findings if f.get("severity") == "error")))
         for finding in findings:
             key = json.dumps(finding, sort_keys=True)
             groups.setdefault(key, (finding, []))[1].append(host)
-    ordered = sorted(groups.values(), key=lambda g: (-len(g[1]), g[0].get("kind", ""), g[0].get("name", "")))
+    ordered = sorted(groups.values(), key=lambda g: (-len(g[1]), str(g[0].get("kind", "")), str(g[0].get("name", ""))))
     return ClusterView(hosts=tuple(sorted(hosts)), groups=tuple((f, tuple(sorted(h))) for f, h in ordered))
+
+
+def _validated(report: dict[str, Any], path: Path) -> tuple[str, list[dict[str, Any]], bool]:
+    """(host name, findings, ok) of a report, each of the shape schema 1 gives it, else one line naming the key."""
+    def bad(where: str, what: str) -> EnvbuildError:
+        return EnvbuildError(f"{path}: {where}: {what} (not an envbuild check --json report)")
+
+    host = report.get("host", {})
+    if not isinstance(host, dict):
+        raise bad("host", "must be an object")
+    name = host.get("hostname") or path.stem
+    if not isinstance(name, str):
+        raise bad("host -> hostname", "must be a string")
+    findings = report.get("findings", [])
+    if not isinstance(findings, list):
+        raise bad("findings", "must be a list")
+    for i, finding in enumerate(findings):
+        if not isinstance(finding, dict):
+            raise bad(f"findings[{i}]", "must be an object")
+        for key in ("kind", "name", "status", "severity"):
+            if not isinstance(finding.get(key), str):
+                raise bad(f"findings[{i}] -> {key}", "must be a string")
+    ok = report.get("ok")
+    if not isinstance(ok, bool):
+        raise bad("ok", "must be true or false")
+    return name, findings, ok
