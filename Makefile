@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-all lint provision ci bench clean
+.PHONY: help venv demo test test-all lint provision ci bench fuzz clean
 
 help:
 	@echo "make demo   - set up .venv and lock the bundled example (examples/trainer), then export it"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint   - ruff and mypy (strict for envbuild/)"
 	@echo "make bench  - compare envbuild with uv/pip-compile (lock), pip freeze (check), a naive Dockerfile (build);"
 	@echo "              two platforms against one (lock)"
+	@echo "make fuzz   - 1,000 generated specs, locks and reports through every command (prints the throughput)"
 
 venv: $(STAMP)
 
@@ -29,11 +30,16 @@ demo: venv
 	$(BIN)/envbuild export -l examples/trainer/envbuild.lock --format requirements -o examples/trainer/requirements.txt
 	@echo "demo: examples/trainer/envbuild.lock and examples/trainer/requirements.txt are ready"
 
+XDIST = -n auto --maxprocesses=4 --dist loadfile
+
 test: venv
-	$(BIN)/pytest -m "not network and not docker and not gpu" $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m "not network and not docker and not gpu" $(PYTEST_ARGS)
 
 test-all: venv
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
+
+fuzz: venv
+	ENVBUILD_FUZZ=1000 $(BIN)/pytest tests/test_fuzz.py -s -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
