@@ -68,3 +68,13 @@ def test_the_sbom_is_deterministic_and_names_the_lock_it_came_from(tmp_path: Pat
     # render puts the same SBOM next to the lock in the build context (and so in the image)
     assert envbuild("render", "-l", str(lock), "-o", str(tmp_path / "ctx"), cwd=tmp_path).returncode == 0
     assert (tmp_path / "ctx" / ".envbuild" / "sbom.cdx.json").read_text() == first.stdout
+
+
+def test_the_sbom_of_the_bundled_example_validates(tmp_path: Path) -> None:
+    example = FIXTURES.parent / "examples" / "trainer" / "envbuild.lock"
+    done = envbuild("export", "-l", str(example), "--format", "cyclonedx", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    validate(done.stdout)
+    components = json.loads(done.stdout)["components"]
+    assert any(c["purl"].startswith("pkg:pypi/torch@") for c in components)
+    assert any(c["purl"].startswith("pkg:deb/debian/python3.11@") for c in components)
