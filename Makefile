@@ -57,6 +57,7 @@ bench: venv
 	$(BIN)/python bench/platforms.py
 	$(BIN)/python bench/conda.py
 	$(BIN)/python bench/signatures.py
+	$(BIN)/python bench/diff.py
 	$(BIN)/python bench/build.py
 
 clean:

@@ -111,70 +111,6 @@ def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tu
     return EXIT_OK
 
 
-@cli.command("init")
-@click.option("--from", "from_file", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="FILE",
-              help="A requirements.txt (or .in), a pyproject.toml ([project] dependencies) or a conda environment.yml "
-                   "(channels, packages and its pip: list).")
-@click.option("--from-host", is_flag=True,
-              help="This host's Python environment (the one `envbuild check` would look at): its top-level "
-                   "distributions at their installed versions, the distro and interpreter, the apt packages "
-                   "installed on purpose, the GPU driver.")
-@click.option("--python", default=None, metavar="PATH",
-              help="With --from-host (or alone): the interpreter whose environment to capture.")
-@click.option("--from-image", default=None, metavar="REF",
-              help="An image: it becomes the base image, and the Python distributions it holds the requirements.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="The spec to write (never overwritten). [default: ./envbuild.toml]")
-@click.option("--index-url", default=None, metavar="URL",
-              help="The index the Python packages come from (written as [python] index-url; ${VAR} for credentials).")
-@click.option("--mirror", default=None, metavar="URL", help="The apt mirror (written as [system] mirror).")
-@click.option("--security-mirror", default=None, metavar="URL|none",
-              help="The apt security archive (written as [system] security-mirror).")
-@click.option("--signed-by", default=None, metavar="KEY",
-              help="The OpenPGP key that signs those mirrors' Release files (written as [system] signed-by).")
-@click.option("--no-lock", is_flag=True, help="Write the spec only; run envbuild lock later.")
-def init_command(from_file: Path | None, from_host: bool, python: str | None, from_image: str | None,  # noqa: PLR0917
-                 output: Path | None, index_url: str | None, mirror: str | None, security_mirror: str | None,
-                 signed_by: str | None, no_lock: bool) -> int:
-    """Write an envbuild.toml from what exists, and lock it.
-
-    The spec says, in comments, what could not be captured (an editable install, a package the index does not
-    have, a local wheel) and each of those is also a warning.  From a live environment, the lock keeps the
-    installed versions wherever the spec allows them, and init then checks that environment against it.
-
-    \b
-    Examples:
-      envbuild init --from requirements.txt
-      envbuild init --from environment.yml          conda packages, channels and pip-in-conda
-      envbuild init --from-host                     the training node's environment, as it is
-      envbuild init --python /opt/venv/bin/python   another interpreter's environment
-      envbuild init --from-image nvcr.io/nvidia/pytorch:24.05-py3
-    """
-    from envbuild import progress
-    from envbuild.commands.init import Source, init
-    from envbuild.summary import print_lock_summary
-
-    source = Source(file=from_file, host=from_host, python=python, image=from_image, index_url=index_url,
-                    mirror=mirror, security_mirror=security_mirror, signed_by=signed_by)
-    result = init(source, output, lock=not no_lock, status=progress.status)
-    for warning in result.draft.warnings:
-        _echo_err(f"warning: {warning}")
-    click.echo(f"Wrote {result.spec} from {result.draft.source}")
-    if result.lock is not None:
-        for warning in result.lock.warnings:
-            _echo_err(f"warning: {warning}")
-        print_lock_summary(result.lock)
-    elif not no_lock:
-        click.echo("  not locked: the spec lists nothing to lock yet; add requirements and run envbuild lock")
-    if result.verdict is not None:
-        click.echo(f"Checked the captured environment against the new lock: {result.verdict}")
-        for line in result.findings[:20]:
-            click.echo(f"  {line}")
-        if len(result.findings) > 20:
-            click.echo(f"  ... and {len(result.findings) - 20} more (envbuild check)")
-    return EXIT_OK
-
-
 @cli.command("sync")
 @_lock_option
 @click.option("--venv", type=click.Path(path_type=Path), default=None,
@@ -353,35 +289,7 @@ def check_command(args: tuple[str, ...]) -> int:
     return check(list(args))
 
 
-@cli.command("report")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the aggregate as JSON.")
-def report_command(files: tuple[Path, ...], as_json: bool) -> int:
-    """Aggregate many `envbuild check --json` reports (one per node) into one view.
-
-    Shows which hosts drift and groups the findings: each one with the hosts that have it.
-    Exit 0 when every host is clean, 1 when some drift, 2 when a report cannot be read.
-
-    \b
-    Example:
-      srun envbuild check --json --lock envbuild.lock > reports/$(hostname).json; envbuild report reports/*.json
-    """
-    import json as json_module
-
-    from envbuild.commands.report import aggregate
-
-    view = aggregate(list(files))
-    if as_json:
-        click.echo(json_module.dumps(view.as_json(), indent=2))
-    else:
-        drifting = [h for h, ok, _ in view.hosts if not ok]
-        click.echo(f"{len(view.hosts)} hosts, {len(drifting)} drifting" + (f": {', '.join(drifting)}" if drifting
-                                                                           else ""))
-        for finding, hosts in view.groups:
-            click.echo(f"  [{finding.get('severity')}] {finding.get('kind')} {finding.get('name')}: "
-                       f"{finding.get('status')} (expected {finding.get('expected')}, found {finding.get('found')}) "
-                       f"on {len(hosts)}: {', '.join(hosts)}")
-    return EXIT_OK if view.ok else EXIT_DRIFT
+from envbuild.cli import capture, review  # noqa: E402, F401 - their commands join the group
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,71 @@
+"""``envbuild diff [OLD] [NEW]``: compare two locks, each a path, a git revision of the lock (read with ``git show``,
+no checkout) or an image that envbuild built (the lock it carries, /opt/envbuild/envbuild.lock).  With no
+argument: the lock as HEAD has it against the working tree's, like ``git diff``; with one: that against the
+working tree's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from envbuild import lockfile
+from envbuild.errors import EnvbuildError
+from envbuild.lockfile import LockFile
+from envbuild.review.diff import Change, diff
+
+IMAGE_LOCK = "opt/envbuild/envbuild.lock"
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    old: str  # what was compared, in words ("HEAD:envbuild.lock", "envbuild.lock")
+    new: str
+    changes: tuple[Change, ...]
+
+
+def compare(old: str | None, new: str | None, lock_path: Path) -> DiffResult:
+    """OLD and NEW as the user wrote them (None: HEAD, and the working tree's LOCK_PATH)."""
+    old_name, old_lock = read(old if old is not None else "HEAD", lock_path)
+    new_name, new_lock = read(new, lock_path) if new is not None else (str(lock_path), _file(lock_path))
+    return DiffResult(old_name, new_name, tuple(diff(old_lock, new_lock)))
+
+
+def read(source: str, lock_path: Path) -> tuple[str, LockFile]:
+    """(its name in words, the lock) of SOURCE: a lock file, a git revision (REV or REV:PATH), or an image."""
+    path = Path(source)
+    if path.is_file() or path.is_dir():
+        return str(path), _file(path / lockfile.LOCK_FILE if path.is_dir() else path)
+    from envbuild.adapters import git
+
+    revision, _, inside = source.partition(":")
+    where = Path(inside) if inside and not _looks_like_image(source) else lock_path
+    if revision and git.is_revision(revision, where.parent if where.parent.is_dir() else Path.cwd()):
+        text = git.show(revision, where)
+        name = f"{revision}:{where}"
+        return name, lockfile.loads_file(text, shown=name)
+    if _looks_like_image(source):
+        return source, _from_image(source)
+    raise EnvbuildError(f"{source}: neither a lock file, nor a git revision, nor an image reference")
+
+
+def _looks_like_image(text: str) -> bool:
+    return text.startswith(("docker-daemon:", "oci-layout:", "docker-archive:")) or "/" in text.split("@")[0] and (
+        ":" in text.rsplit("/", 1)[-1] or "@" in text)
+
+
+def _file(path: Path) -> LockFile:
+    return lockfile.read_lockfile(path)
+
+
+def _from_image(reference: str) -> LockFile:
+    """The lock an envbuild image carries."""
+    from envbuild.platforms import PLATFORMS, host
+    from envbuild.resolve.image import open_image
+
+    here = host()
+    platform = here if here is not None and PLATFORMS[here].linux else "linux/amd64"
+    with open_image(reference, platform) as image:
+        found = image.files([IMAGE_LOCK]).get(IMAGE_LOCK)
+    if found is None:
+        raise EnvbuildError(f"{reference}: carries no /{IMAGE_LOCK} (not an image envbuild built)")
+    return lockfile.loads_file(found.decode("utf-8", "replace"), shown=f"{reference}:/{IMAGE_LOCK}")

@@ -1,0 +1,1 @@
+"""Reviewing locks: ``diff`` (what changed between two locks, part by part) and how it is shown."""

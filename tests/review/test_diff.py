@@ -1,0 +1,109 @@
+"""envbuild diff: pairs of locks made here (an upgrade, a downgrade, a base-image digest change, a CUDA change, a
+hash-only change, apt packages pulled in by a new top-level package), shown as text, markdown and JSON against
+golden files; the HEAD default in a git repository made by the test; the lock an image carries; exit codes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from envbuild import lockfile
+from envbuild.lockfile import Lock, PythonFile, PythonPackage, SystemPackage
+from tests.conftest import FIXTURES, envbuild
+from tests.support.registry import DEBIAN_12, Registry, layer
+
+BASE = FIXTURES / "render" / "envbuild.lock"
+GOLDEN = FIXTURES / "golden" / "diff"
+
+
+def changed(lock: Lock) -> Lock:
+    """Every kind of change a review meets, at once."""
+    python = []
+    for p in lock.python.packages:
+        if p.name == "numpy":  # a major upgrade
+            p = dataclasses.replace(p, version="2.0.0", hashes=("sha256:" + "e" * 64,))
+        elif p.name == "nvidia-cuda-runtime-cu12":  # a re-upload: same version, other hashes
+            p = dataclasses.replace(p, hashes=("sha256:" + "f" * 64,), files=tuple(
+                dataclasses.replace(f, hash="sha256:" + "f" * 64) for f in p.files))
+        python.append(p)
+    python.append(PythonPackage("triton", "3.1.0", ("sha256:" + "7" * 64,),
+                                (PythonFile("triton-3.1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "https://f/t.whl",
+                                            "sha256:" + "7" * 64),)))
+    assert lock.system is not None and lock.cuda is not None and lock.base_image is not None
+    system = [dataclasses.replace(p, version="1:2.39.2-1.1") if p.name == "git" else p for p in lock.system.packages]
+    system += [SystemPackage("curl", "7.88.1-10+deb12u8", "amd64", "8" * 64),  # a new top-level package's closure
+               SystemPackage("libcurl4", "7.88.1-10+deb12u8", "amd64", "9" * 64)]
+    return dataclasses.replace(
+        lock, python=dataclasses.replace(lock.python, packages=tuple(sorted(python, key=lambda p: p.name))),
+        system=dataclasses.replace(lock.system, packages=tuple(sorted(system, key=lambda p: p.name))),
+        cuda=dataclasses.replace(lock.cuda, runtime="12.6.77", min_driver="525.60.13"),
+        base_image=dataclasses.replace(lock.base_image, digest="sha256:" + "c" * 64),
+        env=(*lock.env, ("NCCL_DEBUG", "WARN")))
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    old = lockfile.read_lock(BASE)
+    (tmp_path / "old.lock").write_text(lockfile.dumps(old))
+    (tmp_path / "new.lock").write_text(lockfile.dumps(changed(old)))
+    return tmp_path / "old.lock", tmp_path / "new.lock"
+
+
+@pytest.mark.parametrize(("args", "golden"), [([], "diff.txt"), (["--format", "markdown"], "diff.md"),
+                                              (["--json"], "diff.json")])
+def test_each_form_matches_its_golden_file(pair: tuple[Path, Path], args: list[str], golden: str,
+                                           update_goldens: bool) -> None:
+    done = envbuild("diff", "old.lock", "new.lock", *args, cwd=pair[0].parent)
+    assert done.returncode == 1, done.stderr
+    if update_goldens:
+        (GOLDEN / golden).write_text(done.stdout)
+    assert done.stdout == (GOLDEN / golden).read_text(), "the diff output changed; --update-goldens if intended"
+
+
+def test_the_changes_are_what_happened(pair: tuple[Path, Path]) -> None:
+    done = envbuild("diff", "old.lock", "new.lock", "--json", cwd=pair[0].parent)
+    changes = {(c["part"], c["name"]): c for c in json.loads(done.stdout)["changes"]}
+    assert changes["python", "numpy"]["change"] == "upgraded" and changes["python", "numpy"]["major"] is True
+    assert changes["python", "nvidia-cuda-runtime-cu12"]["change"] == "rebuilt", "same version, other hashes"
+    assert changes["python", "triton"] == {"part": "python", "name": "triton", "change": "added", "old": None,
+                                           "new": "3.1.0", "via": []}
+    assert changes["system", "git"]["change"] == "downgraded"
+    assert {n for (part, n), c in changes.items() if part == "system" and c["change"] == "added"} == {"curl",
+                                                                                                    "libcurl4"}
+    assert changes["cuda", "runtime"]["change"] == "upgraded"
+    assert changes["image", "docker.io/library/debian:bookworm-slim"]["change"] == "changed"
+    assert changes["env", "NCCL_DEBUG"]["change"] == "added"
+    same = envbuild("diff", "old.lock", "old.lock", cwd=pair[0].parent)
+    assert same.returncode == 0 and "are the same environment" in same.stdout
+
+
+def test_with_no_argument_heads_lock_against_the_working_trees(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q", str(repo)], check=True)
+    (repo / "envbuild.lock").write_bytes(pair[0].read_bytes())
+    subprocess.run([*git, "-C", str(repo), "add", "envbuild.lock"], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-q", "-m", "lock"], check=True)
+    assert envbuild("diff", cwd=repo).returncode == 0, "nothing changed yet"
+    (repo / "envbuild.lock").write_bytes(pair[1].read_bytes())
+    done = envbuild("diff", cwd=repo)
+    assert done.returncode == 1 and done.stdout.startswith("HEAD:envbuild.lock -> envbuild.lock: 9 changes"), \
+        done.stdout
+    assert envbuild("diff", "HEAD", "envbuild.lock", cwd=repo).stdout == done.stdout
+    bad = envbuild("diff", "no-such-rev", cwd=repo)
+    assert bad.returncode == 2 and "neither a lock file, nor a git revision, nor an image" in bad.stderr
+
+
+def test_an_image_built_by_envbuild_carries_its_lock(pair: tuple[Path, Path], registry: Registry) -> None:
+    registry.image("envbuild/built", "v1", [layer({"etc/os-release": DEBIAN_12,
+                                                   "opt/envbuild/envbuild.lock": pair[0].read_bytes()})])
+    done = envbuild("diff", f"{registry.host}/envbuild/built:v1", "new.lock", cwd=pair[0].parent)
+    assert done.returncode == 1 and "9 changes" in done.stdout.splitlines()[0], done.stdout + done.stderr
+    registry.image("envbuild/plain", "v1", [layer({"etc/os-release": DEBIAN_12})])
+    done = envbuild("diff", f"{registry.host}/envbuild/plain:v1", "new.lock", cwd=pair[0].parent)
+    assert done.returncode == 2 and "carries no /opt/envbuild/envbuild.lock" in done.stderr
