@@ -49,8 +49,8 @@ def read(source: str, lock_path: Path) -> tuple[str, LockFile]:
 
 
 def _looks_like_image(text: str) -> bool:
-    return text.startswith(("docker-daemon:", "oci-layout:", "docker-archive:")) or "/" in text.split("@")[0] and (
-        ":" in text.rsplit("/", 1)[-1] or "@" in text)
+    return text.startswith(("docker-daemon:", "oci-layout:", "docker-archive:")) or ("/" in text.split("@", maxsplit=1)[0] and (
+        ":" in text.rsplit("/", 1)[-1] or "@" in text))
 
 
 def _file(path: Path) -> LockFile:

@@ -146,7 +146,7 @@ def _python_order(old: str, new: str) -> int:
     from packaging.version import InvalidVersion, Version
 
     try:
-        a, b = Version(old.split(" ")[0]), Version(new.split(" ")[0])
+        a, b = Version(old.split(" ", maxsplit=1)[0]), Version(new.split(" ", maxsplit=1)[0])
     except InvalidVersion:
         return 0
     return (a < b) - (a > b)
