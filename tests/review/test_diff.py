@@ -23,13 +23,13 @@ GOLDEN = FIXTURES / "golden" / "diff"
 def changed(lock: Lock) -> Lock:
     """Every kind of change a review meets, at once."""
     python = []
-    for p in lock.python.packages:
-        if p.name == "numpy":  # a major upgrade
-            p = dataclasses.replace(p, version="2.0.0", hashes=("sha256:" + "e" * 64,))
-        elif p.name == "nvidia-cuda-runtime-cu12":  # a re-upload: same version, other hashes
-            p = dataclasses.replace(p, hashes=("sha256:" + "f" * 64,), files=tuple(
-                dataclasses.replace(f, hash="sha256:" + "f" * 64) for f in p.files))
-        python.append(p)
+    for package in lock.python.packages:
+        if package.name == "numpy":  # a major upgrade
+            package = dataclasses.replace(package, version="2.0.0", hashes=("sha256:" + "e" * 64,))  # noqa: PLW2901
+        elif package.name == "nvidia-cuda-runtime-cu12":  # a re-upload: same version, other hashes
+            package = dataclasses.replace(package, hashes=("sha256:" + "f" * 64,), files=tuple(  # noqa: PLW2901
+                dataclasses.replace(f, hash="sha256:" + "f" * 64) for f in package.files))
+        python.append(package)
     python.append(PythonPackage("triton", "3.1.0", ("sha256:" + "7" * 64,),
                                 (PythonFile("triton-3.1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "https://f/t.whl",
                                             "sha256:" + "7" * 64),)))
