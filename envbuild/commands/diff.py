@@ -49,8 +49,10 @@ def read(source: str, lock_path: Path) -> tuple[str, LockFile]:
 
 
 def _looks_like_image(text: str) -> bool:
-    return text.startswith(("docker-daemon:", "oci-layout:", "docker-archive:")) or ("/" in text.split("@", maxsplit=1)[0] and (
-        ":" in text.rsplit("/", 1)[-1] or "@" in text))
+    """REGISTRY/NAME:TAG, NAME@sha256:..., or a local image store (docker-daemon:, oci-layout:, docker-archive:)."""
+    if text.startswith(("docker-daemon:", "oci-layout:", "docker-archive:")):
+        return True
+    return "/" in text.split("@", maxsplit=1)[0] and (":" in text.rsplit("/", 1)[-1] or "@" in text)
 
 
 def _file(path: Path) -> LockFile:
