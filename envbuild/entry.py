@@ -17,6 +17,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["record"]:  # standard library only, like the check
+        from envbuild.check.record import main as record
+
+        sys.exit(record(args[1:]))
     if args[:1] == ["check"]:
         import gc
 

@@ -279,6 +279,16 @@ def build_command(lock_path: Path | None, platform: str | None, tag: str | None,
     return EXIT_OK
 
 
+@cli.command("record", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+             add_help_option=False, short_help="A stable fingerprint of this environment (also envbuild.record()).")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def record_command(args: tuple[str, ...]) -> int:
+    """Print the fingerprint of this environment (see envbuild record --help)."""
+    from envbuild.check.record import main as record
+
+    return record(list(args))
+
+
 @cli.command("check", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
              add_help_option=False, short_help="Does this environment match the lock? (exit 1 on drift)")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)

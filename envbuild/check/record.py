@@ -1,0 +1,175 @@
+"""``envbuild record`` and ``envbuild.record()``: a compact, stable fingerprint of the environment a process runs
+in, cheap enough for the start of every training run: which lock (its sha256 and spec-hash), which image (inside
+an envbuild image), the drift check's verdict with its findings counted per kind, and the host facts that matter
+for reproducing a result (interpreter, platform, glibc, CPU, driver, CUDA driver version, GPUs).
+
+Standard library only, like the check it runs: it works in any image and never loads click or rich.  The lock is
+``-l``/the argument, else ``$ENVBUILD_LOCK``, else the image's ``/opt/envbuild/envbuild.lock``, else
+``./envbuild.lock``; with none, the fingerprint says so (``"lock": null``) and holds the host facts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from envbuild.errors import EnvbuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
+if TYPE_CHECKING:
+    from typing import Any
+
+SCHEMA = 1
+IN_IMAGE_LOCK = "/opt/envbuild/envbuild.lock"
+USAGE = """usage: envbuild record [--json] [-l LOCK] [--python PATH]
+
+A stable fingerprint of this environment: the lock (sha256, spec-hash), the image (inside an envbuild image), the
+drift check's verdict with its findings counted per kind, and the host (interpreter, platform, glibc, CPU, driver,
+CUDA driver version, GPUs).  The same as envbuild.record() in Python, for the start of a training run.
+
+  -l, --lock LOCK    the lock [default: $ENVBUILD_LOCK, else /opt/envbuild/envbuild.lock, else ./envbuild.lock]
+  --python PATH      the interpreter whose environment to check [default: as envbuild check chooses]
+  --json             print the fingerprint as JSON (schema 1)
+
+  wandb.config.update(envbuild.record())           in training code
+  envbuild record --json >> "$SLURM_JOB_ID.env.json"   in a Slurm job
+"""
+
+
+def find_lock(lock: str | None = None) -> str | None:
+    """The lock to record: LOCK, else $ENVBUILD_LOCK, else the image's, else ./envbuild.lock (None: none found)."""
+    if lock:
+        return lock
+    if os.environ.get("ENVBUILD_LOCK"):  # named: used even if missing, so that the mistake is said, not hidden
+        return os.environ["ENVBUILD_LOCK"]
+    for candidate in (IN_IMAGE_LOCK, "envbuild.lock"):
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def record(lock: str | None = None, python: str | None = None) -> dict[str, Any]:
+    """The fingerprint (plain data: JSON-able).  A named LOCK that cannot be read raises ``EnvbuildError``; a lock
+    found but the check failing is recorded as the verdict's ``error``, never raised (training goes on)."""
+    path = find_lock(lock)
+    facts = host()
+    if path is None:
+        return {"schema": SCHEMA, "lock": None, "image": None, "verdict": None, "host": facts}
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise EnvbuildError(f"{path}: cannot read the lock ({exc.strerror or exc})") from None
+    import hashlib
+
+    entry: dict[str, Any] = {"path": path, "sha256": "sha256:" + hashlib.sha256(data).hexdigest(), "spec-hash": None}
+    in_image = os.path.abspath(path) == IN_IMAGE_LOCK
+    verdict: dict[str, Any]
+    try:
+        from envbuild.check.cli import evaluate
+
+        options: dict[str, Any] = {"lock": path, **({"python": python} if python else {})}
+        report, _ = evaluate(options, in_image=in_image and python is None)
+        counts: dict[str, int] = {}
+        for finding in report["findings"]:
+            counts[finding["kind"]] = counts.get(finding["kind"], 0) + 1
+        verdict = {"ok": report["ok"], "findings": dict(sorted(counts.items()))}
+        entry["spec-hash"] = report["lock"]["spec-hash"]
+        facts["python"] = report["host"]["python"]
+        facts["executable"] = report["checked"]["python"]
+    except EnvbuildError as exc:
+        verdict = {"ok": None, "findings": {}, "error": str(exc)}
+    image = {"lock": IN_IMAGE_LOCK, "reference": os.environ.get("ENVBUILD_IMAGE")} if in_image else None
+    return {"schema": SCHEMA, "lock": entry, "image": image, "verdict": verdict, "host": facts}
+
+
+def host() -> dict[str, Any]:
+    """The facts of this machine that matter for reproducing a result."""
+    from envbuild.check import nvidia, probe
+
+    release = probe.os_release("/") or {}
+    gpu = nvidia.devices() or {}
+    return {
+        "hostname": os.uname().nodename,
+        "platform": f"{sys.platform}/{os.uname().machine}",
+        "os": release.get("pretty") or None,
+        "glibc": probe.glibc(),
+        "python": ".".join(str(n) for n in sys.version_info[:3]),
+        "executable": sys.executable,
+        "cpu": _cpu(),
+        "driver": gpu.get("driver"),
+        "cuda-driver": gpu.get("cuda_driver"),
+        "gpus": [{"name": g.get("name"), "compute-capability": g.get("compute_capability")}
+                 for g in gpu.get("gpus") or []],
+    }
+
+
+def _cpu() -> str | None:
+    try:
+        with open("/proc/cpuinfo", "rb") as handle:
+            text = handle.read(1 << 16).decode("utf-8", "replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Model", "cpu model"):
+            return value.strip() or None
+    return None
+
+
+def flat(fingerprint: dict[str, Any], prefix: str = "envbuild") -> dict[str, str]:
+    """The fingerprint as flat string tags (``envbuild.lock.sha256``, ``envbuild.ok``, ...), as MLflow stores them."""
+    out: dict[str, str] = {}
+    lock = fingerprint.get("lock") or {}
+    verdict = fingerprint.get("verdict") or {}
+    facts = fingerprint.get("host") or {}
+    pairs: list[tuple[str, Any]] = [("lock.sha256", lock.get("sha256")), ("lock.spec-hash", lock.get("spec-hash")),
+                                    ("ok", verdict.get("ok")), ("error", verdict.get("error"))]
+    pairs += [(f"findings.{kind}", count) for kind, count in (verdict.get("findings") or {}).items()]
+    pairs += [(f"host.{key}", facts.get(key)) for key in ("hostname", "platform", "os", "glibc", "python", "cpu",
+                                                           "driver", "cuda-driver")]
+    pairs += [("gpu", ", ".join(f"{g['name']} (sm {g['compute-capability']})" for g in facts.get("gpus") or []))]
+    image = fingerprint.get("image") or {}
+    pairs += [("image.reference", image.get("reference"))]
+    for key, value in pairs:
+        if value is not None and value != "":
+            out[f"{prefix}.{key}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    """``envbuild record``: the fingerprint, as text or JSON.  Exit 0, or 2 when a named lock cannot be read."""
+    if "-h" in argv or "--help" in argv:
+        sys.stdout.write(USAGE)
+        return 0
+    as_json, lock, python = False, None, None
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--json":
+            as_json = True
+        elif arg in ("-l", "--lock", "--python") and args:
+            value = args.pop(0)
+            lock, python = (value, python) if arg != "--python" else (lock, value)
+        elif arg.startswith(("--lock=", "--python=")):
+            key, _, value = arg.partition("=")
+            lock, python = (value, python) if key == "--lock" else (lock, value)
+        else:
+            sys.stderr.write(f"envbuild record: error: unknown option {arg!r} (see envbuild record --help)\n")
+            return 2
+    try:
+        fingerprint = record(lock, python)
+    except EnvbuildError as exc:
+        sys.stderr.write(f"envbuild: error: {exc}\n")
+        return exc.exit_code
+    if as_json:
+        from envbuild.check.report import dumps
+
+        sys.stdout.write(dumps(fingerprint) + "\n")
+    else:
+        tags = flat(fingerprint, "")
+        if fingerprint["lock"] is None:
+            sys.stdout.write("no lock found ($ENVBUILD_LOCK, /opt/envbuild/envbuild.lock, ./envbuild.lock)\n")
+        for key, value in tags.items():
+            sys.stdout.write(f"{key.lstrip('.'):<18} {value}\n")
+    return 0

@@ -1,0 +1,1 @@
+"""envbuild inside other tools: MLflow (``mlflow``)."""
