@@ -156,10 +156,11 @@ def _file(entry: dict[str, Any]) -> PythonFile:
 # Installing
 
 
-def create_venv(path: Path, python: str) -> None:
-    """A new virtual environment at PATH for Python PYTHON (a version such as "3.11" or an interpreter path)."""
-    done = process.run([binary(), "venv", str(path), "--python", python, "--no-config", "--quiet",
-                        "--color", "never"], env=_env())
+def create_venv(path: Path, python: str, *, downloads: bool = True) -> None:
+    """A new virtual environment at PATH for Python PYTHON (a version such as "3.11" or an interpreter path).
+    DOWNLOADS false: only an interpreter this host has (no managed Python is fetched)."""
+    argv = [binary(), "venv", str(path), "--python", python, "--no-config", "--quiet", "--color", "never"]
+    done = process.run([*argv, *([] if downloads else ["--no-python-downloads"])], env=_env())
     if done.returncode != 0:
         raise SyncError(f"could not create a virtual environment at {path} for Python {python}: "
                         f"{trim_error(done.stderr)}")

@@ -6,6 +6,7 @@ import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from envbuild import lockfile
 from envbuild.errors import SyncError, UnsupportedTarget
@@ -42,7 +43,7 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
     if not python.exists():
         if venv.exists() and (not venv.is_dir() or any(venv.iterdir())):
             raise SyncError(f"{venv} exists but is not a virtual environment (no bin/python); choose another --venv")
-        uv.create_venv(venv, minor(lock.python.target_version))
+        _create(uv, venv, lock.python.target_version)
         created = True
     found = uv.venv_python_version(python)
     wanted = lock.python.target_version
@@ -116,3 +117,19 @@ def _check_host(lock: Lock) -> None:
     if host() != lock.target.platform:
         raise UnsupportedTarget(f"the lock is for {', '.join(lock.platforms) or lock.target.platform}; this host is "
                                 f"{sys.platform}/{platform.machine()}, so its packages cannot be installed here")
+
+
+def _create(uv: Any, venv: Path, wanted: str) -> None:
+    """A venv of the exact interpreter the lock froze when this host has it (so that the check agrees), else of its
+    minor release (the wheels run on any micro; the sync then says the interpreter differs)."""
+    from envbuild.errors import SyncError
+
+    if wanted.count(".") == 2:
+        try:
+            uv.create_venv(venv, wanted, downloads=False)
+            return
+        except SyncError:
+            import shutil
+
+            shutil.rmtree(venv, ignore_errors=True)
+    uv.create_venv(venv, minor(wanted))

@@ -89,7 +89,25 @@ def test_sync_refuses_a_path_that_is_not_a_venv(locked: Path, tmp_path: Path) ->
     assert (tmp_path / "a-file").read_text() == (tmp_path / "a-dir" / "notes.txt").read_text() == "precious\n"
 
 
-def test_sync_into_another_micro_release_warns_that_the_interpreter_differs(locked: Path) -> None:
-    done = envbuild("sync", cwd=locked)  # the lock froze bookworm's 3.11.2; this host's venv runs another 3.11
+def test_sync_uses_the_exact_interpreter_the_lock_froze_when_the_host_has_it(locked: Path) -> None:
+    """The lock froze bookworm's 3.11.2: where this host has it (Debian's python3.11), the venv is made of it, so
+    that envbuild check agrees with the sync; else of another 3.11, and the sync says the interpreter differs."""
+    import shutil
+
+    debian = shutil.which("python3.11", path="/usr/bin")
+    has_it = debian is not None and uv.venv_python_version(Path(debian)) == "3.11.2"
+    done = envbuild("sync", cwd=locked)
     assert done.returncode == 0, done.stderr
-    assert "the lock froze Python 3.11.2 (system)" in done.stderr
+    runs = uv.venv_python_version(locked / ".venv" / "bin" / "python")
+    if has_it:
+        assert runs == "3.11.2" and "the lock froze" not in done.stderr, done.stderr
+    else:
+        assert "the lock froze Python 3.11.2 (system)" in done.stderr
+
+
+def test_sync_into_another_micro_release_warns_that_the_interpreter_differs(locked: Path) -> None:
+    lock = locked / "envbuild.lock"
+    lock.write_text(lock.read_text().replace('python = "3.11.2"', 'python = "3.11.99"'))  # no host has it
+    done = envbuild("sync", cwd=locked)
+    assert done.returncode == 0, done.stderr
+    assert "the lock froze Python 3.11.99 (system)" in done.stderr
