@@ -28,6 +28,8 @@ Typical use:
   envbuild build             build it with BuildKit; the image checks itself against the lock
   envbuild check             does this host match the lock? (exit 1 on drift)
   envbuild report *.json     aggregate the check reports of many nodes
+  envbuild diff              what the lock change does (HEAD vs the working tree; --format markdown for a PR)
+  envbuild record --json     the fingerprint of this environment, for a training run (also envbuild.record())
 
 The spec is ./envbuild.toml (or [tool.envbuild] in ./pyproject.toml); the lock is envbuild.lock beside it.
 Exit codes: 0 ok, 1 out of date (lock --check) or drift (check, report), 2 error.
