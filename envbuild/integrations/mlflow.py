@@ -25,3 +25,35 @@ class EnvbuildRunContext(RunContextProvider):
             return flat(record())
         except Exception as exc:
             return {"envbuild.error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def log_environment(lock: str | None = None, artifact_path: str = "envbuild") -> dict[str, str]:
+    """The opt-in: log the lock, the drift check's report and the fingerprint as artefacts of the active MLflow run
+    (``envbuild/envbuild.lock``, ``envbuild/check.json``, ``envbuild/record.json``), beside the tags every run
+    gets.  Call it once the run has started::
+
+        with mlflow.start_run():
+            envbuild.integrations.mlflow.log_environment()
+
+    Returns the tags it also sets.  Raises only when there is no active run (a mistake in the calling code)."""
+    import json
+
+    import mlflow
+
+    from envbuild.check.cli import evaluate
+
+    if mlflow.active_run() is None:
+        raise RuntimeError("log_environment() needs an active MLflow run (call it inside mlflow.start_run())")
+    path = find_lock(lock)
+    fingerprint = record(path) if path else record()
+    tags = flat(fingerprint)
+    mlflow.set_tags(tags)
+    mlflow.log_dict(fingerprint, f"{artifact_path}/record.json")
+    if path is not None and os.path.isfile(path):
+        mlflow.log_artifact(path, artifact_path)
+        try:
+            report, _ = evaluate({"lock": path})
+        except Exception as exc:  # noqa: BLE001 - the report is a courtesy; its failure is in the fingerprint already
+            report = {"error": str(exc)}
+        mlflow.log_text(json.dumps(report, indent=2), f"{artifact_path}/check.json")
+    return tags

@@ -54,3 +54,21 @@ def test_without_a_lock_nothing_is_added_and_nothing_fails(tmp_path: Path) -> No
     assert not [k for k in tags if k.startswith("envbuild.")]
     off = train(tmp_path, tmp_path / "runs.db", ENVBUILD_LOCK=str(tmp_path / "missing.lock"), ENVBUILD_MLFLOW="1")
     assert "envbuild.error" in off, "a lock named but unreadable: said in a tag, the run goes on"
+
+
+def test_the_opt_in_logs_the_lock_the_report_and_the_fingerprint(env: Path, tmp_path: Path) -> None:  # noqa: F811
+    script = (f"import mlflow, sys\nmlflow.set_tracking_uri('sqlite:///{tmp_path / 'runs.db'}')\n"
+              "from envbuild.integrations.mlflow import log_environment\n"
+              "with mlflow.start_run() as run:\n    log_environment()\nprint(run.info.run_id)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=env, capture_output=True, text=True, check=False,
+                          timeout=300, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONHASHSEED": "0",
+                                            "ENVBUILD_LOCK": str(env / "envbuild.lock")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'runs.db'}")
+    run_id = done.stdout.strip().splitlines()[-1]
+    names = {a.path for a in client.list_artifacts(run_id, "envbuild")}
+    assert names == {"envbuild/envbuild.lock", "envbuild/check.json", "envbuild/record.json"}
+    local = Path(client.download_artifacts(run_id, "envbuild/envbuild.lock", str(tmp_path / "got")))
+    assert local.read_bytes() == (env / "envbuild.lock").read_bytes()
