@@ -53,7 +53,7 @@ def log_environment(lock: str | None = None, artifact_path: str = "envbuild") ->
         mlflow.log_artifact(path, artifact_path)
         try:
             report, _ = evaluate({"lock": path})
-        except Exception as exc:  # noqa: BLE001 - the report is a courtesy; its failure is in the fingerprint already
+        except Exception as exc:
             report = {"error": str(exc)}
         mlflow.log_text(json.dumps(report, indent=2), f"{artifact_path}/check.json")
     return tags
