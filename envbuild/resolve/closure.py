@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cmp_to_key, lru_cache
+from itertools import count
 from typing import Any
 
 from debian.deb822 import PkgRelation
@@ -122,7 +123,11 @@ class _Closure:
         self.universe, self.installed = universe, installed
         self.selected: dict[str, DebRecord] = {}
         self.parent: dict[str, str | None] = {}
-        self.provided: dict[str, list[str | None]] = {}
+        self.providers: dict[str, list[tuple[str, str | None]]] = {}  # name -> (chosen package, version) providing it
+        # name -> (order, chosen package, constraint) of the chosen packages' Conflicts and Breaks, in the order they
+        # were chosen: a candidate is checked against these at once, not against every chosen package
+        self.negated: dict[str, list[tuple[int, str, Any]]] = {}
+        self.relations = count()
         self.queue: deque[DebRecord] = deque()
 
     def chain(self, name: str) -> str:
@@ -179,7 +184,7 @@ class _Closure:
             return True
         if name in self.installed and _satisfies(self.installed[name], constraint):
             return True
-        return any(_satisfies(v, constraint) if constraint else True for v in self.provided.get(name, []))
+        return any(_satisfies(v, constraint) if constraint else True for _, v in self.providers.get(name, []))
 
     def choices(self, alt: Mapping[str, object]) -> list[DebRecord]:
         """What can satisfy ALT, as apt prefers: the package itself, else its providers."""
@@ -200,24 +205,23 @@ class _Closure:
                 newer = self.universe.candidates.get(name)
                 if newer is None or _satisfies(newer.version, constraint):
                     return f"{rec.package} conflicts with {name} {self.installed[name]} (in the base image)"
-            for other in self.selected.values():
-                if other.package != rec.package and any(
-                        n == name and (constraint is None or _satisfies(v, constraint))
-                        for n, v in provides(other.provides)):
-                    return f"{rec.package} conflicts with {name}, which {self.chain(other.package)} provides"
+            for other, version in self.providers.get(name, []):
+                if other != rec.package and (constraint is None or _satisfies(version, constraint)):
+                    return f"{rec.package} conflicts with {name}, which {self.chain(other)} provides"
         own = {rec.package: rec.version, **dict(provides(rec.provides))}
-        for other in self.selected.values():
-            for name, constraint in _negative(other):
-                if other.package != rec.package and name in own and (
-                        constraint is None or _satisfies(own[name], constraint)):
-                    return f"{self.chain(other.package)} conflicts with {rec.package}"
+        against = [(order, by) for name, version in own.items() for order, by, constraint in self.negated.get(name, [])
+                   if by != rec.package and (constraint is None or _satisfies(version, constraint))]
+        if against:  # the first chosen package that conflicts with REC, as a walk of the selection would find it
+            return f"{self.chain(min(against)[1])} conflicts with {rec.package}"
         return None
 
     def select(self, rec: DebRecord, by: str | None) -> None:
         self.selected[rec.package] = rec
         self.parent[rec.package] = by
         for name, version in provides(rec.provides):
-            self.provided.setdefault(name, []).append(version)
+            self.providers.setdefault(name, []).append((rec.package, version))
+        for name, constraint in _negative(rec):
+            self.negated.setdefault(name, []).append((next(self.relations), rec.package, constraint))
         self.queue.append(rec)
         for name, constraint in _negative(rec):  # apt upgrades what the base image has that this breaks
             newer = self.universe.candidates.get(name)
