@@ -62,55 +62,24 @@ def loads_file(text: str, shown: str = LOCK_FILE) -> LockFile:
 
 
 def _parsed(text: str, shown: str) -> dict[str, Any]:
-    """TEXT parsed as TOML.  A large lock's parse is kept (marshal, by the text's sha256, under the cache's locks/):
+    """TEXT parsed as TOML.  A large lock's parse is kept in the check's marshal cache, by the text's sha256:
     tomllib takes 60 ms on a lock of 1,000 packages, reading it back 3 ms, and every command reads the lock."""
     import hashlib
-    import marshal
-    import os
-    import sys
 
-    from envbuild.cachedir import cache_root
+    from envbuild.check import cache
 
     data = text.encode("utf-8", "surrogateescape")
-    name = None
-    if len(data) > 1 << 16:  # small locks parse faster than a cache file opens
-        name = os.path.join(cache_root(), "locks", f"{hashlib.sha256(data).hexdigest()}.py{sys.version_info[0]}"
-                                                   f"{sys.version_info[1]}.marshal")
-        try:
-            with open(name, "rb") as handle:
-                cached = marshal.loads(handle.read())  # noqa: S302 - the user's own cache, written below
-            if isinstance(cached, dict):
-                return cached
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
+    name = f"lock-parse-{hashlib.sha256(data).hexdigest()}" if len(data) > 1 << 16 else None  # small: parse it
+    cached = cache.read(name) if name else None
+    if isinstance(cached, dict):
+        return cached
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise LockfileError(shown, f"not valid TOML ({exc}); regenerate it with envbuild lock") from None
-    if name is not None:
-        try:
-            blob = marshal.dumps(raw)
-        except ValueError:  # a TOML date or time (not in a lock envbuild writes): nothing to keep
-            return raw
-        _store(name, blob)
+    if name:
+        cache.write(name, raw)  # a TOML date or time cannot be marshalled: then nothing is kept
     return raw
-
-
-def _store(name: str, blob: bytes) -> None:
-    """Write a cache entry atomically; a cache that cannot be written is simply not used."""
-    import os
-
-    temporary = f"{name}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(name), exist_ok=True)
-        with open(temporary, "wb") as handle:
-            handle.write(blob)
-        os.replace(temporary, name)
-    except (OSError, ValueError):
-        try:  # noqa: SIM105 - as the check's cache does
-            os.unlink(temporary)
-        except OSError:
-            pass
 
 
 def from_raw(raw: dict[str, Any], shown: str = LOCK_FILE) -> LockFile:
