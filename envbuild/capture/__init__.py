@@ -8,7 +8,13 @@ validated by the spec's own parser before anything is written.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
+
+
+def clean_name(text: str) -> str:
+    """TEXT as an environment name the spec accepts (letters, digits, '.', '_', '-'), else "default"."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-_") or "default"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,26 @@ class Captured:
     notes: tuple[Note, ...]
 
 
+def markers(version: str, *, platform: str | None = None, implementation: str = "cpython") -> dict[str, str]:
+    """PEP 508's environment of a captured interpreter of VERSION: this host's, or PLATFORM's (an image's)
+    when given."""
+    from packaging.markers import default_environment
+
+    from envbuild.platforms import PLATFORMS
+    from envbuild.versions import minor
+
+    env: dict[str, str] = dict(default_environment())  # type: ignore[arg-type]  # a TypedDict of strings
+    full = version if version.count(".") >= 2 else f"{version}.0"
+    env.update(python_version=minor(version), python_full_version=full, implementation_version=full,
+               implementation_name=implementation)
+    if platform is not None:
+        target = PLATFORMS[platform]
+        env.update(platform_python_implementation="CPython", sys_platform="linux" if target.linux else "darwin",
+                   platform_system="Linux" if target.linux else "Darwin", os_name="posix",
+                   platform_machine=target.machine)
+    return env
+
+
 def read_dist_info(path: str) -> tuple[str, str, tuple[str, ...], tuple[str, ...]] | None:
     """(name, version, Requires-Dist, Provides-Extra) from the METADATA of the dist-info at PATH."""
     try:

@@ -17,7 +17,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from envbuild.capture import Draft, Note
+from envbuild.capture import Draft, Note, clean_name
 from envbuild.compat import tomllib
 from envbuild.errors import ConfigError, EnvbuildError
 from envbuild.platforms import PLATFORMS, host
@@ -194,12 +194,7 @@ def _pyproject(path: Path) -> Draft:
                                 "with pip install -e . --no-deps", warn=False))
     requires = project.get("requires-python")
     return _target_draft(str(path), requires if isinstance(requires, str) else None, f"{path} [project]",
-                         name=_clean(name), requirements=tuple(requirements), notes=tuple(notes))
-
-
-def _clean(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-_")
-    return cleaned or "default"
+                         name=clean_name(name), requirements=tuple(requirements), notes=tuple(notes))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -244,7 +239,7 @@ def _environment_yml(path: Path) -> Draft:
     if requirements and not any(re.match(r"^pip\b", p) for p in packages):
         packages.append("pip")
     return Draft(source=str(path), platform=platform, distro=distro, python=python,
-                 name=_clean(str(doc.get("name") or "default")), conda_channels=tuple(channels),
+                 name=clean_name(str(doc.get("name") or "default")), conda_channels=tuple(channels),
                  conda_packages=tuple(packages), conda_cuda=cuda, requirements=tuple(requirements),
                  facts=tuple(facts),
                  index_url=options.get("index-url"), extra_index_urls=tuple(options.get("extra", ())),

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from envbuild.capture import Draft, Note
-from envbuild.capture.dists import Installed, read_dist_info, top_level
+from envbuild.capture.dists import Installed, markers, read_dist_info, top_level
 from envbuild.errors import EnvbuildError
 from envbuild.platforms import PLATFORMS, host
 from envbuild.versions import minor
@@ -34,7 +34,7 @@ def capture_host(python: str | None, lock: Path, root: Path = Path("/")) -> Draf
         requires, extras = (meta[2], meta[3]) if meta else ((), ())
         installed.append(Installed(name=name, version=dist["version"], requires=requires, extras=extras,
                                    direct_url=dist["direct_url"], installer=probe.installer(dist["path"])))
-    captured = top_level(installed, _markers(info))
+    captured = top_level(installed, markers(info["version"], implementation=info.get("implementation", "cpython")))
     platform = host()
     if platform is None:
         raise EnvbuildError(f"this host ({os.uname().sysname} {os.uname().machine}) is not a platform envbuild locks "
@@ -57,17 +57,6 @@ def capture_host(python: str | None, lock: Path, root: Path = Path("/")) -> Draf
     return Draft(source=f"the Python environment of {executable}", python=minor(info["version"]), platform=platform,
                  name=_name(info["prefix"]), distro=distro, requirements=captured.requirements, system=system,
                  facts=tuple(facts), notes=tuple(notes), prefer=captured.prefer)
-
-
-def _markers(info: dict[str, str]) -> dict[str, str]:
-    """PEP 508's environment of the captured interpreter (this host's, with its version)."""
-    from packaging.markers import default_environment
-
-    env: dict[str, str] = dict(default_environment())  # type: ignore[arg-type]  # a TypedDict of strings
-    version = info["version"]
-    env.update(python_version=minor(version), python_full_version=version,
-               implementation_version=version, implementation_name=info.get("implementation", "cpython"))
-    return env
 
 
 def _name(prefix: str) -> str:

@@ -9,8 +9,10 @@ import json
 import re
 from collections import defaultdict
 
-from envbuild.capture import Draft, Note
-from envbuild.capture.dists import OWNED, Installed, parse_metadata, top_level
+from packaging.utils import canonicalize_name
+
+from envbuild.capture import Draft, Note, clean_name
+from envbuild.capture.dists import OWNED, Installed, markers, parse_metadata, top_level
 from envbuild.platforms import PLATFORMS, host
 from envbuild.versions import minor
 
@@ -28,7 +30,7 @@ def capture_image(reference: str, platform: str | None = None) -> Draft:
     notes: list[Note] = []
     if python is None:
         python = from_sites[-1] if from_sites else facts.distro.python3
-    captured = top_level(installed, _markers(python, platform))
+    captured = top_level(installed, markers(python, platform=platform))
     notes += captured.notes
     if not captured.requirements:
         notes.append(Note("python", f"{reference} holds no Python distribution to capture; add your requirements",
@@ -62,8 +64,6 @@ def image_distributions(files: dict[str, bytes]) -> tuple[list[Installed], list[
             direct_url = json.loads(parts["direct_url.json"]) if "direct_url.json" in parts else None
         except ValueError:
             direct_url = None
-        from packaging.utils import canonicalize_name
-
         name = str(canonicalize_name(meta[0]))
         if name not in out:
             out[name] = Installed(name=name, version=meta[1], requires=meta[2], extras=meta[3],
@@ -72,16 +72,6 @@ def image_distributions(files: dict[str, bytes]) -> tuple[list[Installed], list[
     return list(out.values()), sorted(sites)
 
 
-def _markers(python: str, platform: str) -> dict[str, str]:
-    from packaging.markers import default_environment
-
-    env: dict[str, str] = dict(default_environment())  # type: ignore[arg-type]  # a TypedDict of strings
-    env.update(python_version=python, python_full_version=f"{python}.0", implementation_name="cpython",
-               platform_python_implementation="CPython", sys_platform="linux", platform_system="Linux",
-               os_name="posix", platform_machine=PLATFORMS[platform].machine)
-    return env
-
-
 def _name(reference: str) -> str:
     last = reference.split("@", maxsplit=1)[0].rsplit("/", 1)[-1].split(":", maxsplit=1)[0]
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", last).strip(".-_") or "default"
+    return clean_name(last)
