@@ -55,6 +55,7 @@ class Prepared:
     image: ImageFacts | None = None
     distro: Distro | None = None
     indexes: AptIndexes | None = None  # None: no apt part (macOS)
+    trust: Trust | None = None  # whom its apt sources are signed by (the spec's signed-by key, read once)
 
 
 def prepare_target(spec: Spec, platform: str, stages: Stages) -> Prepared:
@@ -70,10 +71,11 @@ def prepare_target(spec: Spec, platform: str, stages: Stages) -> Prepared:
     from envbuild.resolve.system import index_files_for
 
     begun = time.monotonic()
+    trust = trust_of(spec)
     indexes = index_files_for(distro, platform, mirror=spec.system.mirror, security_mirror=spec.system.security_mirror,
-                              trust=trust_of(spec))
+                              trust=trust)
     stages.append((_stage(spec, platform, "apt indexes"), time.monotonic() - begun))
-    return Prepared(platform=platform, image=image, distro=distro, indexes=indexes)
+    return Prepared(platform=platform, image=image, distro=distro, indexes=indexes, trust=trust)
 
 
 def trust_of(spec: Spec) -> Trust:
@@ -217,7 +219,8 @@ def _system_and_python(spec: Spec, prepared: Prepared, distro: Distro, *, given:
         begun = time.monotonic()
         system, exact = resolve_system(distro, platform, spec.system.packages, None if given else env.python,
                                        mirror=spec.system.mirror, security_mirror=spec.system.security_mirror,
-                                       installed=installed, indexes=prepared.indexes, trust=trust_of(spec))
+                                       installed=installed, indexes=prepared.indexes,
+                                       trust=prepared.trust or trust_of(spec))
         stages.append((_stage(spec, platform, "system (apt)"), time.monotonic() - begun))
         exact = given[0] if given else exact
         if speculative is not None and exact == guess:
