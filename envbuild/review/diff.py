@@ -155,4 +155,5 @@ def _python_order(old: str, new: str) -> int:
 def _debian_order(old: str, new: str) -> int:
     from debian.debian_support import version_compare
 
-    return -int(version_compare(old, new) > 0) + int(version_compare(old, new) < 0)
+    order = version_compare(old, new)
+    return (order < 0) - (order > 0)
