@@ -43,13 +43,13 @@ def capture_file(path: Path, spec_dir: Path) -> Draft:
 
 def default_target(root: Path = Path("/")) -> tuple[str, str, str, list[Note]]:
     """(platform, distro, the distro's python3, notes): this host's when envbuild knows it, else FALLBACK."""
-    from envbuild.capture.host import _distro
+    from envbuild.capture.host import host_distro
     from envbuild.spec import parse_distro
 
     platform = host()
     if platform is not None and PLATFORMS[platform].linux:
         try:
-            distro, release = _distro(root)
+            distro, release = host_distro(root)
         except EnvbuildError:
             pass
         else:

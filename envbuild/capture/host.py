@@ -45,7 +45,7 @@ def capture_host(python: str | None, lock: Path, root: Path = Path("/")) -> Draf
     distro: str | None = None
     system: tuple[str, ...] = ()
     if PLATFORMS[platform].linux:
-        distro, release = _distro(root)
+        distro, release = host_distro(root)
         facts.append(f"Host: {release}, {platform}.")
         dpkg = _dpkg(root)
         system, apt_notes = manual_packages(dpkg, _auto(root), PLATFORMS[platform].deb_arch or "")
@@ -67,7 +67,7 @@ def _name(prefix: str) -> str:
     return cleaned if cleaned and cleaned not in ("usr", "local") else "default"
 
 
-def _distro(root: Path) -> tuple[str, str]:
+def host_distro(root: Path) -> tuple[str, str]:
     from envbuild.check import probe
     from envbuild.spec import parse_distro
 

@@ -26,7 +26,10 @@ class DiffResult:
 def compare(old: str | None, new: str | None, lock_path: Path) -> DiffResult:
     """OLD and NEW as the user wrote them (None: HEAD, and the working tree's LOCK_PATH)."""
     old_name, old_lock = read(old if old is not None else "HEAD", lock_path)
-    new_name, new_lock = read(new, lock_path) if new is not None else (str(lock_path), _file(lock_path))
+    if new is None:
+        new_name, new_lock = str(lock_path), lockfile.read_lockfile(lock_path)
+    else:
+        new_name, new_lock = read(new, lock_path)
     return DiffResult(old_name, new_name, tuple(diff(old_lock, new_lock)))
 
 
@@ -34,7 +37,7 @@ def read(source: str, lock_path: Path) -> tuple[str, LockFile]:
     """(its name in words, the lock) of SOURCE: a lock file, a git revision (REV or REV:PATH), or an image."""
     path = Path(source)
     if path.is_file() or path.is_dir():
-        return str(path), _file(path / lockfile.LOCK_FILE if path.is_dir() else path)
+        return str(path), lockfile.read_lockfile(path / lockfile.LOCK_FILE if path.is_dir() else path)
     from envbuild.adapters import git
 
     revision, _, inside = source.partition(":")
@@ -53,10 +56,6 @@ def _looks_like_image(text: str) -> bool:
     if text.startswith(("docker-daemon:", "oci-layout:", "docker-archive:")):
         return True
     return "/" in text.split("@", maxsplit=1)[0] and (":" in text.rsplit("/", 1)[-1] or "@" in text)
-
-
-def _file(path: Path) -> LockFile:
-    return lockfile.read_lockfile(path)
 
 
 def _from_image(reference: str) -> LockFile:
