@@ -98,9 +98,10 @@ class ToolMissing(EnvbuildError):
 class ResolutionError(EnvbuildError):
     """The resolver ran and said no: a conflict, a package that does not exist, an unreachable index."""
 
-    def __init__(self, resolver: str, detail: str) -> None:
+    def __init__(self, resolver: str, detail: str, full: str = "") -> None:
         self.resolver = resolver
         self.detail = detail
+        self.full = full  # the resolver's whole output (lock -v prints it)
         super().__init__(f"{resolver} could not resolve the Python requirements: {detail}")
 
 

@@ -30,6 +30,23 @@ def _print_targets(views: list[Lock]) -> None:
             click.echo(f"  {where}no CUDA")
 
 
+def _print_sdists(outcome: LockResult) -> None:
+    """Say early which packages compile at install time, and why that matters."""
+    if not outcome.sdists:
+        return
+    from envbuild.resolve.builds import describe
+
+    for sdist in outcome.sdists:
+        click.echo(f"  sdist    {describe(sdist, outcome.lock.platforms)}")
+    isolated = [s.name for s in outcome.sdists if not s.in_environment]
+    click.echo(f"  note: {len(outcome.sdists)} package{'s' if len(outcome.sdists) != 1 else ''} will be compiled "
+               "when installed: slower image builds, a compiler (and for GPU kernels CUDA's nvcc) in the build, and "
+               "binaries that depend on that toolchain; `envbuild lock --strict-wheels` refuses sdists")
+    if isolated:
+        click.echo(f"  note: if {', '.join(isolated)} import torch (or another locked package) to build, declare it: "
+                   f'[python] build-dependencies = {{{isolated[0]} = ["torch"]}}')
+
+
 def print_lock_summary(outcome: LockResult) -> None:
     from envbuild.validate import shown
 
@@ -53,6 +70,7 @@ def print_lock_summary(outcome: LockResult) -> None:
     else:
         click.echo(f"{shown(outcome.path)} is unchanged: {what}")
     _print_targets(views)
+    _print_sdists(outcome)
     if outcome.created:
         return
     for prefix, diff in (("", outcome.diff), ("apt ", outcome.system_diff)):

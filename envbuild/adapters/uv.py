@@ -8,6 +8,7 @@ preferences, so the previous lock is handed to it that way (``-P NAME`` then fre
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -78,7 +79,8 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
 
     with tempfile.TemporaryDirectory(prefix="envbuild-uv-") as tmp:
         work = Path(tmp)
-        (work / "requirements.in").write_text("".join(f"{r}\n" for r in request.requirements), encoding="utf-8")
+        (work / "pyproject.toml").write_text(_project(request), encoding="utf-8")
+        (work / "uv.toml").write_text(_settings(request), encoding="utf-8")
         if request.preferences:
             (work / OUTPUT).write_text(pylock_text(request.preferences, request.index_url), encoding="utf-8")
         provided: list[str] = []
@@ -90,10 +92,10 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
         # The target is --python-version/--python-platform; --python only names the interpreter that builds an
         # sdist's metadata when a package has no wheel. Naming ours spares uv a search of PATH for a matching
         # interpreter (it runs each candidate: 0.4 s and more with pyenv shims), which ends in a fallback anyway.
-        argv = [binary(), "pip", "compile", "requirements.in", "--output-file", OUTPUT, "--generate-hashes",
+        argv = [binary(), "pip", "compile", "pyproject.toml", "--output-file", OUTPUT, "--generate-hashes",
                 "--python-version", request.python_version, "--python-platform", request.python_platform,
-                "--python", sys.executable,
-                "--no-config", "--quiet", "--color", "never", "--no-header", *provided,
+                "--python", sys.executable, "--no-config", "--config-file", "uv.toml",
+                "--quiet", "--color", "never", "--no-header", *provided,
                 *_index_args(request.index_url, request.extra_index_urls)]
         if request.upgrade:
             argv.append("--upgrade")
@@ -101,12 +103,60 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
             argv += ["--upgrade-package", name]
         done = process.run(argv, env=_env(share=request.network_share), cwd=work)
         if done.returncode != 0:
-            raise ResolutionError(NAME, trim_error(done.stderr))
-        return parse_pylock((work / OUTPUT).read_text(encoding="utf-8"))
+            raise ResolutionError(NAME, trim_error(done.stderr), full=done.stderr)
+        output = (work / OUTPUT).read_text(encoding="utf-8")
+    return parse_pylock(output, sources=dict(request.sources), local=dict(request.local_files))
+
+
+def _project(request: CompileRequest) -> str:
+    """The requirements as a pyproject.toml, the one input of uv that carries index pins ([tool.uv.sources])."""
+    import tomlkit
+    from packaging.requirements import Requirement
+
+    requirements = []
+    local = dict(request.local_files)
+    for text in request.requirements:
+        req = Requirement(text)
+        if req.name in local and request.root is not None:  # the spec's relative path, for uv as a file URL
+            req.url = (request.root / local[req.name]).resolve().as_uri()
+        requirements.append(str(req))
+    doc = tomlkit.document()
+    doc.add("project", {"name": "envbuild-requirements", "version": "0", "dependencies": requirements})
+    if request.sources or request.indexes:
+        uv = tomlkit.table(is_super_table=True)
+        if request.sources:
+            uv.add("sources", {name: {"index": index} for name, index in request.sources})
+        if request.indexes:
+            uv.add("index", [{"name": n, "url": u, "explicit": e} for n, u, e in request.indexes])
+        doc.add("tool", {"uv": uv})
+    return tomlkit.dumps(doc)
+
+
+def _settings(request: CompileRequest) -> str:
+    """uv's settings for this resolution (uv.toml): what sdists need to build their metadata."""
+    import tomlkit
+
+    doc = tomlkit.document()
+    if request.build_dependencies:
+        doc.add("extra-build-dependencies", {name: list(reqs) for name, reqs in request.build_dependencies})
+    if request.build_env:  # uv has no variables for all builds, only per package
+        names = {name for name, _ in request.build_dependencies} or set()
+        doc.add("extra-build-variables", {name: dict(request.build_env) for name in sorted(names)})
+    return tomlkit.dumps(doc)
+
+
+_BUILD_FAILED = re.compile(r"Failed to (?:download and )?build `([^`]+)`")
+_STEP = re.compile(r"Call to `([^`]+)` failed")
+_NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
+_DECLARED = re.compile(r"depends on `([^`]+)`, but doesn't declare it as a build dependency")
 
 
 def trim_error(stderr: str) -> str:
-    """uv's ``error:`` line and its ``cause:`` chain, in uv's own words, on one line."""
+    """uv's ``error:`` line and its ``cause:`` chain, in uv's own words, on one line; for an sdist whose build
+    failed: the package, the failing step and the last line of its output, with a hint for the known case."""
+    build = _build_failure(stderr)
+    if build is not None:
+        return build
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     parts: list[str] = []
     for line in lines:
@@ -125,23 +175,66 @@ def trim_error(stderr: str) -> str:
     return ": ".join(p.rstrip(".:") for p in parts) + "."
 
 
-def parse_pylock(text: str) -> list[PythonPackage]:
-    """The pinned packages of a PEP 751 lock written by uv."""
+def _build_failure(stderr: str) -> str | None:
+    failed = _BUILD_FAILED.search(stderr)
+    if failed is None:
+        return None
+    package = failed.group(1)
+    step = _STEP.search(stderr)
+    output = []  # the build's own output: the indented lines after uv's "[stderr]" or "[stdout]"
+    inside = False
+    for line in stderr.splitlines():
+        stripped = line.strip()
+        if stripped in ("[stderr]", "[stdout]"):
+            inside = True
+        elif inside and (not line.startswith(" ") or stripped.startswith(("hint:", "error:"))):
+            inside = False
+        elif inside and stripped:
+            output.append(stripped)
+    last = output[-1] if output else "(it printed nothing)"
+    message = f"{package}: building the sdist failed"
+    if step:
+        message += f" in {step.group(1)}"
+    message += f": {last}"
+    missing = _NO_MODULE.search(stderr)
+    if missing:
+        needed = _DECLARED.search(stderr)
+        dist = needed.group(1) if needed else missing.group(1).split(".", 1)[0]
+        name = package.split("==", 1)[0].split("@", 1)[0]
+        message += (f". Hint: {name} imports {missing.group(1)} while it builds (as flash-attn and deepspeed import "
+                    f'torch); declare it: [python] build-dependencies = {{{name} = ["{dist}"]}}')
+    return message + " (envbuild lock -v shows uv's whole output)"
+
+
+def parse_pylock(text: str, *, sources: dict[str, str] | None = None,
+                 local: dict[str, str] | None = None) -> list[PythonPackage]:
+    """The pinned packages of a PEP 751 lock written by uv.  SOURCES: the index each pinned package came from;
+    LOCAL: the spec-relative path of each local archive (uv writes it absolute: it never reaches the lock)."""
     doc = tomllib.loads(text)
+    sources, local = sources or {}, local or {}
     out = []
     for entry in doc.get("packages", []):
         name, version = entry["name"], entry.get("version")
         files = [_file(f) for f in entry.get("wheels", [])]
-        for key in ("sdist", "archive"):
-            if key in entry:
-                files.append(_file(entry[key]))
+        if "sdist" in entry:
+            files.append(_file(entry["sdist"]))
+        direct_url = path = None
+        if "archive" in entry:
+            archive = _file(entry["archive"])
+            if name in local:
+                path = local[name]
+                archive = PythonFile(name=path.rsplit("/", 1)[-1], url=path, hash=archive.hash)
+            else:
+                direct_url = archive.url
+            files.append(archive)
         if version is None or not files or not all(f.hash for f in files):
             source = "a VCS or local directory" if ("vcs" in entry or "directory" in entry) else "a source"
             raise ResolutionError(NAME, f"{name} comes from {source} that has no version or hash; "
                                   "publish it to an index (or a wheel URL) so that it can be locked")
         out.append(PythonPackage(name=name, version=str(version),
                                  hashes=tuple(sorted({f.hash for f in files})),
-                                 files=tuple(sorted(files, key=lambda f: f.name))))
+                                 files=tuple(sorted(files, key=lambda f: f.name)), index=sources.get(name),
+                                 direct_url=direct_url, path=path))
     return sorted(out, key=lambda p: p.name)
 
 

@@ -16,6 +16,7 @@ from envbuild import lockfile
 from envbuild.errors import ConfigError, LockfileError, UnknownLockfileVersion
 from envbuild.lockfile import CondaLock, LockDiff, LockFile, PythonLock
 from envbuild.platforms import PLATFORMS
+from envbuild.resolve.builds import Sdist, check_build_dependencies, refuse, sdists
 from envbuild.resolve.merge import make_consistent, merge
 from envbuild.resolve.target import Options, Resolved, prepare_target, resolve_target, solve_conda
 from envbuild.spec import PYPROJECT, SPEC_FILE, Distro, Spec, load_spec, spec_hash
@@ -35,6 +36,7 @@ class LockResult:
     seconds: float
     warnings: tuple[str, ...] = ()
     stages: tuple[tuple[str, float], ...] = ()  # wall time of each resolver stage (they may overlap)
+    sdists: tuple[Sdist, ...] = ()  # packages compiled from an sdist at install time
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,10 @@ def regenerate_command(spec: Spec, lock_path: Path) -> str:
 
 def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrade: bool = False,
          upgrade_packages: tuple[str, ...] = (), status: Status | None = None,
-         prefer: tuple[tuple[str, str], ...] = ()) -> LockResult:
+         prefer: tuple[tuple[str, str], ...] = (), strict_wheels: bool = False) -> LockResult:
     """Resolve the spec at SPEC_PATH into LOCK_PATH.  The previous lock's pins are kept where the spec allows, unless
-    UPGRADE or UPGRADE_PACKAGES frees them; without a previous lock, PREFER's (name, version) are (envbuild init)."""
+    UPGRADE or UPGRADE_PACKAGES frees them; without a previous lock, PREFER's (name, version) are (envbuild init).
+    STRICT_WHEELS: a package that only an sdist provides is an error (and the old lock stays)."""
     started = time.monotonic()
     spec = load_spec(spec_path)
     path = lock_path_for(spec, lock_path)
@@ -71,6 +74,9 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
         raise LockfileError(str(path), "its directory does not exist")
     if path.is_dir():
         raise LockfileError(str(path), f"is a directory; give the lock's file name (e.g. {path / 'envbuild.lock'})")
+    if spec.python.local_files and not lockfile.is_special(path) and path.parent.resolve() != spec.root.resolve():
+        raise LockfileError(str(path), f"the spec installs local files ({spec.python.local_files[0][1]}, ...), whose "
+                            "paths the lock keeps relative to the spec: write the lock beside the spec")
     status = status or (lambda _msg: nullcontext())
     warnings: list[str] = []
     with lockfile.exclusive(path):
@@ -92,6 +98,10 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
         for result in results.values():
             warnings += result.warnings
         new = merge(spec, results, spec_hash(spec))
+        built = sdists(new)
+        if strict_wheels:
+            refuse(built)
+        check_build_dependencies(new, built)
         if spec.system.insecure_unsigned:
             warnings.append("[system] insecure-unsigned: the apt Release files were taken without checking a "
                             "signature, so nothing vouches for the packages' sha256s (the lock records it)")
@@ -101,7 +111,7 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
                                                                      new.python),
                       system_diff=lockfile.diff_system(previous.system if previous else None, new.system),
                       written=written, created=previous is None, seconds=time.monotonic() - started,
-                      warnings=tuple(warnings), stages=tuple(stages))
+                      warnings=tuple(warnings), stages=tuple(stages), sdists=built)
 
 
 def _resolve_all(spec: Spec, previous: LockFile | None, options: Options,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-LOCK_VERSION = 3  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
+LOCK_VERSION = 4  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
 #                   3: [targets] apt-releases (each apt suite's signed Release: date and signer)
-READABLE_VERSIONS = (1, 2, 3)
+#                   4: [python] indexes and build options; a package's index, direct-url or path
+READABLE_VERSIONS = (1, 2, 3, 4)
 LOCK_FILE = "envbuild.lock"
 
 
@@ -33,6 +34,21 @@ class PythonPackage:
     hashes: tuple[str, ...]  # sorted "sha256:<hex>"
     files: tuple[PythonFile, ...] = ()  # sorted by name; empty when the resolver reports no URLs (pip-tools)
     platforms: tuple[str, ...] = ()  # where it is installed; () = every platform of the lock
+    index: str | None = None  # the named index ([python] indexes) it was pinned to by [python] sources
+    direct_url: str | None = None  # `name @ https://...`: the archive it is installed from, credential-free
+    path: str | None = None  # `name @ ./wheels/x.whl`: the archive, relative to the lock's directory
+
+    @property
+    def built(self) -> bool:
+        """Is it installed from an sdist (built at install time), having no wheel?"""
+        return bool(self.files) and not any(f.name.endswith(".whl") for f in self.files)
+
+
+@dataclass(frozen=True)
+class PythonIndex:
+    name: str
+    url: str  # as the spec writes it: ${VAR} placeholders kept
+    explicit: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,15 @@ class PythonLock:
     packages: tuple[PythonPackage, ...] = ()  # sorted by name (then version)
     version: str | None = None  # the exact interpreter of a view's platform (per target in the file)
     source: str | None = None  # "system" | "image"
+    indexes: tuple[PythonIndex, ...] = ()  # the spec's named indexes, in its order
+    build_dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (sdist, what its build needs), sorted
+    no_build_isolation: tuple[str, ...] = ()
+    build_env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def built_in_environment(self) -> tuple[str, ...]:
+        """The sdists built against the locked environment (its build-dependencies or no-build-isolation)."""
+        return tuple(sorted({name for name, _ in self.build_dependencies} | set(self.no_build_isolation)))
 
     def by_name(self) -> dict[str, PythonPackage]:
         return {p.name: p for p in self.packages}

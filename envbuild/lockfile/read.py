@@ -22,6 +22,7 @@ from envbuild.lockfile.model import (
     Lock,
     LockFile,
     PythonFile,
+    PythonIndex,
     PythonLock,
     PythonPackage,
     SystemPackage,
@@ -89,7 +90,7 @@ def from_raw(raw: dict[str, Any], shown: str = LOCK_FILE) -> LockFile:
         raise MissingLockfileVersion(shown)
     if version == 1 and not isinstance(version, bool):
         return _parse_v1(Table(shown, "", raw))
-    if version in (2, 3) and not isinstance(version, bool):
+    if version in (2, 3, 4) and not isinstance(version, bool):
         return _parse_v2(Table(shown, "", raw), version)
     raise UnknownLockfileVersion(shown, version, LOCK_VERSION)
 
@@ -231,13 +232,31 @@ def _python(py: Table, platforms: list[str]) -> PythonLock:
             files.append(PythonFile(name=f.required("name"), url=f.required("url"), hash=f.required("hash"),
                                     platforms=_platforms(f, platforms)))
             f.done()
+        path = p.string("path")
+        if path is not None and (path.startswith("/") or "\\" in path or ".." in path.split("/")):
+            raise p.error(["path"], f"{path!r} must be relative to the lock's directory, inside it")
         packages.append(PythonPackage(name=p.required("name"), version=p.required("version"),
                                       hashes=p.strings("hashes"), files=tuple(files),
-                                      platforms=_platforms(p, platforms)))
+                                      platforms=_platforms(p, platforms), index=p.string("index"),
+                                      direct_url=p.string("direct-url"), path=path))
         p.done()
+    indexes = []
+    for i in py.tables("indexes"):
+        explicit = i.get("explicit")
+        if not isinstance(explicit, bool):
+            raise i.error(["explicit"], f"must be true or false, not {explicit!r}")
+        indexes.append(PythonIndex(name=i.required("name"), url=i.required("url"), explicit=explicit))
+        i.done()
+    build = py.table("build-dependencies")
+    deps = []
+    for name in sorted(build.raw):
+        deps.append((name, build.strings(name)))
+    env = py.table("build-env")
     python = PythonLock(requested=py.required("requested"), resolver=py.required("resolver"),
                         index_url=py.required("index-url"), extra_index_urls=py.strings("extra-index-urls"),
-                        packages=tuple(packages))
+                        packages=tuple(packages), indexes=tuple(indexes), build_dependencies=tuple(deps),
+                        no_build_isolation=py.strings("no-build-isolation"),
+                        build_env=tuple((k, env.required(k)) for k in sorted(env.raw)))
     py.done()
     return python
 

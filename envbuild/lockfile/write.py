@@ -131,12 +131,33 @@ def _python_table(python: PythonLock, everywhere: set[str]) -> Any:
     py.add("resolver", python.resolver)
     py.add("index-url", python.index_url)
     py.add("extra-index-urls", _string_array(python.extra_index_urls))
+    if python.indexes:
+        indexes = tomlkit.array()
+        for index in python.indexes:
+            inline = tomlkit.inline_table()
+            inline.update({"name": index.name, "url": index.url, "explicit": index.explicit})
+            indexes.append(inline)
+        indexes.multiline(True)
+        py.add("indexes", indexes)
+    if python.build_dependencies:
+        deps = tomlkit.inline_table()
+        deps.update({name: list(reqs) for name, reqs in python.build_dependencies})
+        py.add("build-dependencies", deps)
+    if python.no_build_isolation:
+        py.add("no-build-isolation", _string_array(python.no_build_isolation))
+    if python.build_env:
+        env = tomlkit.inline_table()
+        env.update(dict(python.build_env))
+        py.add("build-env", env)
     packages = tomlkit.aot()
     for pkg in sorted(python.packages, key=lambda p: (p.name, p.version, p.platforms)):
         item = tomlkit.table()
         item.add("name", pkg.name)
         item.add("version", pkg.version)
         _platforms(item, pkg.platforms, everywhere)
+        _add_optional(item, "index", pkg.index)
+        _add_optional(item, "direct-url", pkg.direct_url)
+        _add_optional(item, "path", pkg.path)
         item.add("hashes", _string_array(sorted(pkg.hashes), multiline=True))
         if pkg.files:
             files = tomlkit.array()

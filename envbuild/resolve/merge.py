@@ -60,9 +60,8 @@ def merge(spec: Spec, results: dict[str, Resolved], spec_hash: str) -> LockFile:
             apt_sources=r.system.sources if r.system is not None else None, cuda=r.cuda,
             apt_releases=r.system.releases if r.system is not None else ()))
     any_python = next(iter(results.values())).python
-    python = PythonLock(requested=any_python.requested, resolver=any_python.resolver,
-                        index_url=any_python.index_url, extra_index_urls=any_python.extra_index_urls,
-                        packages=_python_records({p: r.python for p, r in results.items()}, everywhere))
+    python = replace(any_python, version=None, source=None,
+                     packages=_python_records({p: r.python for p, r in results.items()}, everywhere))
     systems = {p: r.system for p, r in results.items() if r.system is not None}
     condas = {p: r.conda for p, r in results.items() if r.conda is not None}
     env = spec.environment
@@ -93,9 +92,11 @@ def _python_records(pins: dict[str, PythonLock], everywhere: set[str]) -> tuple[
     platforms: dict[tuple[str, str], set[str]] = {}
     hashes: dict[tuple[str, str], set[str]] = {}
     files: dict[tuple[str, str], dict[tuple[str, str, str], set[str]]] = {}
+    origin: dict[tuple[str, str], PythonPackage] = {}  # its index, direct URL or path: the same everywhere
     for platform, python in pins.items():
         for package in python.packages:
             key = (package.name, package.version)
+            origin.setdefault(key, package)
             platforms.setdefault(key, set()).add(platform)
             hashes.setdefault(key, set()).update(package.hashes)
             for f in package.files:
@@ -104,7 +105,9 @@ def _python_records(pins: dict[str, PythonLock], everywhere: set[str]) -> tuple[
         name=name, version=version, hashes=tuple(sorted(hashes[(name, version)])),
         files=tuple(PythonFile(n, u, h, _where(where, platforms[(name, version)]))
                     for (n, u, h), where in sorted(files.get((name, version), {}).items())),
-        platforms=_where(platforms[(name, version)], everywhere)) for name, version in sorted(platforms))
+        platforms=_where(platforms[(name, version)], everywhere), index=origin[(name, version)].index,
+        direct_url=origin[(name, version)].direct_url, path=origin[(name, version)].path)
+        for name, version in sorted(platforms))
 
 
 def _conda_records(condas: dict[str, CondaLock], everywhere: set[str]) -> tuple[CondaPackage, ...]:

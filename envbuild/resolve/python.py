@@ -10,9 +10,10 @@ import platform
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from envbuild.errors import UnsupportedTarget
-from envbuild.lockfile import PythonLock, PythonPackage
+from envbuild.lockfile import PythonIndex, PythonLock, PythonPackage
 from envbuild.platforms import PLATFORMS, host
 from envbuild.spec import Distro, Spec, expand_url
 from envbuild.versions import within
@@ -30,6 +31,12 @@ class CompileRequest:
     upgrade_packages: tuple[str, ...] = ()
     network_share: int = 1  # how many resolutions run at once (several platforms): they share the connections
     provided: tuple[tuple[str, str], ...] = ()  # (name, version) the environment has already (from conda)
+    indexes: tuple[tuple[str, str, bool], ...] = ()  # (name, expanded URL, explicit): [python] indexes
+    sources: tuple[tuple[str, str], ...] = ()  # (package, index name)
+    build_dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()  # what an sdist's metadata build needs
+    build_env: tuple[tuple[str, str], ...] = ()
+    root: Path | None = None  # the spec's directory: local archives (`name @ ./x.whl`) are relative to it
+    local_files: tuple[tuple[str, str], ...] = ()  # (package, path relative to ROOT)
 
 
 def python_platform(platform: str, distro: Distro | None) -> str:
@@ -87,8 +94,18 @@ def resolve_python(spec: Spec, platform: str, *, distro: Distro | None, previous
         upgrade_packages=upgrade_packages,
         network_share=network_share,
         provided=provided,
+        indexes=tuple((i.name, expand_url(i.url, f"[python] -> indexes -> {i.name}"), i.explicit)
+                      for i in py.indexes),
+        sources=py.sources,
+        build_dependencies=py.build_dependencies,
+        build_env=py.build_env,
+        root=spec.root,
+        local_files=py.local_files,
     )
     packages = _adapter(py.resolver)(request) if py.requirements else []
     return PythonLock(requested=spec.environment.python, resolver=py.resolver, index_url=py.index_url,
                       extra_index_urls=py.extra_index_urls, packages=tuple(packages), version=exact_python,
-                      source=source if exact_python else None)
+                      source=source if exact_python else None,
+                      indexes=tuple(PythonIndex(i.name, i.url, i.explicit) for i in py.indexes),
+                      build_dependencies=py.build_dependencies, no_build_isolation=py.no_build_isolation,
+                      build_env=py.build_env)

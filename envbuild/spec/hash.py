@@ -36,6 +36,22 @@ def normalized(spec: Spec) -> dict[str, Any]:
     # newer tables join the facts only when a spec uses them, so that older specs keep their hash
     if spec.python.from_conda:
         facts["python"]["from-conda"] = list(spec.python.from_conda)
+    py = spec.python
+    if py.indexes:
+        facts["python"]["indexes"] = [{"name": i.name, "url": i.url, "explicit": i.explicit} for i in py.indexes]
+    if py.sources:
+        facts["python"]["sources"] = dict(py.sources)
+    if py.build_dependencies:
+        facts["python"]["build-dependencies"] = {name: list(reqs) for name, reqs in py.build_dependencies}
+    if py.no_build_isolation:
+        facts["python"]["no-build-isolation"] = list(py.no_build_isolation)
+    if py.build_env:
+        facts["python"]["build-env"] = dict(py.build_env)
+    if py.local_files:  # the files' contents: another wheel at the same path is another environment
+        import hashlib
+
+        facts["python"]["local-files"] = {
+            rel: "sha256:" + hashlib.sha256((spec.root / rel).read_bytes()).hexdigest() for _, rel in py.local_files}
     if spec.system.signed_by is not None:  # the key itself, not its path: another key is another trust
         import hashlib
 

@@ -53,6 +53,15 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class Index:
+    """A named Python index (``[python] indexes``): an explicit one serves only the packages ``sources`` pins to it."""
+
+    name: str
+    url: str  # may hold ${VAR} placeholders; expanded only when resolving
+    explicit: bool = False
+
+
+@dataclass(frozen=True)
 class PythonSpec:
     requirements: tuple[str, ...]  # canonical PEP 508 strings, inline and from requirements files, sorted
     requirements_files: tuple[str, ...] = ()  # as written, relative to the spec
@@ -60,6 +69,17 @@ class PythonSpec:
     extra_index_urls: tuple[str, ...] = ()
     resolver: str = "uv"
     from_conda: tuple[str, ...] = ()  # Python distributions the conda environment provides (the pip layer keeps them)
+    indexes: tuple[Index, ...] = ()  # in the spec's order (uv searches the non-explicit ones first)
+    sources: tuple[tuple[str, str], ...] = ()  # (package, index name): that package only from that index; sorted
+    build_dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (sdist, requirements its build needs); sorted
+    no_build_isolation: tuple[str, ...] = ()  # sdists built in the environment itself at install time; sorted
+    build_env: tuple[tuple[str, str], ...] = ()  # environment of sdist builds; sorted
+    local_files: tuple[tuple[str, str], ...] = ()  # (package, path relative to the spec) of `name @ ./x.whl`
+
+    @property
+    def built_in_environment(self) -> tuple[str, ...]:
+        """The sdists that images build against the locked environment (build-dependencies and no-build-isolation)."""
+        return tuple(sorted({name for name, _ in self.build_dependencies} | set(self.no_build_isolation)))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,24 +11,40 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from envbuild.errors import ConfigError
+from envbuild.spec.builds import local_reference, parse_build, parse_indexes, parse_sources
 from envbuild.spec.model import DEFAULT_INDEX, RESOLVERS, PythonSpec
 from envbuild.spec.urls import check_url
 from envbuild.validate import Table
 
 
 def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
-    t.only("requirements", "requirements-files", "index-url", "extra-index-urls", "resolver", "from-conda")
+    t.only("requirements", "requirements-files", "index-url", "extra-index-urls", "resolver", "from-conda",
+           "indexes", "sources", "build-dependencies", "no-build-isolation", "build-env")
     requirements: dict[str, str] = {}
-    for i, text in enumerate(t.strings("requirements")):
-        req = _parse_requirement(text, lambda problem, i=i: t.error(["requirements", i], problem))
+    local: dict[str, str] = {}
+
+    def add(req: Requirement, error: Callable[[str], ConfigError]) -> None:
+        rel = local_reference(req, root, error)
+        if rel is not None:  # one spelling, relative to the spec: the lock never holds a host path
+            req.url = f"./{rel}"
+            local[req.name] = rel
         requirements[str(req)] = str(req)
+
+    for i, text in enumerate(t.strings("requirements")):
+        def error(problem: str, i: int = i) -> ConfigError:
+            return t.error(["requirements", i], problem)
+
+        add(_parse_requirement(text, error), error)
     files = t.strings("requirements-files")
     for i, rel in enumerate(files):
         file_path = root / rel
         if not file_path.is_file():
             raise t.error(["requirements-files", i], f"{rel}: no such file (paths are relative to {shown})")
+        def file_error(problem: str, i: int = i) -> ConfigError:
+            return t.error(["requirements-files", i], problem)
+
         for req in read_requirements_file(file_path, shown_as=rel):
-            requirements[str(req)] = str(req)
+            add(req, file_error)
     index_url = t.string("index-url", default=DEFAULT_INDEX) or DEFAULT_INDEX
     check_url(index_url, lambda problem: t.error(["index-url"], problem))
     extras = t.strings("extra-index-urls")
@@ -38,8 +54,17 @@ def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
     if resolver not in RESOLVERS:
         raise t.error(["resolver"], f"{resolver!r} is not a resolver (use one of: {', '.join(RESOLVERS)})")
     from_conda = tuple(sorted({canonicalize_name(n) for n in t.strings("from-conda")}))
+    indexes = parse_indexes(t)
+    sources = parse_sources(t, indexes, {canonicalize_name(Requirement(r).name) for r in requirements})
+    build_dependencies, no_build_isolation, build_env = parse_build(t)
+    if resolver != "uv" and (indexes or build_dependencies or no_build_isolation or build_env or local):
+        raise t.error(["resolver"], "indexes, sources, build options and local files are handed to uv; "
+                      'remove resolver = "pip-tools"')
     return PythonSpec(requirements=tuple(sorted(requirements, key=_req_sort_key)), requirements_files=files,
-                      index_url=index_url, extra_index_urls=extras, resolver=resolver, from_conda=from_conda)
+                      index_url=index_url, extra_index_urls=extras, resolver=resolver, from_conda=from_conda,
+                      indexes=indexes, sources=sources, build_dependencies=build_dependencies,
+                      no_build_isolation=no_build_isolation, build_env=build_env,
+                      local_files=tuple(sorted(local.items())))
 
 
 def _req_sort_key(text: str) -> tuple[str, str]:

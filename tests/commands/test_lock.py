@@ -256,10 +256,10 @@ def test_lock_check_compares_the_spec_hash_without_network(tmp_path: Path, index
 
 def test_a_newer_lock_version_is_never_overwritten(tmp_path: Path, index: LocalIndex) -> None:
     write_spec(tmp_path, index.url, ["alpha"])
-    (tmp_path / "envbuild.lock").write_text("version = 4\n")
+    (tmp_path / "envbuild.lock").write_text("version = 99\n")
     done = envbuild("lock", cwd=tmp_path)
-    assert done.returncode == 2 and "lock version 4 is not one this envbuild reads" in done.stderr
-    assert (tmp_path / "envbuild.lock").read_text() == "version = 4\n"
+    assert done.returncode == 2 and "lock version 99 is not one this envbuild reads" in done.stderr
+    assert (tmp_path / "envbuild.lock").read_text() == "version = 99\n"
 
 
 def test_a_corrupt_lock_is_regenerated_with_a_warning(tmp_path: Path, index: LocalIndex) -> None:

@@ -57,7 +57,7 @@ def make_wheel(directory: Path, name: str, version: str, requires: Iterable[str]
 
 
 class LocalIndex(LoopbackServer):
-    """Serves every ``*.whl`` under ROOT as a PEP 503 simple index at ``http://127.0.0.1:PORT/simple/``.
+    """Serves every ``*.whl`` and ``*.tar.gz`` (sdist) under ROOT as a PEP 503 simple index at ``http://127.0.0.1:PORT/simple/``.
 
     ``auth=("user", "pass")`` requires HTTP basic auth; ``hang`` makes every request wait (a stuck index);
     ``requests`` records the paths asked for.
@@ -101,7 +101,7 @@ class LocalIndex(LoopbackServer):
 
     def wheels(self) -> dict[str, list[Path]]:
         out: dict[str, list[Path]] = {}
-        for path in sorted(self.root.glob("*.whl")):
+        for path in sorted([*self.root.glob("*.whl"), *self.root.glob("*.tar.gz")]):
             out.setdefault(canonicalize_name(path.name.split("-")[0]), []).append(path)
         return out
 
@@ -150,3 +150,72 @@ STANDARD = [
 
 def build_standard(directory: Path) -> list[Wheel]:
     return [make_wheel(directory, name, version, requires, tag) for name, version, requires, tag in STANDARD]
+
+
+_BACKEND = '''"""A PEP 517 backend whose build imports {needs}, as flash-attn's setup.py imports torch."""
+import base64, hashlib, os, zipfile
+
+import {needs}
+
+NAME, VERSION = {name!r}, {version!r}
+DIST = NAME.replace("-", "_") + "-" + VERSION
+
+
+def _metadata():
+    return "Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: " + VERSION + "\\nRequires-Dist: {needs}\\n"
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    info = os.path.join(metadata_directory, DIST + ".dist-info")
+    os.makedirs(info)
+    with open(os.path.join(info, "METADATA"), "w") as f:
+        f.write(_metadata())
+    return DIST + ".dist-info"
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    module = "BUILT_AGAINST = %r\\nMAX_JOBS = %r\\n" % ({needs}.__version__, os.environ.get("MAX_JOBS"))
+    files = {{NAME.replace("-", "_") + "/__init__.py": module.encode(),
+             DIST + ".dist-info/METADATA": _metadata().encode(),
+             DIST + ".dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: envbuild-tests\\nRoot-Is-Purelib: true\\n"
+                                         b"Tag: py3-none-any\\n"}}
+
+    def digest(data):
+        return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+    record = "".join("%s,%s,%d\\n" % (p, digest(d), len(d)) for p, d in files.items()) + DIST + ".dist-info/RECORD,,\\n"
+    name = DIST + "-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+        zf.writestr(DIST + ".dist-info/RECORD", record)
+    return name
+'''
+
+
+def make_sdist(directory: Path, name: str, version: str, needs: str) -> Path:
+    """An sdist whose build imports NEEDS (a locked package, as flash-attn imports torch), with dynamic metadata so
+    that a resolver must build it to learn its dependencies.  Its wheel records NEEDS' version and $MAX_JOBS."""
+    import io
+    import tarfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    top = f"{name.replace('-', '_')}-{version}"
+    files = {
+        "pyproject.toml": (f'[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n\n'
+                           f'[project]\nname = "{name}"\nversion = "{version}"\ndynamic = ["dependencies"]\n'),
+        "backend.py": _BACKEND.format(name=name, version=version, needs=needs),
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    }
+    path = directory / f"{top}.tar.gz"
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for rel, text in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(f"{top}/{rel}")
+            info.size, info.mtime, info.mode = len(data), 1577836800, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path

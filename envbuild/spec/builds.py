@@ -1,0 +1,137 @@
+"""The ``[python]`` keys for the packages ML teams actually install: named indexes and the packages pinned to them
+(``indexes``, ``sources``), local wheels (``name @ ./wheels/x.whl``), and sdists that need the environment to build
+(``build-dependencies``, ``no-build-isolation``, ``build-env``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from envbuild.errors import ConfigError
+from envbuild.spec.model import Index
+from envbuild.spec.urls import check_url
+from envbuild.validate import Table
+
+_INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ARCHIVES = (".whl", ".tar.gz", ".zip")
+
+
+def parse_indexes(t: Table) -> tuple[Index, ...]:
+    out: list[Index] = []
+    for item in t.tables("indexes"):
+        item.only("name", "url", "explicit")
+        name = item.required("name")
+        if not _INDEX_NAME.fullmatch(name):
+            raise item.error(["name"], f"{name!r}: use letters, digits, '.', '_' and '-'")
+        if any(i.name == name for i in out):
+            raise item.error(["name"], f"{name!r} is named twice")
+        url = item.required("url")
+        check_url(url, lambda problem, item=item: item.error(["url"], problem))
+        explicit = item.get("explicit")
+        if explicit is not None and not isinstance(explicit, bool):
+            raise item.error(["explicit"], f"must be true or false, not {explicit!r}")
+        out.append(Index(name=name, url=url, explicit=bool(explicit)))
+    return tuple(out)
+
+
+def parse_sources(t: Table, indexes: tuple[Index, ...], requirement_names: set[str]) -> tuple[tuple[str, str], ...]:
+    raw = t.get("sources")
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise t.error(["sources"], 'must be a table of package = "index name", e.g. {torch = "pytorch-cu124"}')
+    known = {i.name for i in indexes}
+    out = {}
+    for package, value in raw.items():
+        index = value["index"] if isinstance(value, dict) and set(value) == {"index"} else value  # uv's spelling
+        if not isinstance(index, str):
+            raise t.error(["sources", package], f'must name an index of [python] indexes, not {index!r}')
+        if index not in known:
+            raise t.error(["sources", package], f"{index!r} is not in [python] indexes "
+                          f"({', '.join(sorted(known)) or 'none is declared'})")
+        name = canonicalize_name(package)
+        if name not in requirement_names:
+            raise t.error(["sources", package], f"{name} is not a requirement of the spec; an index pin applies to "
+                          f'the spec\'s own requirements: add "{name}" to [python] requirements')
+        out[name] = index
+    return tuple(sorted(out.items()))
+
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+def parse_build(t: Table) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...], Pairs]:
+    """``build-dependencies``, ``no-build-isolation`` and ``build-env``, validated and sorted."""
+    deps_raw = t.get("build-dependencies")
+    if deps_raw is not None and not isinstance(deps_raw, dict):
+        raise t.error(["build-dependencies"],
+                      'must be a table of sdist = [requirements], e.g. {flash-attn = ["torch"]}')
+    deps: dict[str, tuple[str, ...]] = {}
+    for package, reqs in (deps_raw or {}).items():
+        if not isinstance(reqs, list) or not reqs or not all(isinstance(r, str) and r.strip() for r in reqs):
+            raise t.error(["build-dependencies", package], f"must be a non-empty list of requirements, not {reqs!r}")
+        parsed = []
+        for i, text in enumerate(reqs):
+            try:
+                req = Requirement(text)
+            except InvalidRequirement as exc:
+                raise t.error(["build-dependencies", package, i],
+                              f"invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
+            if req.url:
+                raise t.error(["build-dependencies", package, i], "a build dependency is a locked package: name it, "
+                              "without a URL")
+            req.name = canonicalize_name(req.name)
+            parsed.append(str(req))
+        deps[canonicalize_name(package)] = tuple(sorted(parsed))
+    isolation = tuple(sorted({canonicalize_name(n) for n in t.strings("no-build-isolation")}))
+    env_raw = t.get("build-env")
+    if env_raw is not None and not isinstance(env_raw, dict):
+        raise t.error(["build-env"], 'must be a table of NAME = "value", e.g. {MAX_JOBS = "4"}')
+    env = []
+    for key, value in sorted((env_raw or {}).items()):
+        if not _ENV_NAME.fullmatch(key):
+            raise t.error(["build-env", key], "is not a valid environment variable name")
+        if not isinstance(value, str):
+            raise t.error(["build-env", key], f'must be a string (quote it: {key} = "{value}")')
+        if any(c in value for c in "\n\r\0"):
+            raise t.error(["build-env", key], "must not contain a newline or NUL")
+        env.append((key, value))
+    return tuple(sorted(deps.items())), isolation, tuple(env)
+
+
+def local_reference(req: Requirement, root: Path, error: Callable[[str], ConfigError]) -> str | None:
+    """For ``name @ ./wheels/x.whl`` (or a ``file:`` URL): the archive's path relative to the spec's directory,
+    checked (inside the project, an existing wheel or sdist); None for a remote URL or no URL at all."""
+    url = req.url
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme and parts.scheme != "file":
+        return None
+    raw = unquote(parts.path) if parts.scheme == "file" else url
+    if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
+        raise error(f"{url}: a file URL on another host cannot be locked")
+    path = Path(raw) if Path(raw).is_absolute() else root / raw
+    project = root.resolve()
+    resolved = path.resolve()
+    try:
+        relative = resolved.relative_to(project)
+    except ValueError:
+        raise error(f"{url}: {resolved} is outside the project ({project}); the lock holds paths relative "
+                    "to the spec, so copy the file below it (e.g. wheels/)") from None
+    if resolved.is_dir():
+        raise error(f"{url}: a directory cannot be locked by hash; build a wheel of it (uv build) and "
+                    "name the wheel")
+    if not resolved.is_file():
+        raise error(f"{url}: no such file")
+    if not resolved.name.endswith(_ARCHIVES):
+        raise error(f"{url}: not a wheel or an sdist ({', '.join(_ARCHIVES)})")
+    if any(c.isspace() for c in relative.as_posix()):
+        raise error(f"{url}: a path with spaces cannot be written in a requirement; rename the file")
+    return relative.as_posix()

@@ -1,0 +1,127 @@
+"""[python] indexes/sources, local and direct archives, and sdists that need a locked package to build: locked
+against real loopback indexes by the real uv."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from envbuild import lockfile
+from tests.conftest import envbuild, write_spec
+from tests.support.pypi import LocalIndex, make_sdist, make_wheel
+
+
+@pytest.fixture
+def pinned(tmp_path: Path) -> Iterator[LocalIndex]:
+    """A second index, as download.pytorch.org/whl/cu124 is: a local-version build, and a beta nobody asked of it."""
+    root = tmp_path / "pinned"
+    with LocalIndex(root) as served:
+        make_wheel(root, "torchy", "1.0+cu124")
+        make_wheel(root, "beta", "7.0")
+        yield served
+
+
+def _append(spec: Path, text: str) -> None:
+    spec.write_text(spec.read_text() + text)
+
+
+def test_a_pinned_package_comes_from_its_index_and_a_same_name_decoy_never_appears(
+        tmp_path: Path, index: LocalIndex, pinned: LocalIndex) -> None:
+    index.publish(make_wheel(tmp_path / "decoy", "torchy", "9.0"), make_wheel(tmp_path / "decoy", "torchy", "1.0"))
+    spec = write_spec(tmp_path / "p", index.url, ["alpha", "beta", "torchy==1.0"])
+    _append(spec, f'indexes = [{{name = "cu124", url = "{pinned.url}", explicit = true}}]\n'
+                  'sources = {torchy = "cu124"}\n')
+    done = envbuild("lock", cwd=spec.parent)
+    assert done.returncode == 0, done.stderr
+    lock = lockfile.read_lock(spec.parent / "envbuild.lock")
+    pins = lock.python.by_name()
+    assert pins["torchy"].version == "1.0+cu124" and pins["torchy"].index == "cu124"
+    assert all(f.url.startswith(pinned.url.removesuffix("/simple")) for f in pins["torchy"].files)
+    assert pins["beta"].version == "1.1" and pins["beta"].index is None  # explicit: the index serves torchy only
+    text = (spec.parent / "envbuild.lock").read_text()
+    assert "torchy-9.0" not in text and "torchy-1.0-py3" not in text and "beta-7.0" not in text
+    assert [(i.name, i.explicit) for i in lock.python.indexes] == [("cu124", True)]
+    assert not any("decoy" in p for p in index.requests if "torchy" in p)
+
+
+def test_a_local_wheel_is_locked_relative_to_the_spec_and_the_lock_moves_with_the_project(
+        tmp_path: Path, index: LocalIndex) -> None:
+    project = tmp_path / "a" / "project"
+    make_wheel(project / "wheels", "six", "1.16.0")
+    spec = write_spec(project, index.url, ["alpha", "six @ ./wheels/six-1.16.0-py3-none-any.whl"])
+    done = envbuild("lock", cwd=project)
+    assert done.returncode == 0, done.stderr
+    text = (project / "envbuild.lock").read_text()
+    six = lockfile.read_lock(project / "envbuild.lock").python.by_name()["six"]
+    assert six.path == "wheels/six-1.16.0-py3-none-any.whl" and six.direct_url is None
+    assert str(tmp_path) not in text and "file:" not in text
+    moved = tmp_path / "elsewhere" / "deeper" / "project"
+    shutil.copytree(project, moved)
+    (moved / "envbuild.lock").unlink()
+    assert envbuild("lock", cwd=moved).returncode == 0
+    assert (moved / "envbuild.lock").read_text() == text
+    assert spec.exists()
+
+
+def test_a_local_file_outside_the_project_is_refused_and_the_lock_kept(tmp_path: Path, index: LocalIndex) -> None:
+    make_wheel(tmp_path / "outside", "six", "1.16.0")
+    spec = write_spec(tmp_path / "p", index.url, ["alpha"])
+    assert envbuild("lock", cwd=spec.parent).returncode == 0
+    before = (spec.parent / "envbuild.lock").read_text()
+    spec.write_text(spec.read_text().replace('["alpha"]', '["alpha", "six @ ../outside/six-1.16.0-py3-none-any.whl"]'))
+    done = envbuild("lock", cwd=spec.parent)
+    assert done.returncode == 2 and "outside the project" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert (spec.parent / "envbuild.lock").read_text() == before
+
+
+def test_a_direct_wheel_url_is_locked_with_its_url_and_hash(tmp_path: Path, index: LocalIndex) -> None:
+    wheel = make_wheel(tmp_path / "release-assets", "flashy", "2.7.0", ["beta"])
+    index.publish(wheel)  # served under /files/, as a release asset would be, and named directly
+    url = f"{index.url.removesuffix('/simple')}/files/{wheel.path.name}"
+    spec = write_spec(tmp_path / "p", index.url, [f"flashy @ {url}"])
+    done = envbuild("lock", cwd=spec.parent)
+    assert done.returncode == 0, done.stderr
+    flashy = lockfile.read_lock(spec.parent / "envbuild.lock").python.by_name()["flashy"]
+    assert flashy.direct_url == url and flashy.hashes == (f"sha256:{wheel.sha256}",)
+
+
+def test_an_sdist_that_imports_a_locked_package_fails_short_with_a_hint_then_locks_once_declared(
+        tmp_path: Path, index: LocalIndex) -> None:
+    index.publish(make_wheel(tmp_path / "w", "torchy", "2.5.1"))
+    make_sdist(index.root, "flashy", "0.1", needs="torchy")
+    spec = write_spec(tmp_path / "p", index.url, ["flashy", "torchy==2.5.1"])
+    done = envbuild("lock", cwd=spec.parent)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and len(line) < 500, line
+    assert "flashy" in line and "No module named 'torchy'" in line
+    assert 'build-dependencies = {flashy = ["torchy"]}' in line
+    verbose = envbuild("lock", "-v", cwd=spec.parent)
+    assert verbose.returncode == 2 and "Traceback (most recent call last)" in verbose.stderr
+    assert not (spec.parent / "envbuild.lock").exists()
+
+    _append(spec, 'build-dependencies = {flashy = ["torchy"]}\nbuild-env = {MAX_JOBS = "2"}\n')
+    done = envbuild("lock", cwd=spec.parent)
+    assert done.returncode == 0, done.stderr
+    assert "sdist    flashy 0.1: built from its sdist at install time, against the locked environment" in done.stdout
+    lock = lockfile.read_lock(spec.parent / "envbuild.lock")
+    assert lock.python.build_dependencies == (("flashy", ("torchy",)),) and lock.python.build_env == (("MAX_JOBS", "2"),)
+    assert lock.python.by_name()["flashy"].built
+
+    kept = (spec.parent / "envbuild.lock").read_text()
+    strict = envbuild("lock", "--strict-wheels", cwd=spec.parent)
+    assert strict.returncode == 2 and "--strict-wheels" in strict.stderr and "flashy 0.1" in strict.stderr
+    assert (spec.parent / "envbuild.lock").read_text() == kept
+
+
+def test_a_build_dependency_that_is_not_locked_is_said_at_lock_time(tmp_path: Path, index: LocalIndex) -> None:
+    index.publish(make_wheel(tmp_path / "w", "torchy", "2.5.1"))
+    make_sdist(index.root, "flashy", "0.1", needs="torchy")
+    spec = write_spec(tmp_path / "p", index.url, ["flashy"])
+    _append(spec, 'build-dependencies = {flashy = ["torchy", "alpha"]}\n')
+    done = envbuild("lock", cwd=spec.parent)
+    assert done.returncode == 2 and "alpha is not in the lock" in done.stderr, done.stderr
