@@ -108,7 +108,6 @@ def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tu
         return EXIT_OK if result.up_to_date else EXIT_DRIFT
 
     from envbuild import progress
-
     from envbuild.errors import ResolutionError
 
     try:

@@ -109,7 +109,8 @@ def test_an_sdist_that_imports_a_locked_package_fails_short_with_a_hint_then_loc
     assert done.returncode == 0, done.stderr
     assert "sdist    flashy 0.1: built from its sdist at install time, against the locked environment" in done.stdout
     lock = lockfile.read_lock(spec.parent / "envbuild.lock")
-    assert lock.python.build_dependencies == (("flashy", ("torchy",)),) and lock.python.build_env == (("MAX_JOBS", "2"),)
+    assert lock.python.build_dependencies == (("flashy", ("torchy",)),)
+    assert lock.python.build_env == (("MAX_JOBS", "2"),)
     assert lock.python.by_name()["flashy"].built
 
     kept = (spec.parent / "envbuild.lock").read_text()
