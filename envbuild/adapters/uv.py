@@ -81,8 +81,9 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
         work = Path(tmp)
         (work / "pyproject.toml").write_text(_project(request), encoding="utf-8")
         (work / "uv.toml").write_text(_settings(request), encoding="utf-8")
-        if request.preferences:
-            (work / OUTPUT).write_text(pylock_text(request.preferences, request.index_url), encoding="utf-8")
+        preferences = [p for p in request.preferences if not (p.direct_url or p.path)]  # a URL is its own pin
+        if preferences:
+            (work / OUTPUT).write_text(pylock_text(preferences, request.index_url), encoding="utf-8")
         provided: list[str] = []
         if request.provided:  # the environment has these (conda's): at that version, and not installed by pip
             (work / "provided.txt").write_text("".join(f"{n}=={v}\n" for n, v in request.provided), encoding="utf-8")
@@ -280,15 +281,39 @@ def installed(python: Path) -> dict[str, str]:
 
 
 def sync(python: Path, requirements_text: str, index_url: str, extra_index_urls: Sequence[str]) -> None:
-    """Make the environment of PYTHON hold exactly the hash-pinned REQUIREMENTS_TEXT (installs and removals)."""
+    """Make the environment of PYTHON hold exactly the hash-pinned REQUIREMENTS_TEXT (installs and removals).
+    Every index is searched for each exact pin; the hashes let only the locked file install."""
     with tempfile.TemporaryDirectory(prefix="envbuild-sync-") as tmp:
         req = Path(tmp) / "requirements.txt"
         req.write_text(requirements_text, encoding="utf-8")
         argv = [binary(), "pip", "sync", str(req), "--python", str(python), "--require-hashes", "--no-config",
                 "--color", "never", "--quiet", *_index_args(index_url, extra_index_urls)]
+        if extra_index_urls:
+            argv += ["--index-strategy", "unsafe-best-match"]
         done = process.run(argv, env={**_env(), "VIRTUAL_ENV": os.fspath(python.parent.parent)})
     if done.returncode != 0:
         raise SyncError(f"uv pip sync failed: {trim_error(done.stderr)}")
+
+
+def build_in_environment(python: Path, requirements_text: str, index_url: str, extra_index_urls: Sequence[str], *,
+                         env: dict[str, str]) -> None:
+    """Build and install the hash-pinned sdists of REQUIREMENTS_TEXT against the environment of PYTHON (no build
+    isolation: they see its locked packages), with ENV ([python] build-env) set for their builds."""
+    with tempfile.TemporaryDirectory(prefix="envbuild-sync-") as tmp:
+        req = Path(tmp) / "requirements.txt"
+        req.write_text(requirements_text, encoding="utf-8")
+        argv = [binary(), "pip", "install", "-r", str(req), "--python", str(python), "--require-hashes", "--no-deps",
+                "--no-build-isolation", "--no-config", "--color", "never", "--quiet",
+                *_index_args(index_url, extra_index_urls)]
+        done = process.run(argv, env={**_env(), **env, "VIRTUAL_ENV": os.fspath(python.parent.parent)})
+    if done.returncode != 0:
+        raise SyncError(f"building {', '.join(_names(requirements_text))} against the environment failed: "
+                        f"{trim_error(done.stderr)}")
+
+
+def _names(requirements_text: str) -> list[str]:
+    return [line.split("==", 1)[0].split(" @ ", 1)[0] for line in requirements_text.splitlines()
+            if line and not line.startswith(("#", "-", " "))]
 
 
 def install_exact(python: Path, requirements_text: str, index_url: str, extra_index_urls: Sequence[str], *,

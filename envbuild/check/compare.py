@@ -79,6 +79,8 @@ def _python(expected: Expected, facts: Facts, out: list[Finding], checked: list[
             out.append(finding("python", name, "missing", version, None))
             continue
         local = _local_install(dist.get("direct_url"))
+        if local and _expected_file(name, dist, expected.get("from_file", {}).get(name)):
+            local = None
         if local:
             out.append(finding("python", name, "changed", version, f"{dist['version']} ({local})"))
         elif not _same_version(version, dist["version"]):
@@ -90,6 +92,20 @@ def _python(expected: Expected, facts: Facts, out: list[Finding], checked: list[
         out.append(finding("python", name, "extra", None, installed[name]["version"]))
     for problem in (facts.get("python") or {}).get("problems", []):
         out.append(finding("python", problem["path"], "unverifiable", None, problem["problem"], severity="warning"))
+
+
+def _expected_file(name: str, dist: dict[str, Any], allowed: str | None) -> bool:
+    """Was DIST installed from the file the lock names (ALLOWED: its name, or "*.whl" for a wheel built from the
+    locked sdist), at the locked version?"""
+    if allowed is None:
+        return False
+    url = str((dist.get("direct_url") or {}).get("url", ""))
+    base = url.rsplit("/", 1)[-1]
+    if not url.startswith("file:") or "vcs_info" in dist["direct_url"] or "dir_info" in dist["direct_url"]:
+        return False
+    if allowed == "*.whl":
+        return base.endswith(".whl") and normalise(base.split("-", 1)[0]) == name
+    return base == allowed
 
 
 def _local_install(direct_url: Any) -> str | None:

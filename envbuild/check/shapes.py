@@ -30,6 +30,7 @@ class Expected(TypedDict):
     distro: str | None  # "debian:12"
     python: str  # the interpreter's exact version (or the requested one, for a lock that has none)
     packages: dict[str, str]  # Python distribution (normalised name) -> version
+    from_file: dict[str, str]  # installed from a file by design: its name, or "*.whl" (a wheel built in the image)
     ignore_extra: list[str]
     system: dict[str, str] | None  # apt package -> version; None: the lock has no apt part
     apt_unsigned: bool  # the lock took its apt sources' Release files unsigned ([system] insecure-unsigned)

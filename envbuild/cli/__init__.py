@@ -196,7 +196,8 @@ def export_command(lock_path: Path | None, platform: str | None, fmt: str, outpu
     path = _default_lock(lock_path)
     source = lockfile.read_lock_text(path)
     whole = lockfile.loads_file(source, shown=str(path))
-    text = export(whole, lockfile.choose_platform(whole, platform, str(path)), fmt, source)
+    text = export(whole, lockfile.choose_platform(whole, platform, str(path)), fmt, source,
+                  local=str(path.parent.resolve()))
     if output is None or str(output) == "-":
         click.echo(text, nl=False)
     else:

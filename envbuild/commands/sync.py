@@ -57,8 +57,13 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
         warnings.append(f"{venv} runs Python {found}; the lock froze Python {lock.python.version} "
                         f"({lock.python.source or 'target'}): the packages are the same, the interpreter is not")
     before = uv.installed(python)
-    uv.sync(python, requirements_text(lock), expand_url(lock.python.index_url, "[python] -> index-url"),
-            [expand_url(u, "[python] -> extra-index-urls") for u in lock.python.extra_index_urls])
+    local = str(lock_path.parent.resolve())
+    built = [p for p in lock.python.packages if p.built and p.name in lock.python.built_in_environment]
+    rest = [p for p in lock.python.packages if p not in built]
+    uv.sync(python, requirements_text(lock, local, rest), *_indexes(lock))
+    if built:  # against the environment just made, as images build them (its torch, not a fresh one)
+        uv.build_in_environment(python, requirements_text(lock, local, built), *_indexes(lock),
+                                env=dict(lock.python.build_env))
     after = uv.installed(python)
     return SyncResult(
         venv=venv,
@@ -101,12 +106,19 @@ def sync_prefix(lock_path: Path, prefix: Path) -> PrefixResult:
     if lock.python.source == "conda" and lock.python.packages:
         python = prefix / "bin" / "python"
         conda_names = {r.split(" ", 1)[0] for r in after}
-        uv.install_exact(python, requirements_text(lock), expand_url(lock.python.index_url, "[python] -> index-url"),
-                         [expand_url(u, "[python] -> extra-index-urls") for u in lock.python.extra_index_urls],
+        uv.install_exact(python, requirements_text(lock, str(lock_path.parent.resolve())), *_indexes(lock),
                          keep=conda_names)
         pip = tuple(f"{p.name}=={p.version}" for p in lock.python.packages)
     return PrefixResult(prefix=prefix, created=created, installed=tuple(sorted(after - before)),
                         removed=tuple(sorted(before - after)), total=len(after), pip=pip)
+
+
+def _indexes(lock: Lock) -> tuple[str, list[str]]:
+    """The index URL and the extra ones (the named indexes of [python] sources among them), credentials expanded."""
+    extras = [expand_url(u, "[python] -> extra-index-urls") for u in lock.python.extra_index_urls]
+    used = {p.index for p in lock.python.packages}
+    extras += [expand_url(i.url, f"[python] -> indexes -> {i.name}") for i in lock.python.indexes if i.name in used]
+    return expand_url(lock.python.index_url, "[python] -> index-url"), extras
 
 
 def _records(prefix: Path) -> set[str]:

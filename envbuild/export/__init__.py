@@ -13,16 +13,17 @@ FORMATS = ("requirements", "pylock", "conda-lock", "explicit", "cyclonedx")
 __all__ = ["FORMATS", "export", "pylock_for", "pylock_text", "requirements_text"]
 
 
-def export(whole: LockFile, platform: str, fmt: str, text: str | None = None) -> str:
+def export(whole: LockFile, platform: str, fmt: str, text: str | None = None, *, local: str | None = None) -> str:
     """The lock (PLATFORM's view, for the formats of one platform) in format FMT.  TEXT: the lock file's text, whose
-    sha256 the SBOM names (default: the lock as envbuild writes it)."""
+    sha256 the SBOM names (default: the lock as envbuild writes it).  LOCAL: the lock's directory, which holds its
+    local archives."""
     if fmt == "conda-lock":
         from envbuild.export.conda import conda_lock_yml
 
         return conda_lock_yml(whole)
     lock = whole.view(platform)
     if fmt == "requirements":
-        return requirements_text(lock)
+        return requirements_text(lock, local)
     if fmt == "pylock":
         return pylock_for(lock)
     if fmt == "cyclonedx":

@@ -60,7 +60,7 @@ def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: P
     lock = lockfile.loads(lock_text, shown=str(lock_path), platform=platform)
     context = build_context(lock, lock_text)
     env = environment(templates)
-    files = plan(lock, lock_text, context, env, fmt)
+    files = plan(lock, lock_text, context, env, fmt, base=lock_path.parent)
     root = out_dir / ".devcontainer" if fmt == "devcontainer" else out_dir
     if out_dir.exists() and not out_dir.is_dir():
         raise RenderError(f"-o {out_dir}: not a directory (render writes a build context: a folder of files)")
@@ -82,8 +82,10 @@ def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: P
     return Rendered(directory=root, build_file=written[0], files=tuple(written))
 
 
-def plan(lock: Lock, lock_text: str, context: dict[str, Any], env: Any, fmt: str) -> dict[str, bytes]:
-    """The files of the context (relative path -> bytes), the build file first."""
+def plan(lock: Lock, lock_text: str, context: dict[str, Any], env: Any, fmt: str, *,
+         base: Path | None = None) -> dict[str, bytes]:
+    """The files of the context (relative path -> bytes), the build file first.  BASE: the lock's directory (which
+    holds the local archives the lock names)."""
     files: dict[str, bytes] = {}
     if fmt == "apptainer":
         files["envbuild.def"] = template(env, "envbuild.def.j2", context).encode()
@@ -97,21 +99,20 @@ def plan(lock: Lock, lock_text: str, context: dict[str, Any], env: Any, fmt: str
             raise RenderError(f"devcontainer.json.j2 did not render to JSON ({exc})") from None
         header = f"// {MARKER} from envbuild.lock; do not edit. Regenerate: envbuild render --format devcontainer\n"
         files = {"devcontainer.json": (header + json.dumps(devcontainer, indent=2) + "\n").encode(), **files}
-    files.update(support_files(lock, lock_text))
+    files.update(support_files(lock, lock_text, base))
     return files
 
 
-def support_files(lock: Lock, lock_text: str) -> dict[str, bytes]:
-    from envbuild.export import requirements_text
+def support_files(lock: Lock, lock_text: str, base: Path | None = None) -> dict[str, bytes]:
     from envbuild.export.sbom import cyclonedx_json
+    from envbuild.render.python import python_files
 
     out = {f"{SUPPORT}/envbuild.lock": lock_text.encode(),
            f"{SUPPORT}/sbom.cdx.json": cyclonedx_json(lock, lock_text).encode(),
            f"{SUPPORT}/envbuild-check.pyz": checker_archive(lock.python.target_version),
            f"{SUPPORT}/envbuild-check": (f'#!/bin/sh\n# {MARKER}: the drift check of this image against its lock.\n'
                                          f'exec {interpreter(lock)} {PREFIX}/envbuild-check.pyz "$@"\n').encode()}
-    if lock.python.packages:
-        out[f"{SUPPORT}/requirements.txt"] = requirements_text(lock).encode()
+    out.update(python_files(lock, base))
     if lock.system is not None and lock.system.packages:
         out[f"{SUPPORT}/apt.sources"] = "".join(f"{line}\n" for line in apt_source_lines(lock)).encode()
         if lock.system.key:

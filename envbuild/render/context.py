@@ -11,6 +11,7 @@ from typing import Any
 from envbuild.errors import RenderError
 from envbuild.lockfile import Lock
 from envbuild.render.names import MARKER, PREFIX, SUPPORT, UID, USER, VENV
+from envbuild.render.python import python_context
 from envbuild.versions import minor
 
 # What a value may look like where it lands.  Anything else is an error naming its key path.
@@ -106,7 +107,8 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
                  "image": f"{base.reference.split('@', 1)[0]}@{base.digest}"},
         "platform": lock.target.platform,
         "python": {"version": python, "command": f"python{minor(python)}", "source": lock.python.source,
-                   "packages": len(lock.python.packages), "venv": not in_conda, "interpreter": interpreter(lock)},
+                   "packages": len(lock.python.packages), "venv": not in_conda, "interpreter": interpreter(lock),
+                   **python_context(lock)},
         "conda": conda,
         "system": [{"name": p.name, "version": p.version, "pin": f"{p.name}={p.version}"} for p in system],
         "snapshot": any("snapshot.debian.org" in line for line in apt_source_lines(lock)),

@@ -126,3 +126,52 @@ def test_a_build_dependency_that_is_not_locked_is_said_at_lock_time(tmp_path: Pa
     _append(spec, 'build-dependencies = {flashy = ["torchy", "alpha"]}\n')
     done = envbuild("lock", cwd=spec.parent)
     assert done.returncode == 2 and "alpha is not in the lock" in done.stderr, done.stderr
+
+
+def test_sync_installs_the_pinned_index_the_local_wheel_and_builds_the_sdist_against_the_venv(
+        tmp_path: Path, index: LocalIndex, pinned: LocalIndex) -> None:
+    index.publish(make_wheel(tmp_path / "decoy", "torchy", "1.0"))
+    make_sdist(index.root, "flashy", "0.1", needs="torchy")
+    project = tmp_path / "p"
+    make_wheel(project / "wheels", "six", "1.16.0")
+    spec = write_spec(project, index.url, ["flashy", "torchy==1.0", "six @ ./wheels/six-1.16.0-py3-none-any.whl"])
+    _append(spec, f'indexes = [{{name = "cu124", url = "{pinned.url}", explicit = true}}]\n'
+                  'sources = {torchy = "cu124"}\nbuild-dependencies = {flashy = ["torchy"]}\n'
+                  'build-env = {MAX_JOBS = "5"}\n')
+    assert envbuild("lock", cwd=project).returncode == 0
+    done = envbuild("sync", "--venv", str(tmp_path / "venv"), cwd=project, timeout=300)
+    assert done.returncode == 0, done.stderr
+    python = tmp_path / "venv" / "bin" / "python"
+    import subprocess
+
+    out = subprocess.run([str(python), "-c", "import flashy, six, torchy; print(flashy.BUILT_AGAINST, flashy.MAX_JOBS,"
+                          " torchy.__version__, six.__version__)"], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1.0+cu124", "5", "1.0+cu124", "1.16.0"]
+    check = envbuild("check", "--python", str(python), cwd=project)
+    assert check.returncode in (0, 1) and check.stdout.startswith("Checked "), check.stderr
+    assert "flashy" not in check.stdout and "six" not in check.stdout and "torchy" not in check.stdout, check.stdout
+
+
+def test_exports_keep_the_index_the_direct_url_and_the_local_path(tmp_path: Path, index: LocalIndex,
+                                                                   pinned: LocalIndex) -> None:
+    import tomllib
+
+    wheel = make_wheel(tmp_path / "assets", "flashy", "2.7.0")
+    index.publish(wheel)
+    url = f"{index.url.removesuffix('/simple')}/files/{wheel.path.name}"
+    project = tmp_path / "p"
+    make_wheel(project / "wheels", "six", "1.16.0")
+    spec = write_spec(project, index.url, [f"flashy @ {url}", "torchy", "six @ ./wheels/six-1.16.0-py3-none-any.whl"])
+    _append(spec, f'indexes = [{{name = "cu124", url = "{pinned.url}", explicit = true}}]\n'
+                  'sources = {torchy = "cu124"}\n')
+    assert envbuild("lock", cwd=project).returncode == 0
+    req = envbuild("export", "--format", "requirements", cwd=project)
+    assert req.returncode == 0, req.stderr
+    assert f"--extra-index-url {pinned.url}" in req.stdout and f"flashy @ {url}" in req.stdout
+    assert f"six @ file://{project.resolve()}/wheels/six-1.16.0-py3-none-any.whl" in req.stdout
+    pylock = envbuild("export", "--format", "pylock", cwd=project)
+    assert pylock.returncode == 0, pylock.stderr
+    packages = {p["name"]: p for p in tomllib.loads(pylock.stdout)["packages"]}
+    assert packages["torchy"]["index"] == pinned.url
+    assert packages["flashy"]["archive"]["url"] == url and "index" not in packages["flashy"]
+    assert packages["six"]["archive"]["path"] == "wheels/six-1.16.0-py3-none-any.whl"

@@ -1,0 +1,91 @@
+"""The Python part of a build context: the hash-pinned requirements, the local archives the lock names (copied in,
+checked against the lock's sha256), and the sdists that images build against the locked environment, each with the
+key of the wheel cache that keeps its built wheel between builds."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from envbuild.errors import RenderError
+from envbuild.lockfile import Lock, PythonPackage
+from envbuild.render.names import PREFIX, SUPPORT
+
+LOCAL = "local"  # the folder of the context (under SUPPORT) and of the image (under PREFIX) with the local archives
+_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*(?:/[A-Za-z0-9_][A-Za-z0-9._+-]*)*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def built_in_environment(lock: Lock) -> list[PythonPackage]:
+    """The sdists of LOCK's platform that are built against the locked environment (not in pip's isolation)."""
+    special = set(lock.python.built_in_environment)
+    return [p for p in lock.python.packages if p.built and p.name in special]
+
+
+def python_files(lock: Lock, base: Path | None) -> dict[str, bytes]:
+    """requirements.txt (what pip installs as it is), sdists/NAME.txt (each sdist built against the environment),
+    and local/PATH (the local archives, from BASE: the lock's directory)."""
+    from envbuild.export import requirements_text
+
+    if not lock.python.packages:
+        return {}
+    image_local = f"{PREFIX}/{LOCAL}"
+    built = built_in_environment(lock)
+    rest = [p for p in lock.python.packages if p not in built]
+    out = {f"{SUPPORT}/requirements.txt": requirements_text(lock, image_local, rest).encode()}
+    for pkg in built:
+        out[f"{SUPPORT}/sdists/{pkg.name}.txt"] = requirements_text(lock, image_local, [pkg]).encode()
+    for pkg in lock.python.packages:
+        if pkg.path:
+            out[f"{SUPPORT}/{LOCAL}/{pkg.path}"] = _local_archive(pkg, base)
+    return out
+
+
+def _local_archive(pkg: PythonPackage, base: Path | None) -> bytes:
+    where = f"[python.packages] -> {pkg.name!r} -> path"
+    if pkg.path is None or not _PATH.fullmatch(pkg.path) or ".." in pkg.path.split("/"):
+        raise RenderError(f"{where}: {pkg.path!r} is not safe to write into a build context")
+    if base is None:
+        raise RenderError(f"{where}: a local archive needs the lock's directory")
+    path = base / pkg.path
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RenderError(f"{where}: {path}: cannot read it ({exc.strerror or exc}); it sits beside the lock, "
+                          "as the spec named it") from None
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    if digest not in pkg.hashes:
+        raise RenderError(f"{where}: {pkg.path} has changed since it was locked (its sha256 is {digest}); run "
+                          "envbuild lock")
+    return data
+
+
+def python_context(lock: Lock) -> dict[str, Any]:
+    """What the templates need of the Python install: local archives to copy, the sdists to build and their
+    cache keys, and the environment of their builds."""
+    env = []
+    for name, value in lock.python.build_env:
+        if not _ENV_NAME.fullmatch(name) or any(c in value for c in "\n\r\0"):
+            raise RenderError(f"[python] -> build-env -> {name}: not safe to write into a build file")
+        env.append((name, value))
+    return {
+        "local": any(p.path for p in lock.python.packages),
+        "sdists": [{"name": p.name, "key": cache_key(lock, p)} for p in built_in_environment(lock)],
+        "build_env": env,
+    }
+
+
+def cache_key(lock: Lock, sdist: PythonPackage) -> str:
+    """The wheel cache's key for SDIST: what its build depends on (the sdist, the interpreter, the platform, the
+    locked versions of its build-dependencies, the build-env), and nothing else, so that a rebuild after an
+    unrelated pin change reuses the wheel, while a new torch builds it again."""
+    from packaging.requirements import Requirement
+
+    pins = lock.python.by_name()
+    needs = sorted(Requirement(r).name for r in dict(lock.python.build_dependencies).get(sdist.name, ()))
+    facts = [f"{sdist.name}=={sdist.version}", *sdist.hashes, lock.python.target_version, lock.target.platform,
+             *(f"{n}=={pins[n].version}" if n in pins else n for n in needs),
+             *(f"{k}={v}" for k, v in lock.python.build_env)]
+    return f"{sdist.name}-{hashlib.sha256(chr(10).join(facts).encode()).hexdigest()[:32]}"
