@@ -1,7 +1,8 @@
 """The CUDA stack of the environment: runtime, cuDNN and NCCL versions, and the lowest driver that runs them.
 
-With ``[cuda] version = "auto"`` the versions come from the pinned ``nvidia-*`` wheels (PyTorch pins them).
-An explicit version must agree with those pins.  ``min-driver`` comes from NVIDIA's published tables, kept
+With ``[cuda] version = "auto"`` the versions come from the pinned ``nvidia-*`` wheels (PyTorch pins them), or
+from a ``+cuXYZ`` local version (torch 2.5.1+cu124, from the PyTorch index) when no such wheel is pinned; the
+two must name the same CUDA major.  An explicit version must agree with those pins.  ``min-driver`` comes from NVIDIA's published tables, kept
 in ``envbuild/data/cuda.toml`` with their sources: the minor-version-compatibility floor of the CUDA
 family, and the driver shipped with that toolkit release.
 """
@@ -20,6 +21,7 @@ from envbuild.lockfile import CondaPackage, CudaLock, PythonPackage
 from envbuild.versions import minor, within
 
 _SUFFIX = re.compile(r"-cu(\d+)$")
+_LOCAL_CUDA = re.compile(r"(?:^|[.])cu(\d{2,3})(?:$|[.])")  # torch 2.5.1+cu124, xformers 0.0.28+cu118.torch2.5
 
 
 class CudaConflict(EnvbuildError):
@@ -48,6 +50,23 @@ def _components(packages: Sequence[PythonPackage], kind: str,
     for record in conda:
         if record.name in conda_names:
             out.append(_Component(f"conda {record.name}", record.version, _conda_major(record, kind)))
+    return out
+
+
+def _local_builds(packages: Sequence[PythonPackage]) -> list[_Component]:
+    """The packages whose local version names the CUDA they were built for (+cu124: CUDA 12.4), as the PyTorch
+    index publishes them; one CUDA for all of them, else an error."""
+    out = []
+    for pkg in packages:
+        local = pkg.version.partition("+")[2]
+        match = _LOCAL_CUDA.search(local)
+        if match:
+            digits = match.group(1)
+            major, minor_ = (digits[:2], digits[2:]) if len(digits) == 3 else (digits[:1], digits[1:])
+            out.append(_Component(f"{pkg.name}=={pkg.version}", f"{int(major)}.{int(minor_)}", int(major)))
+    if len({c.version for c in out}) > 1:
+        raise CudaConflict("the pins are built for different CUDA versions (" + ", ".join(
+            f"{c.package}: CUDA {c.version}" for c in out) + "); take them all from one index (cu124, ...)")
     return out
 
 
@@ -131,6 +150,14 @@ def resolve_cuda(requested: str, packages: Sequence[PythonPackage], image_env: M
     if requested == "none":
         return None, []
     runtimes = _components(packages, "runtime", conda)
+    builds = _local_builds(packages)
+    for build in builds:
+        for runtime_ in runtimes:
+            if runtime_.cuda_major != build.cuda_major:
+                raise CudaConflict(f"{build.package} is built for CUDA {build.version}, but the pins bring CUDA "
+                                   f"runtime {runtime_.version} ({runtime_.package}); take both from one CUDA")
+    if builds and not runtimes:  # older +cuXYZ wheels carry the CUDA libraries inside: the build names the CUDA
+        runtimes = builds[:1]
     cudnns = _components(packages, "cudnn", conda)
     nccls = _components(packages, "nccl", conda)
     from_image = _image_stack(requested, runtimes, cudnns, dict(image_env or {}))

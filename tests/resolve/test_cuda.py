@@ -95,3 +95,23 @@ def test_the_base_images_cuda_describes_the_stack_and_must_agree_with_the_wheels
         resolve_cuda("auto", TORCH_251, {"CUDA_VERSION": "11.8.0"})
     with pytest.raises(CudaConflict, match=r"nvidia-cudnn-cu11==8\.9\.2\.26 is cuDNN for CUDA 11, but the base image"):
         resolve_cuda("auto", [pkg("nvidia-cudnn-cu11", "8.9.2.26")], {"CUDA_VERSION": "12.4.1"})
+
+
+def test_a_cuda_local_version_agrees_with_the_runtime_wheels() -> None:
+    pins = [pkg("torch", "2.5.1+cu124"), *TORCH_251[1:]]
+    lock, _ = resolve_cuda("auto", pins)
+    assert lock is not None and lock.runtime == "12.4.127"
+    with pytest.raises(CudaConflict, match=r"torch==2.5.1\+cu118 is built for CUDA 11.8, but the pins bring CUDA "
+                                           r"runtime 12.4.127"):
+        resolve_cuda("auto", [pkg("torch", "2.5.1+cu118"), *TORCH_251[1:]])
+
+
+def test_a_cuda_local_version_alone_names_the_cuda() -> None:
+    lock, _ = resolve_cuda("auto", [pkg("torch", "2.0.1+cu118"), pkg("xformers", "0.0.22+cu118.torch2.0"),
+                                    pkg("numpy", "1.26.4")])
+    assert lock is not None and lock.runtime == "11.8" and lock.min_driver == "450.80.02"
+    assert resolve_cuda("auto", [pkg("torch", "2.5.1+cpu")]) == (None, [])
+    with pytest.raises(CudaConflict, match="built for different CUDA versions"):
+        resolve_cuda("auto", [pkg("torch", "2.5.1+cu124"), pkg("torchvision", "0.20.1+cu121")])
+    with pytest.raises(CudaConflict, match=r"\[cuda\] version = '12.4'"):
+        resolve_cuda("12.4", [pkg("torch", "2.0.1+cu118")])
