@@ -2,8 +2,8 @@
 
 With ``[cuda] version = "auto"`` the versions come from the pinned ``nvidia-*`` wheels (PyTorch pins them), or
 from a ``+cuXYZ`` local version (torch 2.5.1+cu124, from the PyTorch index) when no such wheel is pinned; the
-two must name the same CUDA major.  An explicit version must agree with those pins.  ``min-driver`` comes from NVIDIA's published tables, kept
-in ``envbuild/data/cuda.toml`` with their sources: the minor-version-compatibility floor of the CUDA
+two must name the same CUDA major.  An explicit version must agree with those pins.  ``min-driver`` comes from
+NVIDIA's published tables, kept in ``envbuild/data/cuda.toml`` with their sources: the minor-version-compatibility floor of the CUDA
 family, and the driver shipped with that toolkit release.
 """
 
@@ -68,6 +68,19 @@ def _local_builds(packages: Sequence[PythonPackage]) -> list[_Component]:
         raise CudaConflict("the pins are built for different CUDA versions (" + ", ".join(
             f"{c.package}: CUDA {c.version}" for c in out) + "); take them all from one index (cu124, ...)")
     return out
+
+
+def _runtimes(packages: Sequence[PythonPackage], conda: Sequence[CondaPackage]) -> list[_Component]:
+    """The runtime wheels (and conda packages), checked against the +cuXYZ builds; without any, the build's CUDA
+    (older +cuXYZ wheels carry the CUDA libraries inside)."""
+    runtimes = _components(packages, "runtime", conda)
+    builds = _local_builds(packages)
+    for build in builds:
+        for runtime in runtimes:
+            if runtime.cuda_major != build.cuda_major:
+                raise CudaConflict(f"{build.package} is built for CUDA {build.version}, but the pins bring CUDA "
+                                   f"runtime {runtime.version} ({runtime.package}); take both from one CUDA")
+    return runtimes or builds[:1]
 
 
 def _conda_major(record: CondaPackage, kind: str) -> int:
@@ -149,15 +162,7 @@ def resolve_cuda(requested: str, packages: Sequence[PythonPackage], image_env: M
     """
     if requested == "none":
         return None, []
-    runtimes = _components(packages, "runtime", conda)
-    builds = _local_builds(packages)
-    for build in builds:
-        for runtime_ in runtimes:
-            if runtime_.cuda_major != build.cuda_major:
-                raise CudaConflict(f"{build.package} is built for CUDA {build.version}, but the pins bring CUDA "
-                                   f"runtime {runtime_.version} ({runtime_.package}); take both from one CUDA")
-    if builds and not runtimes:  # older +cuXYZ wheels carry the CUDA libraries inside: the build names the CUDA
-        runtimes = builds[:1]
+    runtimes = _runtimes(packages, conda)
     cudnns = _components(packages, "cudnn", conda)
     nccls = _components(packages, "nccl", conda)
     from_image = _image_stack(requested, runtimes, cudnns, dict(image_env or {}))
