@@ -3,8 +3,8 @@
 With ``[cuda] version = "auto"`` the versions come from the pinned ``nvidia-*`` wheels (PyTorch pins them), or
 from a ``+cuXYZ`` local version (torch 2.5.1+cu124, from the PyTorch index) when no such wheel is pinned; the
 two must name the same CUDA major.  An explicit version must agree with those pins.  ``min-driver`` comes from
-NVIDIA's published tables, kept in ``envbuild/data/cuda.toml`` with their sources: the minor-version-compatibility floor of the CUDA
-family, and the driver shipped with that toolkit release.
+NVIDIA's published tables, kept in ``envbuild/data/cuda.toml`` with their sources: the minor-version-compatibility
+floor of the CUDA family, and the driver shipped with that toolkit release.
 """
 
 from __future__ import annotations
