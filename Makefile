@@ -59,6 +59,7 @@ bench: venv
 	$(BIN)/python bench/signatures.py
 	$(BIN)/python bench/diff.py
 	$(BIN)/python bench/build.py
+	$(BIN)/python bench/sdists.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results

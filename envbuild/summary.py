@@ -43,7 +43,8 @@ def _print_sdists(outcome: LockResult) -> None:
                "when installed: slower image builds, a compiler (and for GPU kernels CUDA's nvcc) in the build, and "
                "binaries that depend on that toolchain; `envbuild lock --strict-wheels` refuses sdists")
     if isolated:
-        click.echo(f"  note: if {', '.join(isolated)} import torch (or another locked package) to build, declare it: "
+        verb = "imports" if len(isolated) == 1 else "import"
+        click.echo(f"  note: if {', '.join(isolated)} {verb} torch (or another locked package) to build, declare it: "
                    f'[python] build-dependencies = {{{isolated[0]} = ["torch"]}}')
 
 

@@ -178,6 +178,8 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    import time
+    time.sleep({build_seconds})  # what compiling takes (a CUDA extension: minutes)
     module = "BUILT_AGAINST = %r\\nMAX_JOBS = %r\\n" % ({needs}.__version__, os.environ.get("MAX_JOBS"))
     files = {{NAME.replace("-", "_") + "/__init__.py": module.encode(),
              DIST + ".dist-info/METADATA": _metadata().encode(),
@@ -197,9 +199,10 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 '''
 
 
-def make_sdist(directory: Path, name: str, version: str, needs: str) -> Path:
+def make_sdist(directory: Path, name: str, version: str, needs: str, *, build_seconds: float = 0) -> Path:
     """An sdist whose build imports NEEDS (a locked package, as flash-attn imports torch), with dynamic metadata so
-    that a resolver must build it to learn its dependencies.  Its wheel records NEEDS' version and $MAX_JOBS."""
+    that a resolver must build it to learn its dependencies.  Its wheel records NEEDS' version and $MAX_JOBS; building
+    it takes BUILD_SECONDS (a stand-in for compiling)."""
     import io
     import tarfile
 
@@ -208,7 +211,7 @@ def make_sdist(directory: Path, name: str, version: str, needs: str) -> Path:
     files = {
         "pyproject.toml": (f'[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n\n'
                            f'[project]\nname = "{name}"\nversion = "{version}"\ndynamic = ["dependencies"]\n'),
-        "backend.py": _BACKEND.format(name=name, version=version, needs=needs),
+        "backend.py": _BACKEND.format(name=name, version=version, needs=needs, build_seconds=build_seconds),
         "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
     }
     path = directory / f"{top}.tar.gz"
