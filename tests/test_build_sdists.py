@@ -1,6 +1,6 @@
 """The packages ML teams install, in a real image build: an sdist that imports a locked package while it builds
 (as flash-attn imports torch) is compiled against the locked environment, a local wheel is copied in from the
-project, and a rebuild after an unrelated pin change reuses the built wheel from the cache mount.
+project, a git requirement is built at its locked commit (from a loopback git server), and a rebuild after an unrelated pin change reuses the built wheel from the cache mount.
 
 Marked docker and network (python3.11-venv comes from deb.debian.org in the build); each skips with the reason.
 """
@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import envbuild, skip_unless_reachable
 from tests.support.pypi import LocalIndex, make_sdist, make_wheel
+from tests.support.vcs import GitServer
 
 MIRROR = "http://deb.debian.org/debian"
 SIX = "six-1.16.0-py3-none-any.whl"
@@ -24,7 +25,7 @@ REUSED = "envbuild: flashy: the wheel built before (/root/.cache/envbuild-wheels
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
 
-def _spec(directory: Path, base: str, index: LocalIndex, alpha: str) -> None:
+def _spec(directory: Path, base: str, index: LocalIndex, alpha: str, git: str) -> None:
     (directory / "envbuild.toml").write_text(f"""
 [environment]
 name = "sdists"
@@ -34,9 +35,11 @@ python = "3.11"
 
 [system]
 mirror = "{MIRROR}"
+packages = ["git"]
 
 [python]
-requirements = {json.dumps(["flashy", "torchy==2.5.1", f"alpha=={alpha}", "six @ ./wheels/" + SIX])}
+requirements = {json.dumps(["flashy", "torchy==2.5.1", f"alpha=={alpha}", "six @ ./wheels/" + SIX,
+                            f"gitpkg @ git+{git}@v0.3"])}
 index-url = "{index.url}"
 build-dependencies = {{flashy = ["torchy"]}}
 build-env = {{MAX_JOBS = "3"}}
@@ -54,7 +57,13 @@ def test_an_sdist_builds_against_the_locked_environment_and_its_wheel_is_reused(
     make_sdist(index.root, "flashy", "0.1", needs="torchy")
     project = tmp_path / "project"
     make_wheel(project / "wheels", "six", "1.16.0")
-    _spec(project, python_base_image, index, "1.0")
+    with GitServer(tmp_path / "git") as server:
+        server.publish("gitpkg", "0.3")
+        _built(project, index, python_base_image, docker_engine, server.url("gitpkg"))
+
+
+def _built(project: Path, index: LocalIndex, python_base_image: str, docker_engine: Any, git: str) -> None:
+    _spec(project, python_base_image, index, "1.0", git)
     locked = envbuild("lock", cwd=project, timeout=300)
     assert locked.returncode == 0, locked.stderr
     assert "flashy 0.1: built from its sdist at install time, against the locked environment" in locked.stdout
@@ -65,11 +74,11 @@ def test_an_sdist_builds_against_the_locked_environment_and_its_wheel_is_reused(
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Verified: OK:" in first.stderr
     # built against the locked torchy (2.5.1, not the index's newest), with build-env's MAX_JOBS
-    assert _run("envbuild-sdists:1", docker_engine, "import flashy, six; print(flashy.BUILT_AGAINST, flashy.MAX_JOBS,"
-                                                    " six.__version__)").split() == ["2.5.1", "3", "1.16.0"]
+    assert _run("envbuild-sdists:1", docker_engine, "import flashy, gitpkg, six; print(flashy.BUILT_AGAINST, "
+                "flashy.MAX_JOBS, six.__version__, gitpkg.FROM_GIT)").split() == ["2.5.1", "3", "1.16.0", "True"]
     assert REUSED not in first.stderr
 
-    _spec(project, python_base_image, index, "1.1")  # an unrelated pin change
+    _spec(project, python_base_image, index, "1.1", git)  # an unrelated pin change
     assert envbuild("lock", cwd=project, timeout=300).returncode == 0
     started = time.monotonic()
     second = envbuild("build", "-t", "envbuild-sdists:2", cwd=project, timeout=600)

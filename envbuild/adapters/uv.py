@@ -216,6 +216,11 @@ def parse_pylock(text: str, *, sources: dict[str, str] | None = None,
     out = []
     for entry in doc.get("packages", []):
         name, version = entry["name"], entry.get("version")
+        vcs = entry.get("vcs")
+        if vcs and version is not None and vcs.get("commit-id"):  # the commit is the identity a hash would be
+            url = f"{vcs['type']}+{strip_credentials(vcs['url'])}@{vcs['commit-id']}"
+            out.append(PythonPackage(name=name, version=str(version), hashes=(), index=sources.get(name), vcs=url))
+            continue
         files = [_file(f) for f in entry.get("wheels", [])]
         if "sdist" in entry:
             files.append(_file(entry["sdist"]))
@@ -229,9 +234,9 @@ def parse_pylock(text: str, *, sources: dict[str, str] | None = None,
                 direct_url = archive.url
             files.append(archive)
         if version is None or not files or not all(f.hash for f in files):
-            source = "a VCS or local directory" if ("vcs" in entry or "directory" in entry) else "a source"
-            raise ResolutionError(NAME, f"{name} comes from {source} that has no version or hash; "
-                                  "publish it to an index (or a wheel URL) so that it can be locked")
+            source = "a local directory" if "directory" in entry else "a source"
+            raise ResolutionError(NAME, f"{name} comes from {source} that has no version or hash; build a wheel of "
+                                  "it and name that (`name @ ./wheels/x.whl`), or publish it to an index")
         out.append(PythonPackage(name=name, version=str(version),
                                  hashes=tuple(sorted({f.hash for f in files})),
                                  files=tuple(sorted(files, key=lambda f: f.name)), index=sources.get(name),
@@ -296,15 +301,15 @@ def sync(python: Path, requirements_text: str, index_url: str, extra_index_urls:
 
 
 def build_in_environment(python: Path, requirements_text: str, index_url: str, extra_index_urls: Sequence[str], *,
-                         env: dict[str, str]) -> None:
-    """Build and install the hash-pinned sdists of REQUIREMENTS_TEXT against the environment of PYTHON (no build
-    isolation: they see its locked packages), with ENV ([python] build-env) set for their builds."""
+                         env: dict[str, str], hashed: bool = True, isolated: bool = False) -> None:
+    """Build and install the sdists (or VCS checkouts, not HASHED) of REQUIREMENTS_TEXT for PYTHON after the rest:
+    not ISOLATED, against its environment (they see its locked packages); with ENV ([python] build-env) set."""
     with tempfile.TemporaryDirectory(prefix="envbuild-sync-") as tmp:
         req = Path(tmp) / "requirements.txt"
         req.write_text(requirements_text, encoding="utf-8")
-        argv = [binary(), "pip", "install", "-r", str(req), "--python", str(python), "--require-hashes", "--no-deps",
-                "--no-build-isolation", "--no-config", "--color", "never", "--quiet",
-                *_index_args(index_url, extra_index_urls)]
+        argv = [binary(), "pip", "install", "-r", str(req), "--python", str(python), "--no-deps",
+                "--no-config", "--color", "never", "--quiet", *_index_args(index_url, extra_index_urls),
+                *(["--require-hashes"] if hashed else []), *([] if isolated else ["--no-build-isolation"])]
         done = process.run(argv, env={**_env(), **env, "VIRTUAL_ENV": os.fspath(python.parent.parent)})
     if done.returncode != 0:
         raise SyncError(f"building {', '.join(_names(requirements_text))} against the environment failed: "

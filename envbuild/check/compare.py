@@ -99,11 +99,14 @@ def _expected_file(name: str, dist: dict[str, Any], allowed: str | None) -> bool
     locked sdist), at the locked version?"""
     if allowed is None:
         return False
-    url = str((dist.get("direct_url") or {}).get("url", ""))
+    direct = dist.get("direct_url") or {}
+    url = str(direct.get("url", ""))
     base = url.rsplit("/", 1)[-1]
-    if not url.startswith("file:") or "vcs_info" in dist["direct_url"] or "dir_info" in dist["direct_url"]:
+    if allowed.startswith("vcs:") and "vcs_info" in direct:  # a checkout: of the locked commit
+        return bool((direct.get("vcs_info") or {}).get("commit_id") == allowed[len("vcs:"):])
+    if not url.startswith("file:") or "vcs_info" in direct or "dir_info" in direct:
         return False
-    if allowed == "*.whl":
+    if allowed == "*.whl" or allowed.startswith("vcs:"):  # a wheel built from the sdist or the checkout
         return base.endswith(".whl") and normalise(base.split("-", 1)[0]) == name
     return base == allowed
 

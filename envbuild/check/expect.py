@@ -65,9 +65,10 @@ def from_lock(lock: Lock) -> Expected:
         "python": lock.python.target_version,
         "packages": {p.name: p.version for p in lock.python.packages},
         # installed from a file by design: a local archive (its name), an sdist built in the image ("*.whl": a wheel
-        # of it, built there); any other install from a file is a departure
-        "from_file": {p.name: (p.path.rsplit("/", 1)[-1] if p.path else "*.whl") for p in lock.python.packages
-                      if p.path or (p.built and p.name in lock.python.built_in_environment)},
+        # of it, built there), a git checkout ("vcs:COMMIT", or its wheel); any other install from a file departs
+        "from_file": {p.name: (p.path.rsplit("/", 1)[-1] if p.path else f"vcs:{p.vcs.rpartition('@')[2]}" if p.vcs
+                               else "*.whl") for p in lock.python.built_apart() + tuple(
+                                   q for q in lock.python.packages if q.path)},
         "ignore_extra": list(lock.ignore_extra),
         "system": {p.name: p.version for p in lock.system.packages} if lock.system is not None else None,
         "apt_unsigned": lock.system is not None and lock.system.unsigned,

@@ -11,6 +11,7 @@ from typing import Any
 from envbuild import lockfile
 from envbuild.errors import SyncError, UnsupportedTarget
 from envbuild.export import requirements_text
+from envbuild.export.python import vcs_text
 from envbuild.lockfile import Lock
 from envbuild.platforms import host
 from envbuild.spec import expand_url
@@ -58,12 +59,14 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
                         f"({lock.python.source or 'target'}): the packages are the same, the interpreter is not")
     before = uv.installed(python)
     local = str(lock_path.parent.resolve())
-    built = [p for p in lock.python.packages if p.built and p.name in lock.python.built_in_environment]
-    rest = [p for p in lock.python.packages if p not in built]
-    uv.sync(python, requirements_text(lock, local, rest), *_indexes(lock))
-    if built:  # against the environment just made, as images build them (its torch, not a fresh one)
-        uv.build_in_environment(python, requirements_text(lock, local, built), *_indexes(lock),
-                                env=dict(lock.python.build_env))
+    built = lock.python.built_apart()
+    uv.sync(python, requirements_text(lock, local, [p for p in lock.python.packages if p not in built]),
+            *_indexes(lock))
+    special = set(lock.python.built_in_environment)
+    for pkg in built:  # against the environment just made, as images build them (its torch, not a fresh one)
+        text = vcs_text(lock, [pkg]) if pkg.vcs else requirements_text(lock, local, [pkg])
+        uv.build_in_environment(python, text, *_indexes(lock), env=dict(lock.python.build_env),
+                                hashed=not pkg.vcs, isolated=pkg.name not in special)
     after = uv.installed(python)
     return SyncResult(
         venv=venv,

@@ -27,17 +27,33 @@ def requirements_text(lock: Lock, local: str | None = None, packages: Sequence[P
         f"--index-url {lock.python.index_url}",
         *(f"--extra-index-url {url}" for url in extra),
     ]
+    checkouts = [p for p in packages if p.vcs]
     for pkg in packages:
+        if pkg.vcs:
+            continue
         if not pkg.hashes:
             raise ExportError(f"{pkg.name} has no hash in the lock; re-lock it")
         lines.append(f"{requirement_line(pkg, local)} \\")
         lines += [f"    --hash={h} \\" for h in pkg.hashes[:-1]]
         lines.append(f"    --hash={pkg.hashes[-1]}")
+    if checkouts:  # pip's hash-checking mode refuses a line without a hash: these are installed on their own
+        lines += ["# From git, locked to a commit (no hash to check): install them after the above, with",
+                  "#   pip install --no-deps -r <(grep '^# vcs: ' THIS_FILE | cut -c8-)",
+                  *(f"# vcs: {requirement_line(p, local)}" for p in checkouts)]
+    return "\n".join(lines) + "\n"
+
+
+def vcs_text(lock: Lock, packages: Sequence[PythonPackage]) -> str:
+    """A requirements.txt of the VCS checkouts among PACKAGES (no hashes: each is locked to its commit)."""
+    lines = [f"--index-url {lock.python.index_url}", *(f"--extra-index-url {u}" for u in lock.python.extra_index_urls)]
+    lines += [requirement_line(p, None) for p in packages if p.vcs]
     return "\n".join(lines) + "\n"
 
 
 def requirement_line(pkg: PythonPackage, local: str | None) -> str:
-    """``name==version``, or ``name @ URL`` for a direct URL or a local archive (found under LOCAL)."""
+    """``name==version``, or ``name @ URL`` for a direct URL, a VCS commit or a local archive (found under LOCAL)."""
+    if pkg.vcs:
+        return f"{pkg.name} @ {pkg.vcs}"
     if pkg.direct_url:
         return f"{pkg.name} @ {pkg.direct_url}"
     if pkg.path:
@@ -48,7 +64,7 @@ def requirement_line(pkg: PythonPackage, local: str | None) -> str:
 
 
 def pylock_for(lock: Lock) -> str:
-    missing = [p.name for p in lock.python.packages if not p.files]
+    missing = [p.name for p in lock.python.packages if not p.files and not p.vcs]
     if missing:
         raise ExportError(
             f"the lock records no file URLs for {', '.join(missing[:5])} (resolver "
@@ -86,6 +102,12 @@ def pylock_text(packages: Sequence[PythonPackage], index_url: str, *, environmen
         entry = tomlkit.table()
         entry.add("name", pkg.name)
         entry.add("version", pkg.version)
+        if pkg.vcs:
+            kind, _, rest = pkg.vcs.partition("+")
+            url, _, commit = rest.rpartition("@")
+            entry.add("vcs", {"type": kind, "url": url, "commit-id": commit})
+            entries.append(entry)
+            continue
         if pkg.direct_url or pkg.path:
             archive = tomlkit.inline_table()
             archive.update({"url": pkg.direct_url} if pkg.direct_url else {"path": pkg.path})

@@ -37,11 +37,12 @@ class PythonPackage:
     index: str | None = None  # the named index ([python] indexes) it was pinned to by [python] sources
     direct_url: str | None = None  # `name @ https://...`: the archive it is installed from, credential-free
     path: str | None = None  # `name @ ./wheels/x.whl`: the archive, relative to the lock's directory
+    vcs: str | None = None  # `name @ git+URL@REF`: "git+URL@COMMIT", credential-free (no hash: the commit is its id)
 
     @property
     def built(self) -> bool:
-        """Is it installed from an sdist (built at install time), having no wheel?"""
-        return bool(self.files) and not any(f.name.endswith(".whl") for f in self.files)
+        """Is it built at install time (an sdist and no wheel, or a VCS checkout)?"""
+        return self.vcs is not None or (bool(self.files) and not any(f.name.endswith(".whl") for f in self.files))
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,12 @@ class PythonLock:
     def built_in_environment(self) -> tuple[str, ...]:
         """The sdists built against the locked environment (its build-dependencies or no-build-isolation)."""
         return tuple(sorted({name for name, _ in self.build_dependencies} | set(self.no_build_isolation)))
+
+    def built_apart(self) -> tuple[PythonPackage, ...]:
+        """What installers build in a step of its own, once the rest is installed: the sdists built against the
+        locked environment, and the VCS checkouts (no hash, so not in a hash-checked requirements file)."""
+        special = set(self.built_in_environment)
+        return tuple(p for p in self.packages if p.vcs or (p.built and p.name in special))
 
     def by_name(self) -> dict[str, PythonPackage]:
         return {p.name: p for p in self.packages}

@@ -238,7 +238,7 @@ def _python(py: Table, platforms: list[str]) -> PythonLock:
         packages.append(PythonPackage(name=p.required("name"), version=p.required("version"),
                                       hashes=p.strings("hashes"), files=tuple(files),
                                       platforms=_platforms(p, platforms), index=p.string("index"),
-                                      direct_url=p.string("direct-url"), path=path))
+                                      direct_url=p.string("direct-url"), path=path, vcs=p.string("vcs")))
         p.done()
     indexes = []
     for i in py.tables("indexes"):

@@ -158,6 +158,7 @@ def _python_table(python: PythonLock, everywhere: set[str]) -> Any:
         _add_optional(item, "index", pkg.index)
         _add_optional(item, "direct-url", pkg.direct_url)
         _add_optional(item, "path", pkg.path)
+        _add_optional(item, "vcs", pkg.vcs)
         item.add("hashes", _string_array(sorted(pkg.hashes), multiline=True))
         if pkg.files:
             files = tomlkit.array()

@@ -18,25 +18,21 @@ _PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*(?:/[A-Za-z0-9_][A-Za-z0-9._+-]
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def built_in_environment(lock: Lock) -> list[PythonPackage]:
-    """The sdists of LOCK's platform that are built against the locked environment (not in pip's isolation)."""
-    special = set(lock.python.built_in_environment)
-    return [p for p in lock.python.packages if p.built and p.name in special]
-
-
 def python_files(lock: Lock, base: Path | None) -> dict[str, bytes]:
     """requirements.txt (what pip installs as it is), sdists/NAME.txt (each sdist built against the environment),
     and local/PATH (the local archives, from BASE: the lock's directory)."""
     from envbuild.export import requirements_text
+    from envbuild.export.python import vcs_text
 
     if not lock.python.packages:
         return {}
     image_local = f"{PREFIX}/{LOCAL}"
-    built = built_in_environment(lock)
+    built = lock.python.built_apart()
     rest = [p for p in lock.python.packages if p not in built]
     out = {f"{SUPPORT}/requirements.txt": requirements_text(lock, image_local, rest).encode()}
     for pkg in built:
-        out[f"{SUPPORT}/sdists/{pkg.name}.txt"] = requirements_text(lock, image_local, [pkg]).encode()
+        text = vcs_text(lock, [pkg]) if pkg.vcs else requirements_text(lock, image_local, [pkg])
+        out[f"{SUPPORT}/sdists/{pkg.name}.txt"] = text.encode()
     for pkg in lock.python.packages:
         if pkg.path:
             out[f"{SUPPORT}/{LOCAL}/{pkg.path}"] = _local_archive(pkg, base)
@@ -70,11 +66,27 @@ def python_context(lock: Lock) -> dict[str, Any]:
         if not _ENV_NAME.fullmatch(name) or any(c in value for c in "\n\r\0"):
             raise RenderError(f"[python] -> build-env -> {name}: not safe to write into a build file")
         env.append((name, value))
+    built = lock.python.built_apart()
+    if any(p.vcs for p in built):
+        _need_git(lock, next(p for p in built if p.vcs))
+    special = set(lock.python.built_in_environment)
     return {
         "local": any(p.path for p in lock.python.packages),
-        "sdists": [{"name": p.name, "key": cache_key(lock, p)} for p in built_in_environment(lock)],
+        "sdists": [{"name": p.name, "key": cache_key(lock, p),
+                    "flags": " ".join((["--require-hashes"] if not p.vcs else []) +
+                                      (["--no-build-isolation"] if p.name in special else []))} for p in built],
         "build_env": env,
     }
+
+
+def _need_git(lock: Lock, pkg: PythonPackage) -> None:
+    """pip checks a VCS requirement out with git, in the image."""
+    have = {p.name for p in lock.system.packages} if lock.system is not None else set()
+    if lock.base_image is not None and lock.base_image.packages:
+        have |= {name for name, _ in lock.base_image.packages}
+    if "git" not in have:
+        raise RenderError(f"[python.packages] -> {pkg.name!r}: it is installed from git ({pkg.vcs}), so the image "
+                          'needs git: add "git" to [system] packages and run envbuild lock')
 
 
 def cache_key(lock: Lock, sdist: PythonPackage) -> str:
@@ -85,7 +97,8 @@ def cache_key(lock: Lock, sdist: PythonPackage) -> str:
 
     pins = lock.python.by_name()
     needs = sorted(Requirement(r).name for r in dict(lock.python.build_dependencies).get(sdist.name, ()))
-    facts = [f"{sdist.name}=={sdist.version}", *sdist.hashes, lock.python.target_version, lock.target.platform,
+    facts = [f"{sdist.name}=={sdist.version}", *sdist.hashes, sdist.vcs or "", lock.python.target_version,
+             lock.target.platform,
              *(f"{n}=={pins[n].version}" if n in pins else n for n in needs),
              *(f"{k}={v}" for k, v in lock.python.build_env)]
     return f"{sdist.name}-{hashlib.sha256(chr(10).join(facts).encode()).hexdigest()[:32]}"

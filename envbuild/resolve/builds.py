@@ -21,6 +21,7 @@ class Sdist:
     version: str
     platforms: tuple[str, ...]  # where it has no wheel
     in_environment: bool  # built against the locked environment ([python] build-dependencies, no-build-isolation)
+    vcs: str | None = None  # a git checkout, at its locked commit
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
@@ -34,7 +35,8 @@ def sdists(whole: LockFile) -> tuple[Sdist, ...]:
             if package.built:
                 where.setdefault((package.name, package.version), []).append(platform)
     special = set(whole.python.built_in_environment)
-    return tuple(Sdist(name, version, tuple(platforms), name in special)
+    vcs = {p.name: p.vcs for p in whole.python.packages if p.vcs}
+    return tuple(Sdist(name, version, tuple(platforms), name in special, vcs.get(name))
                  for (name, version), platforms in sorted(where.items()))
 
 
@@ -68,4 +70,5 @@ def describe(sdist: Sdist, every: tuple[str, ...]) -> str:
     how = ("against the locked environment" if sdist.in_environment
            else "in an isolated build environment (pip's default)")
     where = "" if sdist.platforms == every else f" on {', '.join(sdist.platforms)}"
-    return f"{sdist}: built from its sdist{where} at install time, {how}"
+    source = f"git commit {sdist.vcs.rpartition('@')[2][:12]}" if sdist.vcs else "its sdist"
+    return f"{sdist}: built from {source}{where} at install time, {how}"

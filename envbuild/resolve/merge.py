@@ -106,7 +106,8 @@ def _python_records(pins: dict[str, PythonLock], everywhere: set[str]) -> tuple[
         files=tuple(PythonFile(n, u, h, _where(where, platforms[(name, version)]))
                     for (n, u, h), where in sorted(files.get((name, version), {}).items())),
         platforms=_where(platforms[(name, version)], everywhere), index=origin[(name, version)].index,
-        direct_url=origin[(name, version)].direct_url, path=origin[(name, version)].path)
+        direct_url=origin[(name, version)].direct_url, path=origin[(name, version)].path,
+        vcs=origin[(name, version)].vcs)
         for name, version in sorted(platforms))
 
 

@@ -62,8 +62,9 @@ def _view_changes(old: Lock, new: Lock) -> Iterable[Change]:
         yield _versioned("interpreter", "python", f"{before} ({old.python.source or '?'})",
                          f"{after} ({new.python.source or '?'})", _python_order(before, after))
     yield from _records("system", _apt(old), _apt(new), _debian_order)
-    yield from _records("python", {p.name: (p.version, tuple(p.hashes)) for p in old.python.packages},
-                        {p.name: (p.version, tuple(p.hashes)) for p in new.python.packages}, _python_order)
+    yield from _records("python", {p.name: (p.version, tuple(p.hashes) or (p.vcs or "",)) for p in old.python.packages},
+                        {p.name: (p.version, tuple(p.hashes) or (p.vcs or "",)) for p in new.python.packages},
+                        _python_order)
     yield from _records("conda", _conda(old), _conda(new), _python_order)
     yield from _cuda(old, new)
     yield from _records("env", {k: (v, ()) for k, v in old.env}, {k: (v, ()) for k, v in new.env}, None)

@@ -175,3 +175,43 @@ def test_exports_keep_the_index_the_direct_url_and_the_local_path(tmp_path: Path
     assert packages["torchy"]["index"] == pinned.url
     assert packages["flashy"]["archive"]["url"] == url and "index" not in packages["flashy"]
     assert packages["six"]["archive"]["path"] == "wheels/six-1.16.0-py3-none-any.whl"
+
+
+def test_a_git_requirement_is_locked_to_its_commit_synced_exported_and_rendered(tmp_path: Path,
+                                                                                index: LocalIndex) -> None:
+    from dataclasses import replace
+
+    import tomllib
+
+    from envbuild.errors import RenderError
+    from envbuild.lockfile import SystemPackage
+    from envbuild.render.python import python_context
+    from tests.support.vcs import GitServer
+
+    with GitServer(tmp_path / "git") as git:
+        commit = git.publish("gitpkg", "0.3")
+        project = tmp_path / "p"
+        write_spec(project, index.url, ["alpha", f"gitpkg @ git+{git.url('gitpkg')}@v0.3"])
+        done = envbuild("lock", cwd=project)
+        assert done.returncode == 0, done.stderr
+        assert f"gitpkg 0.3: built from git commit {commit[:12]} at install time" in done.stdout
+        lock = lockfile.read_lock(project / "envbuild.lock")
+        assert lock.python.by_name()["gitpkg"].vcs == f"git+{git.url('gitpkg')}@{commit}"
+
+        synced = envbuild("sync", "--venv", str(tmp_path / "venv"), cwd=project, timeout=300)
+        assert synced.returncode == 0, synced.stderr
+        check = envbuild("check", "--python", str(tmp_path / "venv" / "bin" / "python"), cwd=project)
+        assert check.stdout.startswith("Checked ") and "gitpkg" not in check.stdout, check.stdout
+
+    req = envbuild("export", "--format", "requirements", cwd=project).stdout
+    assert f"# vcs: gitpkg @ git+{git.url('gitpkg')}@{commit}" in req and "alpha==1.1" in req
+    pylock = {p["name"]: p for p in tomllib.loads(envbuild("export", "--format", "pylock", cwd=project).stdout)[
+        "packages"]}
+    assert pylock["gitpkg"]["vcs"] == {"type": "git", "url": git.url("gitpkg"), "commit-id": commit}
+    with pytest.raises(RenderError, match='needs git: add "git" to'):
+        python_context(lock)
+    assert lock.system is not None
+    git_deb = SystemPackage("git", "1:2.39.5-0+deb12u2", "amd64", "0" * 64)
+    with_git = replace(lock, system=replace(lock.system, packages=(*lock.system.packages, git_deb)))
+    [built] = python_context(with_git)["sdists"]
+    assert built["name"] == "gitpkg" and "--require-hashes" not in built["flags"]
