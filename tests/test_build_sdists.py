@@ -1,6 +1,7 @@
 """The packages ML teams install, in a real image build: an sdist that imports a locked package while it builds
 (as flash-attn imports torch) is compiled against the locked environment, a local wheel is copied in from the
-project, a git requirement is built at its locked commit (from a loopback git server), and a rebuild after an unrelated pin change reuses the built wheel from the cache mount.
+project, a git requirement is built at its locked commit (from a loopback git server), and a rebuild after an
+unrelated pin change reuses the built wheel from the cache mount.
 
 Marked docker and network (python3.11-venv comes from deb.debian.org in the build); each skips with the reason.
 """
