@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -35,21 +34,9 @@ MIRROR = "http://deb.debian.org/debian"
 REUSED = "the wheel built before (/root/.cache"  # what the build echoes when it reuses one
 sys.path.insert(0, str(ROOT))
 
+from bench.build import sh, timed  # noqa: E402
 from tests.support.pypi import LocalIndex, build_standard, make_sdist, make_wheel  # noqa: E402
 from tests.support.registry import Registry  # noqa: E402
-
-
-def sh(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv[:4])} failed:\n{(done.stdout + done.stderr)[-2000:]}")
-    return done  # type: ignore[no-any-return]
-
-
-def timed(argv: list[str], **kwargs: object) -> tuple[float, subprocess.CompletedProcess[str]]:
-    start = time.perf_counter()
-    done = sh(argv, **kwargs)
-    return time.perf_counter() - start, done
 
 
 def main() -> None:

@@ -76,7 +76,7 @@ def _built(project: Path, index: LocalIndex, python_base_image: str, docker_engi
     assert "Verified: OK:" in first.stderr
     # built against the locked torchy (2.5.1, not the index's newest), with build-env's MAX_JOBS
     assert _run("envbuild-sdists:1", docker_engine, "import flashy, gitpkg, six; print(flashy.BUILT_AGAINST, "
-                "flashy.MAX_JOBS, six.__version__, gitpkg.FROM_GIT)").split() == ["2.5.1", "3", "1.16.0", "True"]
+                "flashy.MAX_JOBS, six.__version__, gitpkg.FROM_SOURCE)").split() == ["2.5.1", "3", "1.16.0", "True"]
     assert REUSED not in first.stderr
 
     _spec(project, python_base_image, index, "1.1", git)  # an unrelated pin change

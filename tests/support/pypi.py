@@ -152,17 +152,17 @@ def build_standard(directory: Path) -> list[Wheel]:
     return [make_wheel(directory, name, version, requires, tag) for name, version, requires, tag in STANDARD]
 
 
-_BACKEND = '''"""A PEP 517 backend whose build imports {needs}, as flash-attn's setup.py imports torch."""
+_BACKEND = '''"""A PEP 517 backend made by envbuild's tests: {about}."""
 import base64, hashlib, os, zipfile
 
-import {needs}
+{imports}
 
 NAME, VERSION = {name!r}, {version!r}
 DIST = NAME.replace("-", "_") + "-" + VERSION
 
 
 def _metadata():
-    return "Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: " + VERSION + "\\nRequires-Dist: {needs}\\n"
+    return "Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: " + VERSION + "\\n" + {requires!r}
 
 
 def get_requires_for_build_wheel(config_settings=None):
@@ -180,7 +180,7 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     import time
     time.sleep({build_seconds})  # what compiling takes (a CUDA extension: minutes)
-    module = "BUILT_AGAINST = %r\\nMAX_JOBS = %r\\n" % ({needs}.__version__, os.environ.get("MAX_JOBS"))
+    module = {module}
     files = {{NAME.replace("-", "_") + "/__init__.py": module.encode(),
              DIST + ".dist-info/METADATA": _metadata().encode(),
              DIST + ".dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: envbuild-tests\\nRoot-Is-Purelib: true\\n"
@@ -199,6 +199,18 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 '''
 
 
+def backend_source(name: str, version: str, *, needs: str | None = None, build_seconds: float = 0) -> str:
+    """The in-tree build backend of a test package.  NEEDS: a package its build imports (as flash-attn's imports
+    torch), which its wheel records with $MAX_JOBS; without it the module says FROM_SOURCE = True."""
+    if needs is None:
+        return _BACKEND.format(about="it builds with nothing installed", imports="", name=name, version=version,
+                               requires="", module=repr("FROM_SOURCE = True\n"), build_seconds=build_seconds)
+    module = f'"BUILT_AGAINST = %r\\nMAX_JOBS = %r\\n" % ({needs}.__version__, os.environ.get("MAX_JOBS"))'
+    return _BACKEND.format(about=f"its build imports {needs}, as flash-attn's setup.py imports torch",
+                           imports=f"import {needs}", name=name, version=version,
+                           requires=f"Requires-Dist: {needs}\n", module=module, build_seconds=build_seconds)
+
+
 def make_sdist(directory: Path, name: str, version: str, needs: str, *, build_seconds: float = 0) -> Path:
     """An sdist whose build imports NEEDS (a locked package, as flash-attn imports torch), with dynamic metadata so
     that a resolver must build it to learn its dependencies.  Its wheel records NEEDS' version and $MAX_JOBS; building
@@ -211,7 +223,7 @@ def make_sdist(directory: Path, name: str, version: str, needs: str, *, build_se
     files = {
         "pyproject.toml": (f'[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n\n'
                            f'[project]\nname = "{name}"\nversion = "{version}"\ndynamic = ["dependencies"]\n'),
-        "backend.py": _BACKEND.format(name=name, version=version, needs=needs, build_seconds=build_seconds),
+        "backend.py": backend_source(name, version, needs=needs, build_seconds=build_seconds),
         "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
     }
     path = directory / f"{top}.tar.gz"

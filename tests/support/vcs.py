@@ -7,34 +7,8 @@ import subprocess
 from functools import partial
 from pathlib import Path
 
+from tests.support.pypi import backend_source
 from tests.support.server import LoopbackServer
-
-_BACKEND = '''import base64, hashlib, os, zipfile
-NAME, VERSION = {name!r}, {version!r}
-DIST = NAME.replace("-", "_") + "-" + VERSION
-META = "Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: " + VERSION + "\\n"
-
-
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    wheel = b"Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
-    files = {{NAME.replace("-", "_") + "/__init__.py": b"FROM_GIT = True\\n",
-             DIST + ".dist-info/METADATA": META.encode(), DIST + ".dist-info/WHEEL": wheel}}
-
-    def digest(data):
-        return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-    record = "".join("%s,%s,%d\\n" % (p, digest(d), len(d)) for p, d in files.items()) + DIST + ".dist-info/RECORD,,\\n"
-    name = DIST + "-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-        zf.writestr(DIST + ".dist-info/RECORD", record)
-    return name
-'''
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -67,7 +41,7 @@ class GitServer(LoopbackServer):
         (work / "pyproject.toml").write_text(f'[build-system]\nrequires = []\nbuild-backend = "backend"\n'
                                              f'backend-path = ["."]\n\n[project]\nname = "{name}"\n'
                                              f'version = "{version}"\n')
-        (work / "backend.py").write_text(_BACKEND.format(name=name, version=version))
+        (work / "backend.py").write_text(backend_source(name, version))
         _git("init", "-q", cwd=work)
         _git("add", "-A", cwd=work)
         _git("commit", "-qm", "init", cwd=work)
