@@ -151,8 +151,9 @@ def read_pip_file(path: Path, _seen: frozenset[Path] = frozenset()) -> tuple[lis
                                         "or URL?)"))
             continue
         if req.url:
-            notes.append(Note("python", f"{where}: {line}: not captured, a direct URL requirement (envbuild locks "
-                                        "packages from an index)"))
+            notes.append(Note("python", f"{where}: {line}: not captured, a direct URL requirement (add it to "
+                                        "[python] requirements if it is reachable: it is locked with its sha256, "
+                                        "or its commit; a local file must lie inside the project)"))
             continue
         requirements.append(str(req))
     options.pop("-r", None)
