@@ -202,8 +202,8 @@ def _build_failure(stderr: str) -> str | None:
         needed = _DECLARED.search(stderr)
         dist = needed.group(1) if needed else missing.group(1).split(".", 1)[0]
         name = package.split("==", 1)[0].split("@", 1)[0]
-        message += (f". Hint: {name} imports {missing.group(1)} while it builds (as flash-attn and deepspeed import "
-                    f'torch); declare it: [python] build-dependencies = {{{name} = ["{dist}"]}}')
+        message += (f". Hint: {name} imports {missing.group(1)} while it builds, without declaring it (as flash-attn "
+                    f'and deepspeed import torch); declare it: [python] build-dependencies = {{{name} = ["{dist}"]}}')
     return message + " (envbuild lock -v shows uv's whole output)"
 
 
