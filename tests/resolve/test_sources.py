@@ -215,3 +215,19 @@ def test_a_git_requirement_is_locked_to_its_commit_synced_exported_and_rendered(
     with_git = replace(lock, system=replace(lock.system, packages=(*lock.system.packages, git_deb)))
     [built] = python_context(with_git)["sdists"]
     assert built["name"] == "gitpkg" and "--require-hashes" not in built["flags"]
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    ('sources = {torchy = "nowhere"}\n', "[python] -> sources -> torchy: 'nowhere' is not in [python] indexes"),
+    ('indexes = [{name = "a", url = "https://u:p@x/simple"}]\n', "[python] -> indexes[0] -> url: holds credentials"),
+    ('indexes = [{name = "a", url = "https://x/simple", explicit = "yes"}]\n', "explicit: must be true or false"),
+    ('build-dependencies = {flashy = "torchy"}\n', "[python] -> build-dependencies -> flashy: must be a non-empty"),
+    ('build-env = {MAX_JOBS = 4}\n', '[python] -> build-env -> MAX_JOBS: must be a string (quote it: MAX_JOBS = "4")'),
+    ('no-build-isolation = "flashy"\n', "[python] -> no-build-isolation: must be a list of strings"),
+])
+def test_bad_build_and_index_keys_are_one_line_with_the_key_path(tmp_path: Path, extra: str, says: str) -> None:
+    spec = write_spec(tmp_path, "http://127.0.0.1:9/simple", ["torchy"])
+    _append(spec, extra)
+    done = envbuild("lock", cwd=tmp_path)
+    assert done.returncode == 2 and says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "envbuild.lock").exists()
