@@ -12,9 +12,12 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from packaging.utils import canonicalize_name
 
 from envbuild.adapters import process
 from envbuild.compat import tomllib
@@ -93,20 +96,55 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
         # The target is --python-version/--python-platform; --python only names the interpreter that builds an
         # sdist's metadata when a package has no wheel. Naming ours spares uv a search of PATH for a matching
         # interpreter (it runs each candidate: 0.4 s and more with pyenv shims), which ends in a fallback anyway.
-        argv = [binary(), "pip", "compile", "pyproject.toml", "--output-file", OUTPUT, "--generate-hashes",
+        base = [binary(), "pip", "compile", "pyproject.toml",
                 "--python-version", request.python_version, "--python-platform", request.python_platform,
                 "--python", sys.executable, "--no-config", "--config-file", "uv.toml",
                 "--quiet", "--color", "never", "--no-header", *provided,
                 *_index_args(request.index_url, request.extra_index_urls)]
+        argv = [*base, "--output-file", OUTPUT, "--generate-hashes"]
         if request.upgrade:
             argv.append("--upgrade")
         for name in request.upgrade_packages:
             argv += ["--upgrade-package", name]
-        done = process.run(argv, env=_env(share=request.network_share), cwd=work)
+        env = _env(share=request.network_share)
+        done = process.run(argv, env=env, cwd=work)
         if done.returncode != 0:
             raise ResolutionError(NAME, trim_error(done.stderr), full=done.stderr)
-        output = (work / OUTPUT).read_text(encoding="utf-8")
-    return parse_pylock(output, sources=dict(request.sources), local=dict(request.local_files))
+        packages = parse_pylock((work / OUTPUT).read_text(encoding="utf-8"), sources=dict(request.sources),
+                                local=dict(request.local_files))
+        edges = _edges(base, packages, work, env)
+    return [replace(p, requested=edges.get(p.name, (False, ()))[0], via=edges.get(p.name, (False, ()))[1])
+            for p in packages]
+
+
+_ROOT = "envbuild-requirements (pyproject.toml)"  # how uv names the spec in its "# via" annotations
+
+
+def _edges(base: list[str], packages: list[PythonPackage], work: Path,
+           env: dict[str, str]) -> dict[str, tuple[bool, tuple[str, ...]]]:
+    """name -> (is it a requirement of the spec, the packages that require it), from uv's own "# via" annotations:
+    the same resolution again, written as requirements.txt (PEP 751 has no edges), with the pins as preferences and
+    every index answer in uv's cache, so it takes milliseconds."""
+    (work / "via.txt").write_text("".join(f"{p.name}=={p.version}\n" for p in packages
+                                          if not (p.direct_url or p.path or p.vcs)), encoding="utf-8")
+    done = process.run([*base, "--output-file", "via.txt"], env=env, cwd=work)
+    if done.returncode != 0:  # the pins are right; only the explanation is missing
+        return {}
+    parents: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in (work / "via.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith((" ", "#")):  # "name==1.0", "name @ URL", then its "    # via ..." lines
+            current = parents.setdefault(canonicalize_name(re.split(r"[=@ ;\[]", line, maxsplit=1)[0]), [])
+            continue
+        comment = line.strip().removeprefix("#").strip()
+        comment = comment[len("via"):].strip() if comment.startswith("via") else comment
+        if current is not None and comment:
+            current.append(comment)
+    return {name: (_ROOT in found, tuple(sorted({canonicalize_name(p) for p in found
+                                                  if p != _ROOT and " " not in p and not p.startswith("-")})))
+            for name, found in parents.items()}
 
 
 def _project(request: CompileRequest) -> str:

@@ -38,6 +38,8 @@ class PythonPackage:
     direct_url: str | None = None  # `name @ https://...`: the archive it is installed from, credential-free
     path: str | None = None  # `name @ ./wheels/x.whl`: the archive, relative to the lock's directory
     vcs: str | None = None  # `name @ git+URL@REF`: "git+URL@COMMIT", credential-free (no hash: the commit is its id)
+    requested: bool = False  # a requirement of the spec itself
+    via: tuple[str, ...] = ()  # the locked packages that require it, sorted (envbuild why)
 
     @property
     def built(self) -> bool:
@@ -100,6 +102,8 @@ class SystemPackage:
     architecture: str
     sha256: str
     platforms: tuple[str, ...] = ()  # () = every platform of the lock
+    requested: bool = False  # named by the spec (or the interpreter's package, which the spec's python asks for)
+    via: tuple[str, ...] = ()  # the package whose dependency brought it into the closure first (envbuild why)
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,7 @@ class CondaPackage:
     noarch: str | None = None  # "python" | "generic"
     license: str | None = None
     platforms: tuple[str, ...] = ()  # () = every platform of the lock
+    requested: bool = False  # named by a MatchSpec of the spec (envbuild why follows depends from these)
 
     @property
     def file_name(self) -> str:

@@ -159,6 +159,7 @@ def _python_table(python: PythonLock, everywhere: set[str]) -> Any:
         _add_optional(item, "direct-url", pkg.direct_url)
         _add_optional(item, "path", pkg.path)
         _add_optional(item, "vcs", pkg.vcs)
+        _why(item, pkg.requested, pkg.via)
         item.add("hashes", _string_array(sorted(pkg.hashes), multiline=True))
         if pkg.files:
             files = tomlkit.array()
@@ -174,6 +175,14 @@ def _python_table(python: PythonLock, everywhere: set[str]) -> Any:
     return py
 
 
+def _why(item: Any, requested: bool, via: tuple[str, ...]) -> None:
+    """What brought a record into the lock: the spec itself, and the records that require it."""
+    if requested:
+        item.add("requested", True)
+    if via:
+        item.add("via", _string_array(sorted(via)))
+
+
 def _system_packages(packages: tuple[SystemPackage, ...], everywhere: set[str]) -> Any:
     import tomlkit
 
@@ -185,6 +194,7 @@ def _system_packages(packages: tuple[SystemPackage, ...], everywhere: set[str]) 
         entry.add("architecture", sp.architecture)
         entry.add("sha256", sp.sha256)
         _platforms(entry, sp.platforms, everywhere)
+        _why(entry, sp.requested, sp.via)
         out.append(entry)
     return out
 
@@ -222,6 +232,8 @@ def _conda_records(conda: CondaLock, everywhere: set[str]) -> str:
                 lines.append(f"{key} = {toml_string(optional)}")
         if cp.platforms and set(cp.platforms) != everywhere:
             lines.append(f"platforms = {_inline_strings(sorted(cp.platforms))}")
+        if cp.requested:
+            lines.append("requested = true")
         out.append("\n".join(lines) + "\n")
     return "".join(out)
 

@@ -112,8 +112,10 @@ def resolve_closure(roots: Sequence[str], universe: Universe, installed: Mapping
     for root in roots:
         closure.add_root(root)
     closure.run()
-    return sorted((SystemPackage(r.package, r.version, r.architecture, r.sha256) for r in closure.selected.values()),
-                  key=lambda p: p.name)
+    return sorted((SystemPackage(r.package, r.version, r.architecture, r.sha256,
+                                 requested=closure.parent[r.package] is None,
+                                 via=(parent,) if (parent := closure.parent[r.package]) else ())
+                   for r in closure.selected.values()), key=lambda p: p.name)
 
 
 class _Closure:

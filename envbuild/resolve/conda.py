@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,8 +59,14 @@ def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: Co
         raise ResolutionError(rattler.NAME, f"the channel lists no sha256 or md5 for {', '.join(unverifiable[:5])}; "
                               "envbuild verifies every conda archive by its sha256")
     stages.append((stage, time.monotonic() - begun))
-    return CondaLock(channels=spec.conda.channels, prefix=spec.conda.prefix, packages=tuple(packages),
-                     cuda=spec.conda.cuda)
+    asked = {spec_name(s) for s in with_pip(spec)}
+    return CondaLock(channels=spec.conda.channels, prefix=spec.conda.prefix,
+                     packages=tuple(replace(p, requested=p.name in asked) for p in packages), cuda=spec.conda.cuda)
+
+
+def spec_name(match_spec: str) -> str:
+    """The package a MatchSpec names: ``conda-forge::numpy >=1.26`` -> ``numpy``."""
+    return re.split(r"[\s=<>!~\[]", match_spec.rpartition("::")[2].strip(), maxsplit=1)[0].lower()
 
 
 def with_pip(spec: Spec) -> tuple[str, ...]:

@@ -93,10 +93,15 @@ def _python_records(pins: dict[str, PythonLock], everywhere: set[str]) -> tuple[
     hashes: dict[tuple[str, str], set[str]] = {}
     files: dict[tuple[str, str], dict[tuple[str, str, str], set[str]]] = {}
     origin: dict[tuple[str, str], PythonPackage] = {}  # its index, direct URL or path: the same everywhere
+    via: dict[tuple[str, str], set[str]] = {}
+    requested: set[tuple[str, str]] = set()
     for platform, python in pins.items():
         for package in python.packages:
             key = (package.name, package.version)
             origin.setdefault(key, package)
+            via.setdefault(key, set()).update(package.via)
+            if package.requested:
+                requested.add(key)
             platforms.setdefault(key, set()).add(platform)
             hashes.setdefault(key, set()).update(package.hashes)
             for f in package.files:
@@ -107,7 +112,8 @@ def _python_records(pins: dict[str, PythonLock], everywhere: set[str]) -> tuple[
                     for (n, u, h), where in sorted(files.get((name, version), {}).items())),
         platforms=_where(platforms[(name, version)], everywhere), index=origin[(name, version)].index,
         direct_url=origin[(name, version)].direct_url, path=origin[(name, version)].path,
-        vcs=origin[(name, version)].vcs)
+        vcs=origin[(name, version)].vcs, requested=(name, version) in requested,
+        via=tuple(sorted(via[(name, version)])))
         for name, version in sorted(platforms))
 
 
@@ -123,9 +129,15 @@ def _conda_records(condas: dict[str, CondaLock], everywhere: set[str]) -> tuple[
 
 def _system_records(systems: dict[str, SystemLock], everywhere: set[str]) -> tuple[SystemPackage, ...]:
     where: dict[tuple[str, str, str, str], set[str]] = {}
+    via: dict[tuple[str, str, str, str], set[str]] = {}
+    requested: set[tuple[str, str, str, str]] = set()
     for platform, system in systems.items():
         for package in system.packages:
-            where.setdefault((package.name, package.version, package.architecture, package.sha256),
-                             set()).add(platform)
-    return tuple(SystemPackage(name, version, arch, sha, _where(ps, everywhere))
-                 for (name, version, arch, sha), ps in sorted(where.items()))
+            key = (package.name, package.version, package.architecture, package.sha256)
+            where.setdefault(key, set()).add(platform)
+            via.setdefault(key, set()).update(package.via)
+            if package.requested:
+                requested.add(key)
+    return tuple(SystemPackage(*key, platforms=_where(ps, everywhere), requested=key in requested,
+                               via=tuple(sorted(via[key])))
+                 for key, ps in sorted(where.items()))

@@ -176,14 +176,17 @@ def resolve_system(distro: Distro, platform: str, packages: Sequence[str], pytho
     releases = tuple(AptRelease(r.source, r.date, r.signer) for r in indexes.releases)
     # The answer depends only on these inputs (the indexes by their sha256), so a re-lock against unchanged
     # indexes reads it back instead of loading some 60,000 records again.
-    facts = {"schema": CACHE_SCHEMA, "distro": distro.name, "platform": platform, "packages": sorted(packages),
+    facts = {"schema": CACHE_SCHEMA, "closure": 2, "distro": distro.name, "platform": platform,
+             "packages": sorted(packages),
              "python": python, "installed": sorted((installed or {}).items()),
              "indexes": [f.sha256 for f in files]}
     memo = cache_dir("apt", "closures") / (hashlib.sha256(json.dumps(facts).encode()).hexdigest() + ".json")
     if memo.exists():
         saved = json.loads(memo.read_text())
-        return (SystemLock(sources=lines, packages=tuple(SystemPackage(*row) for row in saved["packages"]),
-                           releases=releases),
+        rows = saved["packages"]
+        return (SystemLock(sources=lines, packages=tuple(
+                    SystemPackage(r[0], r[1], r[2], r[3], requested=r[4], via=tuple(r[5])) for r in rows),
+                    releases=releases),
                 saved["python"])
     universe = load_universe(sources, platform, files)
     roots = list(packages)
@@ -193,6 +196,7 @@ def resolve_system(distro: Distro, platform: str, packages: Sequence[str], pytho
         roots += [python_package, f"{python_package}-venv"]
     closure = resolve_closure(roots, universe, installed)
     write_cache(memo, json.dumps({"python": python_version,
-                                  "packages": [[p.name, p.version, p.architecture, p.sha256] for p in closure]},
+                                  "packages": [[p.name, p.version, p.architecture, p.sha256, p.requested,
+                                                list(p.via)] for p in closure]},
                                  ).encode())
     return SystemLock(sources=lines, packages=tuple(closure), releases=releases), python_version

@@ -50,9 +50,25 @@ def diff(old: LockFile, new: LockFile) -> list[Change]:
            for p in platforms if (p in new.platforms) != (p in old.platforms)]
     compared = [p for p in platforms if p in old.platforms and p in new.platforms]
     for (part, name, change, before, after, major), where in seen.items():
+        via = _why_added(new.view(where[0]), part, name) if change == "added" else ()
         out.append(Change(part, name, change, before, after, major,
-                          () if len(where) == len(compared) else tuple(where)))
+                          () if len(where) == len(compared) else tuple(where), via))
     return sorted(out, key=lambda c: (PARTS.index(c.part), c.name, c.platforms))
+
+
+def _why_added(new: Lock, part: str, name: str) -> tuple[str, ...]:
+    """What brought an added package in: the shortest chain from the spec to it, less the package itself (empty
+    when the spec asks for it, or when the lock keeps no edges)."""
+    if part not in ("python", "system", "conda") or new.version < 4:
+        return ()
+    from envbuild.errors import EnvbuildError
+    from envbuild.review.why import why
+
+    try:
+        chains = [c for c in why(new, name) if c.part == part]
+    except EnvbuildError:
+        return ()
+    return chains[0].steps[:-1] if chains else ()
 
 
 def _view_changes(old: Lock, new: Lock) -> Iterable[Change]:

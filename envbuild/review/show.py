@@ -22,7 +22,7 @@ def attention(changes: list[Change]) -> list[Change]:
 def _what(c: Change) -> str:
     where = f" [{', '.join(c.platforms)}]" if c.platforms else ""
     if c.change == "added":
-        return f"{c.name} {c.new or ''}".rstrip() + where
+        return f"{c.name} {c.new or ''}".rstrip() + where + (f" (via {' -> '.join(c.via)})" if c.via else "")
     if c.change == "removed":
         return f"{c.name} {c.old or ''}".rstrip() + where
     if c.change == "rebuilt":
@@ -76,7 +76,8 @@ def markdown(changes: list[Change], old: str, new: str) -> str:
         for c in rows:
             name = c.name + (f" ({', '.join(c.platforms)})" if c.platforms else "")
             change = c.change + (" ⚠ major" if c.major else "")
-            out.append(f"| {change} | `{_cell(name)}` | {_cell(c.old)} | {_cell(c.new)} |")
+            new_cell = _cell(c.new) + (f" (via `{_cell(' -> '.join(c.via))}`)" if c.via else "")
+            out.append(f"| {change} | `{_cell(name)}` | {_cell(c.old)} | {new_cell} |")
         out.append("")
     return "\n".join(out)
 

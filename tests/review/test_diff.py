@@ -25,18 +25,19 @@ def changed(lock: Lock) -> Lock:
     python = []
     for package in lock.python.packages:
         if package.name == "numpy":  # a major upgrade
-            package = dataclasses.replace(package, version="2.0.0", hashes=("sha256:" + "e" * 64,))  # noqa: PLW2901
+            package = dataclasses.replace(package, version="2.0.0", hashes=("sha256:" + "e" * 64,),  # noqa: PLW2901
+                                          requested=True)
         elif package.name == "nvidia-cuda-runtime-cu12":  # a re-upload: same version, other hashes
             package = dataclasses.replace(package, hashes=("sha256:" + "f" * 64,), files=tuple(  # noqa: PLW2901
                 dataclasses.replace(f, hash="sha256:" + "f" * 64) for f in package.files))
         python.append(package)
     python.append(PythonPackage("triton", "3.1.0", ("sha256:" + "7" * 64,),
                                 (PythonFile("triton-3.1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "https://f/t.whl",
-                                            "sha256:" + "7" * 64),)))
+                                            "sha256:" + "7" * 64),), via=("numpy",)))
     assert lock.system is not None and lock.cuda is not None and lock.base_image is not None
     system = [dataclasses.replace(p, version="1:2.39.2-1.1") if p.name == "git" else p for p in lock.system.packages]
-    system += [SystemPackage("curl", "7.88.1-10+deb12u8", "amd64", "8" * 64),  # a new top-level package's closure
-               SystemPackage("libcurl4", "7.88.1-10+deb12u8", "amd64", "9" * 64)]
+    system += [SystemPackage("curl", "7.88.1-10+deb12u8", "amd64", "8" * 64, requested=True),  # a new top-level
+               SystemPackage("libcurl4", "7.88.1-10+deb12u8", "amd64", "9" * 64, via=("curl",))]  # package's closure
     return dataclasses.replace(
         lock, python=dataclasses.replace(lock.python, packages=tuple(sorted(python, key=lambda p: p.name))),
         system=dataclasses.replace(lock.system, packages=tuple(sorted(system, key=lambda p: p.name))),
@@ -47,7 +48,7 @@ def changed(lock: Lock) -> Lock:
 
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[Path, Path]:
-    old = lockfile.read_lock(BASE)
+    old = dataclasses.replace(lockfile.read_lock(BASE), version=lockfile.LOCK_VERSION)  # with edges (version 4)
     (tmp_path / "old.lock").write_text(lockfile.dumps(old))
     (tmp_path / "new.lock").write_text(lockfile.dumps(changed(old)))
     return tmp_path / "old.lock", tmp_path / "new.lock"
@@ -70,10 +71,11 @@ def test_the_changes_are_what_happened(pair: tuple[Path, Path]) -> None:
     assert changes["python", "numpy"]["change"] == "upgraded" and changes["python", "numpy"]["major"] is True
     assert changes["python", "nvidia-cuda-runtime-cu12"]["change"] == "rebuilt", "same version, other hashes"
     assert changes["python", "triton"] == {"part": "python", "name": "triton", "change": "added", "old": None,
-                                           "new": "3.1.0", "via": []}
+                                           "new": "3.1.0", "via": ["numpy==2.0.0"]}
     assert changes["system", "git"]["change"] == "downgraded"
     assert {n for (part, n), c in changes.items() if part == "system" and c["change"] == "added"} == {"curl",
                                                                                                     "libcurl4"}
+    assert changes["system", "libcurl4"]["via"] == ["curl"] and changes["system", "curl"]["via"] == []
     assert changes["cuda", "runtime"]["change"] == "upgraded"
     assert changes["image", "docker.io/library/debian:bookworm-slim"]["change"] == "changed"
     assert changes["env", "NCCL_DEBUG"]["change"] == "added"

@@ -1,0 +1,100 @@
+"""``envbuild why NAME``: the chains from the spec to a locked package, read from the edges the lock keeps
+(``requested`` and ``via`` on Python and apt records, conda's own ``depends``).
+
+A chain starts at something the spec asks for and ends at NAME: ``torch==2.5.1 -> triton==3.1.0``,
+``git -> libcurl3-gnutls -> libldap-2.5-0``.  A chain of one step means that the spec asks for NAME itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from envbuild.errors import EnvbuildError
+from envbuild.lockfile import Lock
+
+MAX_CHAINS = 20  # the shortest ones; a package deep in a big graph can be reached in thousands of ways
+
+
+@dataclass(frozen=True)
+class Chain:
+    part: str  # python | system | conda
+    steps: tuple[str, ...]  # "torch==2.5.1", "triton==3.1.0"
+
+    def __str__(self) -> str:
+        return " -> ".join(self.steps)
+
+
+@dataclass(frozen=True)
+class _Graph:
+    part: str
+    label: Mapping[str, str]  # name -> how a step shows it
+    parents: Mapping[str, tuple[str, ...]]
+    roots: frozenset[str]
+
+
+def why(lock: Lock, name: str) -> list[Chain]:
+    """The chains that bring NAME into LOCK (one platform's view), shortest first; an error when NAME is not in it
+    or the lock keeps no edges (written before lock version 4)."""
+    graphs = _graphs(lock)
+    found = [g for g in graphs if _key(g, name) in g.label]
+    if not found:
+        import difflib
+
+        known = sorted({n for g in graphs for n in g.label})
+        close = difflib.get_close_matches(name.lower(), known, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise EnvbuildError(f"{name} is not in the lock for {lock.target.platform}{hint}")
+    if lock.version < 4:
+        raise EnvbuildError(f"this lock (version {lock.version}) keeps no dependency edges; run envbuild lock to "
+                            "record them, then ask again")
+    chains: list[Chain] = []
+    for graph in found:
+        chains += [Chain(graph.part, tuple(graph.label[n] for n in path)) for path in _paths(graph, _key(graph, name))]
+    return sorted(chains, key=lambda c: (len(c.steps), c.part, c.steps))[:MAX_CHAINS]
+
+
+def _key(graph: _Graph, name: str) -> str:
+    if graph.part == "python":
+        from packaging.utils import canonicalize_name
+
+        return str(canonicalize_name(name))
+    return name.lower() if graph.part == "conda" else name
+
+
+def _graphs(lock: Lock) -> list[_Graph]:
+    py = lock.python.packages
+    graphs = [_Graph("python", {p.name: f"{p.name}=={p.version}" for p in py}, {p.name: p.via for p in py},
+                     frozenset(p.name for p in py if p.requested))]
+    if lock.system is not None:
+        apt = lock.system.packages
+        graphs.append(_Graph("system", {p.name: p.name for p in apt}, {p.name: p.via for p in apt},
+                             frozenset(p.name for p in apt if p.requested)))
+    if lock.conda is not None:
+        records = lock.conda.packages
+        parents: dict[str, list[str]] = {}
+        for record in records:
+            for depend in record.depends:
+                parents.setdefault(re.split(r"[\s=<>!~\[]", depend.strip(), maxsplit=1)[0], []).append(record.name)
+        graphs.append(_Graph("conda", {r.name: f"{r.name}={r.version}" for r in records},
+                             {r.name: tuple(sorted(parents.get(r.name, ()))) for r in records},
+                             frozenset(r.name for r in records if r.requested)))
+    return graphs
+
+
+def _paths(graph: _Graph, target: str) -> list[tuple[str, ...]]:
+    """Every path from a root to TARGET without a cycle, found walking up the parents (breadth first, so the
+    shortest come first), at most MAX_CHAINS of them."""
+    out: list[tuple[str, ...]] = []
+    frontier: list[tuple[str, ...]] = [(target,)]
+    while frontier and len(out) < MAX_CHAINS:
+        following = []
+        for path in frontier:
+            head = path[0]
+            if head in graph.roots:
+                out.append(path)
+            following += [(parent, *path) for parent in graph.parents.get(head, ()) if parent not in path
+                          and parent in graph.label]
+        frontier = following[:10_000]  # a bound on the work for graphs with very many paths
+    return out[:MAX_CHAINS]
