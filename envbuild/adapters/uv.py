@@ -124,10 +124,13 @@ def _edges(base: list[str], packages: list[PythonPackage], work: Path,
            env: dict[str, str]) -> dict[str, tuple[bool, tuple[str, ...]]]:
     """name -> (is it a requirement of the spec, the packages that require it), from uv's own "# via" annotations:
     the same resolution again, written as requirements.txt (PEP 751 has no edges), with the pins as preferences and
-    every index answer in uv's cache, so it takes milliseconds."""
+    every index answer in uv's cache (--offline), so it takes milliseconds."""
     (work / "via.txt").write_text("".join(f"{p.name}=={p.version}\n" for p in packages
                                           if not (p.direct_url or p.path or p.vcs)), encoding="utf-8")
-    done = process.run([*base, "--output-file", "via.txt"], env=env, cwd=work)
+    argv = [*base, "--output-file", "via.txt"]
+    done = process.run([*argv, "--offline"], env=env, cwd=work)  # all in uv's cache: no round trip to revalidate
+    if done.returncode != 0:  # something was not cached (uv's cache off, or pruned meanwhile): ask the index
+        done = process.run(argv, env=env, cwd=work)
     if done.returncode != 0:  # the pins are right; only the explanation is missing
         return {}
     parents: dict[str, list[str]] = {}
