@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from envbuild.lockfile import Lock, LockFile
+from envbuild.review.why import Why
 
 PARTS = ("image", "interpreter", "system", "python", "conda", "cuda", "env")
 
@@ -49,23 +50,23 @@ def diff(old: LockFile, new: LockFile) -> list[Change]:
     out = [Change("image", f"platform {p}", "added" if p in new.platforms else "removed", None, None)
            for p in platforms if (p in new.platforms) != (p in old.platforms)]
     compared = [p for p in platforms if p in old.platforms and p in new.platforms]
+    asked: dict[str, Why] = {}  # per platform of NEW, built when an added package first needs it
     for (part, name, change, before, after, major), where in seen.items():
-        via = _why_added(new.view(where[0]), part, name) if change == "added" else ()
+        via: tuple[str, ...] = ()
+        if change == "added" and part in ("python", "system", "conda") and new.version >= 4:
+            via = _why_added(asked.setdefault(where[0], Why(new.view(where[0]))), part, name)
         out.append(Change(part, name, change, before, after, major,
                           () if len(where) == len(compared) else tuple(where), via))
     return sorted(out, key=lambda c: (PARTS.index(c.part), c.name, c.platforms))
 
 
-def _why_added(new: Lock, part: str, name: str) -> tuple[str, ...]:
+def _why_added(new: Why, part: str, name: str) -> tuple[str, ...]:
     """What brought an added package in: the shortest chain from the spec to it, less the package itself (empty
-    when the spec asks for it, or when the lock keeps no edges)."""
-    if part not in ("python", "system", "conda") or new.version < 4:
-        return ()
+    when the spec asks for it)."""
     from envbuild.errors import EnvbuildError
-    from envbuild.review.why import why
 
     try:
-        chains = [c for c in why(new, name) if c.part == part]
+        chains = [c for c in new.chains(name) if c.part == part]
     except EnvbuildError:
         return ()
     return chains[0].steps[:-1] if chains else ()

@@ -37,7 +37,21 @@ class _Graph:
 def why(lock: Lock, name: str) -> list[Chain]:
     """The chains that bring NAME into LOCK (one platform's view), shortest first; an error when NAME is not in it
     or the lock keeps no edges (written before lock version 4)."""
-    graphs = _graphs(lock)
+    return Why(lock).chains(name)
+
+
+class Why:
+    """LOCK's graphs, built once, for asking about many packages (diff asks about every added one)."""
+
+    def __init__(self, lock: Lock) -> None:
+        self.lock = lock
+        self.graphs = _graphs(lock)
+
+    def chains(self, name: str) -> list[Chain]:
+        return _chains(self.lock, self.graphs, name)
+
+
+def _chains(lock: Lock, graphs: list[_Graph], name: str) -> list[Chain]:
     found = [g for g in graphs if _key(g, name) in g.label]
     if not found:
         import difflib
