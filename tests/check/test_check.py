@@ -20,8 +20,8 @@ from tests.conftest import envbuild
 from tests.support.pypi import LocalIndex
 
 NOT_ON_A_CLEAN_CHECK = ("click", "rich", "jinja2", "docker", "tomlkit", "requests", "packaging", "typing",
-                        "dataclasses", "pathlib", "subprocess", "tomllib", "tomli", "re", "envbuild.cli", "envbuild.resolve",
-                        "envbuild.spec", "envbuild.lockfile")
+                        "dataclasses", "pathlib", "subprocess", "tomllib", "tomli", "re", "envbuild.cli",
+                        "envbuild.resolve", "envbuild.spec", "envbuild.lockfile")
 
 
 def _loaded_by_check(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess,
