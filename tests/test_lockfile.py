@@ -19,6 +19,7 @@ from envbuild.lockfile import (
     Lock,
     LockFile,
     PythonFile,
+    PythonIndex,
     PythonLock,
     PythonPackage,
     SystemPackage,
@@ -189,8 +190,14 @@ def packages(draw: st.DrawFn, platforms: list[str] | None = None) -> PythonPacka
     chosen = [dataclasses.replace(f, platforms=draw(where)) for f in chosen]
     hashes = tuple(sorted({f.hash for f in chosen})) or tuple(draw(st.lists(hashes_, min_size=1, max_size=3,
                                                                             unique=True)))
+    origin = draw(st.sampled_from(["index", "named", "url", "path", "vcs"]))  # where it is installed from
     return PythonPackage(draw(names), draw(versions), hashes, tuple(sorted(chosen, key=lambda f: f.name)),
-                         platforms=draw(where))
+                         platforms=draw(where), index=draw(names) if origin == "named" else None,
+                         direct_url=draw(names).join(("https://x/", ".whl")) if origin == "url" else None,
+                         path=draw(names).join(("wheels/", ".whl")) if origin == "path" else None,
+                         vcs=draw(names).join(("git+https://g/", f"@{'a' * 40}")) if origin == "vcs" else None,
+                         requested=draw(st.booleans()),
+                         via=tuple(sorted(draw(st.lists(names, max_size=3, unique=True)))))
 
 
 hashes_ = hashes
@@ -234,7 +241,14 @@ def lockfiles(draw: st.DrawFn) -> LockFile:
                                base_digest=draw(st.none() | hashes), cuda=draw(st.none() | st.builds(
                                    CudaLock, runtime=versions, min_driver=versions))) for p in sorted(platforms))
     python = PythonLock(requested="3.11", resolver="uv", index_url="https://i/simple", packages=tuple(
-        draw(st.lists(packages(platforms), max_size=5, unique_by=lambda p: (p.name, p.version)))))
+        draw(st.lists(packages(platforms), max_size=5, unique_by=lambda p: (p.name, p.version)))),
+        indexes=tuple(draw(st.lists(st.builds(PythonIndex, names, names.map(lambda n: f"https://{n}/simple"),
+                                              st.booleans()), max_size=2, unique_by=lambda i: i.name))),
+        build_dependencies=tuple(sorted(draw(st.dictionaries(names, st.lists(names, min_size=1, max_size=2).map(
+            lambda r: tuple(sorted(r))), max_size=2)).items())),
+        no_build_isolation=tuple(sorted(draw(st.lists(names, max_size=2, unique=True)))),
+        build_env=tuple(sorted(draw(st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True),
+                                                    text_values, max_size=2)).items())))
     return LockFile(spec_hash=draw(hashes), name=draw(names), targets=targets, python=python,
                     base_reference=draw(st.none() | st.just("debian:bookworm")))
 
@@ -245,6 +259,13 @@ def test_several_platforms_write_read_write_is_the_identity(whole: LockFile) -> 
     text = lockfile.dumps(whole)
     again = lockfile.loads_file(text)
     assert lockfile.dumps(again) == text
+    assert dataclasses.replace(again.python, packages=()) == dataclasses.replace(whole.python, packages=())
+    def ordered(found: tuple[PythonPackage, ...]) -> list[PythonPackage]:
+        return sorted(found, key=lambda p: (p.name, p.version))
+
+    for before, after in zip(ordered(whole.python.packages), ordered(again.python.packages), strict=True):
+        assert (after.index, after.direct_url, after.path, after.vcs, after.requested, after.via) == (
+            before.index, before.direct_url, before.path, before.vcs, before.requested, before.via)
     for platform in whole.platforms:
         view = again.view(platform)
         wanted = {(p.name, p.version) for p in whole.python.packages if not p.platforms or platform in p.platforms}
