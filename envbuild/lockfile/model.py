@@ -9,6 +9,7 @@ render, build, sync, export and check work with: ``LockFile.view(platform)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 LOCK_VERSION = 4  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
 #                   3: [targets] apt-releases (each apt suite's signed Release: date and signer)
@@ -252,13 +253,13 @@ class LockFile:
         system = None
         if t.apt_sources is not None:
             system = SystemLock(sources=t.apt_sources, packages=tuple(
-                replace(p, platforms=()) for p in self.system or () if _on(p.platforms, platform)),
+                _everywhere(p) for p in self.system or () if _on(p.platforms, platform)),
                 releases=t.apt_releases, key=self.apt_key)
         base = (BaseImage(self.base_reference, t.base_digest, t.base_packages)
                 if self.base_reference is not None and t.base_digest is not None else None)
         conda = None
         if self.conda is not None:
-            conda = replace(self.conda, packages=tuple(replace(p, platforms=()) for p in self.conda.packages
+            conda = replace(self.conda, packages=tuple(_everywhere(p) for p in self.conda.packages
                                                        if _on(p.platforms, platform)))
         return Lock(spec_hash=self.spec_hash, name=self.name,
                     target=Target(platform=t.platform, distro=t.distro, python_platform=t.python_platform),
@@ -282,12 +283,20 @@ class LockFile:
                    conda=lock.conda, apt_key=lock.system.key if lock.system is not None else None)
 
 
+_R = TypeVar("_R", PythonPackage, SystemPackage, CondaPackage)
+
+
 def _on(platforms: tuple[str, ...], platform: str) -> bool:
     return not platforms or platform in platforms
 
 
+def _everywhere(record: _R) -> _R:
+    """RECORD as a view shows it (its platforms are the view's): the same object when it applies everywhere."""
+    return record if not record.platforms else replace(record, platforms=())
+
+
 def _python_view(package: PythonPackage, platform: str) -> PythonPackage:
-    if not package.files:
-        return replace(package, platforms=())
+    if not package.files or (not package.platforms and not any(f.platforms for f in package.files)):
+        return _everywhere(package)  # nothing differs by platform: shared, not copied (a view of 500 is cheap)
     files = tuple(replace(f, platforms=()) for f in package.files if _on(f.platforms, platform))
     return replace(package, files=files, hashes=tuple(sorted({f.hash for f in files})), platforms=())
