@@ -363,3 +363,15 @@ def test_stale_temporaries_of_a_killed_run_are_removed_under_the_lock(tmp_path: 
 def test_credentials_are_stripped_from_urls() -> None:
     assert lockfile.strip_credentials("https://u:p@host/x.whl") == "https://host/x.whl"
     assert lockfile.strip_credentials("https://host/x.whl") == "https://host/x.whl"
+
+
+def test_a_conda_prefix_that_is_not_a_clean_absolute_path_is_refused_with_its_key_path() -> None:
+    import pytest
+
+    from envbuild.errors import ConfigError, LockfileError
+
+    text = lockfile.dumps(lockfile.LockFile.of(SAMPLE))
+    for prefix in ("/opt/conda\\u0000", "opt/conda", "/opt/con\\nda"):
+        bad = text + f'\n[conda]\nchannels = ["conda-forge"]\nprefix = "{prefix}"\n'
+        with pytest.raises((ConfigError, LockfileError), match=r"\[conda\] -> prefix: .* is not an absolute path"):
+            lockfile.loads(bad)

@@ -203,7 +203,10 @@ def _conda(c: Table, platforms: list[str]) -> CondaLock:
             depends=p.strings("depends"), constrains=p.strings("constrains"), noarch=p.string("noarch"),
             license=p.string("license"), platforms=_platforms(p, platforms), requested=_flag(p, "requested")))
         p.done()
-    conda = CondaLock(channels=c.strings("channels"), prefix=c.required("prefix"), packages=tuple(packages),
+    prefix = c.required("prefix")
+    if not prefix.startswith("/") or any(ord(ch) < 32 or ord(ch) == 127 for ch in prefix):
+        raise c.error(["prefix"], f"{prefix!r} is not an absolute path (control characters are not allowed)")
+    conda = CondaLock(channels=c.strings("channels"), prefix=prefix, packages=tuple(packages),
                       cuda=c.string("cuda"))
     c.done()
     return conda
