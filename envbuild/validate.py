@@ -61,6 +61,13 @@ class Table:
             raise self.error([key], f"must be an integer, not {value!r}")
         return value
 
+    def boolean(self, key: str) -> bool:
+        """true or false; absent is false."""
+        value = self.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise self.error([key], f"must be true or false, not {value!r}")
+        return bool(value)
+
     def strings(self, key: str) -> tuple[str, ...]:
         value = self.get(key)
         if value is None:

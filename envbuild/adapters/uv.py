@@ -113,8 +113,11 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
         packages = parse_pylock((work / OUTPUT).read_text(encoding="utf-8"), sources=dict(request.sources),
                                 local=dict(request.local_files))
         edges = _edges(base, packages, work, env)
-    return [replace(p, requested=edges.get(p.name, (False, ()))[0], via=edges.get(p.name, (False, ()))[1])
-            for p in packages]
+    out = []
+    for package in packages:
+        requested, via = edges.get(package.name, (False, ()))
+        out.append(replace(package, requested=requested, via=via))
+    return out
 
 
 _ROOT = "envbuild-requirements (pyproject.toml)"  # how uv names the spec in its "# via" annotations
@@ -182,8 +185,7 @@ def _settings(request: CompileRequest) -> str:
     if request.build_dependencies:
         doc.add("extra-build-dependencies", {name: list(reqs) for name, reqs in request.build_dependencies})
     if request.build_env:  # uv has no variables for all builds, only per package
-        names = {name for name, _ in request.build_dependencies} or set()
-        doc.add("extra-build-variables", {name: dict(request.build_env) for name in sorted(names)})
+        doc.add("extra-build-variables", {name: dict(request.build_env) for name, _ in request.build_dependencies})
     return tomlkit.dumps(doc)
 
 

@@ -201,7 +201,7 @@ def _conda(c: Table, platforms: list[str]) -> CondaLock:
             build_number=p.integer("build-number"), subdir=p.required("subdir"), channel=p.required("channel"),
             url=p.required("url"), sha256=_hex(p, "sha256", 64), md5=_hex(p, "md5", 32), size=size,
             depends=p.strings("depends"), constrains=p.strings("constrains"), noarch=p.string("noarch"),
-            license=p.string("license"), platforms=_platforms(p, platforms), requested=_flag(p, "requested")))
+            license=p.string("license"), platforms=_platforms(p, platforms), requested=p.boolean("requested")))
         p.done()
     prefix = c.required("prefix")
     if not prefix.startswith("/") or any(ord(ch) < 32 or ord(ch) == 127 for ch in prefix):
@@ -242,11 +242,11 @@ def _python(py: Table, platforms: list[str]) -> PythonLock:
                                       hashes=p.strings("hashes"), files=tuple(files),
                                       platforms=_platforms(p, platforms), index=p.string("index"),
                                       direct_url=p.string("direct-url"), path=path, vcs=p.string("vcs"),
-                                      requested=_flag(p, "requested"), via=p.strings("via")))
+                                      requested=p.boolean("requested"), via=p.strings("via")))
         p.done()
     indexes = []
     for i in py.tables("indexes"):
-        indexes.append(PythonIndex(name=i.required("name"), url=i.required("url"), explicit=_flag(i, "explicit")))
+        indexes.append(PythonIndex(name=i.required("name"), url=i.required("url"), explicit=i.boolean("explicit")))
         i.done()
     build = py.table("build-dependencies")
     deps = []
@@ -265,17 +265,10 @@ def _python(py: Table, platforms: list[str]) -> PythonLock:
 def _system_package(p: Table, platforms: list[str]) -> SystemPackage:
     package = SystemPackage(name=p.required("name"), version=p.required("version"),
                             architecture=p.required("architecture"), sha256=p.required("sha256"),
-                            platforms=_platforms(p, platforms), requested=_flag(p, "requested"),
+                            platforms=_platforms(p, platforms), requested=p.boolean("requested"),
                             via=p.strings("via"))
     p.done()
     return package
-
-
-def _flag(table: Table, key: str) -> bool:
-    value = table.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise table.error([key], f"must be true or false, not {value!r}")
-    return bool(value)
 
 
 def _cuda(c: Table) -> CudaLock:

@@ -8,6 +8,7 @@ lock reads like a plain list of pins.  The same ``LockFile`` always gives the sa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -103,13 +104,8 @@ def _target_table(target: TargetLock, version: int) -> Any:
     if target.apt_sources is not None:
         table.add("apt-sources", _string_array(target.apt_sources, multiline=True))
     if target.apt_releases and version >= 3:
-        releases = tomlkit.array()
-        for release in target.apt_releases:
-            inline = tomlkit.inline_table()
-            inline.update({"source": release.source, "date": release.date, "signer": release.signer})
-            releases.append(inline)
-        releases.multiline(True)
-        table.add("apt-releases", releases)
+        table.add("apt-releases", _inline_tables({"source": r.source, "date": r.date, "signer": r.signer}
+                                                 for r in target.apt_releases))
     if target.cuda is not None:
         table.add("cuda", _cuda_table(target.cuda, inline=True))
     return table
@@ -132,13 +128,8 @@ def _python_table(python: PythonLock, everywhere: set[str]) -> Any:
     py.add("index-url", python.index_url)
     py.add("extra-index-urls", _string_array(python.extra_index_urls))
     if python.indexes:
-        indexes = tomlkit.array()
-        for index in python.indexes:
-            inline = tomlkit.inline_table()
-            inline.update({"name": index.name, "url": index.url, "explicit": index.explicit})
-            indexes.append(inline)
-        indexes.multiline(True)
-        py.add("indexes", indexes)
+        py.add("indexes", _inline_tables({"name": i.name, "url": i.url, "explicit": i.explicit}
+                                         for i in python.indexes))
     if python.build_dependencies:
         deps = tomlkit.inline_table()
         deps.update({name: list(reqs) for name, reqs in python.build_dependencies})
@@ -173,6 +164,19 @@ def _python_table(python: PythonLock, everywhere: set[str]) -> Any:
         packages.append(item)
     py.add("packages", packages)
     return py
+
+
+def _inline_tables(rows: Iterable[dict[str, Any]]) -> Any:
+    """A multiline array of inline tables, one a line, each with its keys in the order given."""
+    import tomlkit
+
+    out = tomlkit.array()
+    for row in rows:
+        inline = tomlkit.inline_table()
+        inline.update(row)
+        out.append(inline)
+    out.multiline(True)
+    return out
 
 
 def _why(item: Any, requested: bool, via: tuple[str, ...]) -> None:

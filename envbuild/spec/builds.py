@@ -33,10 +33,7 @@ def parse_indexes(t: Table) -> tuple[Index, ...]:
             raise item.error(["name"], f"{name!r} is named twice")
         url = item.required("url")
         check_url(url, lambda problem, item=item: item.error(["url"], problem))
-        explicit = item.get("explicit")
-        if explicit is not None and not isinstance(explicit, bool):
-            raise item.error(["explicit"], f"must be true or false, not {explicit!r}")
-        out.append(Index(name=name, url=url, explicit=bool(explicit)))
+        out.append(Index(name=name, url=url, explicit=item.boolean("explicit")))
     return tuple(out)
 
 

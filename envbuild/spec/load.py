@@ -199,13 +199,11 @@ def _parse_system(t: Table, root: Path) -> SystemSpec:
                                          "or remove it: the distribution's own archives use its archive keys")
         if not (root / signed_by).is_file():
             raise t.error(["signed-by"], f"{signed_by}: no such key file (paths are relative to the spec)")
-    insecure = t.get("insecure-unsigned")
-    if insecure is not None and not isinstance(insecure, bool):
-        raise t.error(["insecure-unsigned"], "must be true or false")
+    insecure = t.boolean("insecure-unsigned")
     if insecure and signed_by:
         raise t.error(["insecure-unsigned"], "and signed-by contradict each other; keep one")
     return SystemSpec(packages=tuple(sorted(set(packages))), mirror=mirror, security_mirror=security,
-                      signed_by=signed_by, insecure_unsigned=bool(insecure))
+                      signed_by=signed_by, insecure_unsigned=insecure)
 
 
 def _parse_cuda(t: Table) -> CudaSpec:
