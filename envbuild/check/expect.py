@@ -51,6 +51,22 @@ def load(path: str, platform: str | None = None) -> Expected:
     return expected
 
 
+def _from_file(lock: Lock) -> dict[str, str]:
+    """The packages the lock installs from a file by design: a local archive (its name), a git checkout
+    ("vcs:COMMIT", or a wheel of it), an sdist built against the environment ("*.whl": a wheel of it, built there).
+    Any other install from a file is a departure."""
+    apart = lock.python.built_apart()
+    out = {}
+    for p in lock.python.packages:
+        if p.path:
+            out[p.name] = p.path.rsplit("/", 1)[-1]
+        elif p.vcs:
+            out[p.name] = f"vcs:{p.vcs.rpartition('@')[2]}"
+        elif p in apart:
+            out[p.name] = "*.whl"
+    return out
+
+
 def from_lock(lock: Lock) -> Expected:
     """The plain data of LOCK that a check compares (marshal-able: str, int, dict, list, None)."""
     cuda = lock.cuda
@@ -64,11 +80,7 @@ def from_lock(lock: Lock) -> Expected:
         "distro": lock.target.distro,
         "python": lock.python.target_version,
         "packages": {p.name: p.version for p in lock.python.packages},
-        # installed from a file by design: a local archive (its name), an sdist built in the image ("*.whl": a wheel
-        # of it, built there), a git checkout ("vcs:COMMIT", or its wheel); any other install from a file departs
-        "from_file": {p.name: (p.path.rsplit("/", 1)[-1] if p.path else f"vcs:{p.vcs.rpartition('@')[2]}" if p.vcs
-                               else "*.whl") for p in lock.python.built_apart() + tuple(
-                                   q for q in lock.python.packages if q.path)},
+        "from_file": _from_file(lock),
         "ignore_extra": list(lock.ignore_extra),
         "system": {p.name: p.version for p in lock.system.packages} if lock.system is not None else None,
         "apt_unsigned": lock.system is not None and lock.system.unsigned,

@@ -11,7 +11,7 @@ from typing import Any
 from envbuild import lockfile
 from envbuild.errors import SyncError, UnsupportedTarget
 from envbuild.export import requirements_text
-from envbuild.export.python import vcs_text
+from envbuild.export.python import install_plan
 from envbuild.lockfile import Lock
 from envbuild.platforms import host
 from envbuild.spec import expand_url
@@ -58,15 +58,11 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
         warnings.append(f"{venv} runs Python {found}; the lock froze Python {lock.python.version} "
                         f"({lock.python.source or 'target'}): the packages are the same, the interpreter is not")
     before = uv.installed(python)
-    local = str(lock_path.parent.resolve())
-    built = lock.python.built_apart()
-    uv.sync(python, requirements_text(lock, local, [p for p in lock.python.packages if p not in built]),
-            *_indexes(lock))
-    special = set(lock.python.built_in_environment)
-    for pkg in built:  # against the environment just made, as images build them (its torch, not a fresh one)
-        text = vcs_text(lock, [pkg]) if pkg.vcs else requirements_text(lock, local, [pkg])
+    rest, steps = install_plan(lock, str(lock_path.parent.resolve()))
+    uv.sync(python, rest, *_indexes(lock))
+    for step, text in steps:  # against the environment just made, as images build them (its torch, not a fresh one)
         uv.build_in_environment(python, text, *_indexes(lock), env=dict(lock.python.build_env),
-                                hashed=not pkg.vcs, isolated=pkg.name not in special)
+                                hashed=step.hashed, isolated=step.isolated)
     after = uv.installed(python)
     return SyncResult(
         venv=venv,

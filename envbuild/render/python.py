@@ -21,18 +21,14 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def python_files(lock: Lock, base: Path | None) -> dict[str, bytes]:
     """requirements.txt (what pip installs as it is), sdists/NAME.txt (each sdist built against the environment),
     and local/PATH (the local archives, from BASE: the lock's directory)."""
-    from envbuild.export import requirements_text
-    from envbuild.export.python import vcs_text
+    from envbuild.export.python import install_plan
 
     if not lock.python.packages:
         return {}
-    image_local = f"{PREFIX}/{LOCAL}"
-    built = lock.python.built_apart()
-    rest = [p for p in lock.python.packages if p not in built]
-    out = {f"{SUPPORT}/requirements.txt": requirements_text(lock, image_local, rest).encode()}
-    for pkg in built:
-        text = vcs_text(lock, [pkg]) if pkg.vcs else requirements_text(lock, image_local, [pkg])
-        out[f"{SUPPORT}/sdists/{pkg.name}.txt"] = text.encode()
+    rest, steps = install_plan(lock, f"{PREFIX}/{LOCAL}")
+    out = {f"{SUPPORT}/requirements.txt": rest.encode()}
+    for step, text in steps:
+        out[f"{SUPPORT}/sdists/{step.package.name}.txt"] = text.encode()
     for pkg in lock.python.packages:
         if pkg.path:
             out[f"{SUPPORT}/{LOCAL}/{pkg.path}"] = _local_archive(pkg, base)
@@ -66,15 +62,17 @@ def python_context(lock: Lock) -> dict[str, Any]:
         if not _ENV_NAME.fullmatch(name) or any(c in value for c in "\n\r\0"):
             raise RenderError(f"[python] -> build-env -> {name}: not safe to write into a build file")
         env.append((name, value))
-    built = lock.python.built_apart()
-    if any(p.vcs for p in built):
-        _need_git(lock, next(p for p in built if p.vcs))
-    special = set(lock.python.built_in_environment)
+    from envbuild.export.python import build_steps
+
+    steps = build_steps(lock)
+    checkouts = [s.package for s in steps if not s.hashed]
+    if checkouts:
+        _need_git(lock, checkouts[0])
     return {
         "local": any(p.path for p in lock.python.packages),
-        "sdists": [{"name": p.name, "key": cache_key(lock, p),
-                    "flags": " ".join((["--require-hashes"] if not p.vcs else []) +
-                                      (["--no-build-isolation"] if p.name in special else []))} for p in built],
+        "sdists": [{"name": s.package.name, "key": cache_key(lock, s.package),
+                    "flags": " ".join((["--require-hashes"] if s.hashed else []) +
+                                      ([] if s.isolated else ["--no-build-isolation"]))} for s in steps],
         "build_env": env,
     }
 

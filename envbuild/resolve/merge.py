@@ -92,7 +92,7 @@ def _python_records(pins: dict[str, PythonLock], everywhere: set[str]) -> tuple[
     platforms: dict[tuple[str, str], set[str]] = {}
     hashes: dict[tuple[str, str], set[str]] = {}
     files: dict[tuple[str, str], dict[tuple[str, str, str], set[str]]] = {}
-    origin: dict[tuple[str, str], PythonPackage] = {}  # its index, direct URL or path: the same everywhere
+    origin: dict[tuple[str, str], PythonPackage] = {}  # its name, version, and index, URL, path or commit
     via: dict[tuple[str, str], set[str]] = {}
     requested: set[tuple[str, str]] = set()
     for platform, python in pins.items():
@@ -106,15 +106,12 @@ def _python_records(pins: dict[str, PythonLock], everywhere: set[str]) -> tuple[
             hashes.setdefault(key, set()).update(package.hashes)
             for f in package.files:
                 files.setdefault(key, {}).setdefault((f.name, f.url, f.hash), set()).add(platform)
-    return tuple(PythonPackage(
-        name=name, version=version, hashes=tuple(sorted(hashes[(name, version)])),
-        files=tuple(PythonFile(n, u, h, _where(where, platforms[(name, version)]))
-                    for (n, u, h), where in sorted(files.get((name, version), {}).items())),
-        platforms=_where(platforms[(name, version)], everywhere), index=origin[(name, version)].index,
-        direct_url=origin[(name, version)].direct_url, path=origin[(name, version)].path,
-        vcs=origin[(name, version)].vcs, requested=(name, version) in requested,
-        via=tuple(sorted(via[(name, version)])))
-        for name, version in sorted(platforms))
+    return tuple(replace(
+        origin[key], hashes=tuple(sorted(hashes[key])),
+        files=tuple(PythonFile(n, u, h, _where(where, platforms[key])) for (n, u, h), where in
+                    sorted(files.get(key, {}).items())),
+        platforms=_where(platforms[key], everywhere), requested=key in requested, via=tuple(sorted(via[key])))
+        for key in sorted(platforms))
 
 
 def _conda_records(condas: dict[str, CondaLock], everywhere: set[str]) -> tuple[CondaPackage, ...]:
