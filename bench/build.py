@@ -71,12 +71,17 @@ def size(tag: str) -> int:
     return int(sh(["docker", "image", "inspect", "--format", "{{.Size}}", tag]).stdout.strip())
 
 
-def main() -> None:
+def need_engine(bench: str, base: str) -> None:
+    """Stop BENCH with the reason unless a Docker engine, docker-registry and the base image BASE are here."""
     if shutil.which("docker-registry") is None or subprocess.run(["docker", "info"], capture_output=True,
                                                                    check=False).returncode != 0:
-        raise SystemExit("bench/build.py needs a Docker engine and docker-registry (make provision)")
-    if subprocess.run(["docker", "image", "inspect", BASE], capture_output=True, check=False).returncode != 0:
-        raise SystemExit(f"the base image {BASE} is missing (make provision)")
+        raise SystemExit(f"{bench} needs a Docker engine and docker-registry (make provision)")
+    if subprocess.run(["docker", "image", "inspect", base], capture_output=True, check=False).returncode != 0:
+        raise SystemExit(f"the base image {base} is missing (make provision)")
+
+
+def main() -> None:
+    need_engine("bench/build.py", BASE)
     with tempfile.TemporaryDirectory() as scratch, Registry(Path(scratch), 5000 + os.getpid() % 1000) as registry:
         (Path(scratch) / "index").mkdir()
         with LocalIndex(Path(scratch) / "index") as index:

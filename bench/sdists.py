@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,7 +32,7 @@ MIRROR = "http://deb.debian.org/debian"
 REUSED = "the wheel built before (/root/.cache"  # what the build echoes when it reuses one
 sys.path.insert(0, str(ROOT))
 
-from bench.build import sh, timed  # noqa: E402
+from bench.build import need_engine, sh, timed  # noqa: E402
 from tests.support.pypi import LocalIndex, build_standard, make_sdist, make_wheel  # noqa: E402
 from tests.support.registry import Registry  # noqa: E402
 
@@ -43,11 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--compile-seconds", type=float, default=30)
     args = parser.parse_args()
-    if shutil.which("docker-registry") is None or subprocess.run(["docker", "info"], capture_output=True,
-                                                                   check=False).returncode != 0:
-        raise SystemExit("bench/sdists.py needs a Docker engine and docker-registry (make provision)")
-    if subprocess.run(["docker", "image", "inspect", BASE], capture_output=True, check=False).returncode != 0:
-        raise SystemExit(f"the base image {BASE} is missing (make provision)")
+    need_engine("bench/sdists.py", BASE)
     with tempfile.TemporaryDirectory() as scratch, Registry(Path(scratch), 5000 + os.getpid() % 1000) as registry:
         root = Path(scratch)
         (root / "index").mkdir()
