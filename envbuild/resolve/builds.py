@@ -53,12 +53,12 @@ def check_build_dependencies(whole: LockFile, found: tuple[Sdist, ...]) -> None:
     """Images build these sdists against the locked environment, so what their build needs must be locked too, on
     each platform that builds them; said now rather than by a failed image build."""
     declared = dict(whole.python.build_dependencies)
+    locked = {platform: set(whole.view(platform).python.by_name()) for platform in whole.platforms}
     for sdist in found:
         for platform in sdist.platforms:
-            locked = {p.name for p in whole.view(platform).python.packages}
             for text in declared.get(sdist.name, ()):
                 need = Requirement(text).name
-                if need not in locked:
+                if need not in locked[platform]:
                     raise EnvbuildError(
                         f"[python] -> build-dependencies -> {sdist.name}: {need} is not in the lock for {platform}; "
                         f"images build {sdist.name} against the locked environment, so add \"{need}\" to [python] "
