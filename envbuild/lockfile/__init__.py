@@ -26,6 +26,7 @@ from envbuild.lockfile.model import (
     SystemPackage,
     Target,
     TargetLock,
+    match_spec_name,
 )
 from envbuild.lockfile.read import (
     choose_platform,
@@ -69,6 +70,7 @@ __all__ = [
     "is_special",
     "loads",
     "loads_file",
+    "match_spec_name",
     "read_lock",
     "read_lock_text",
     "read_lockfile",

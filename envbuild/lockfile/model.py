@@ -167,6 +167,13 @@ class CondaPackage:
         return self.url.rsplit("/", 1)[-1]
 
 
+def match_spec_name(match_spec: str) -> str:
+    """The package a MatchSpec names (a spec's, or a record's depends): ``conda-forge::numpy >=1.26`` -> ``numpy``."""
+    import re
+
+    return re.split(r"[\s=<>!~\[]", match_spec.rpartition("::")[2].strip(), maxsplit=1)[0].lower()
+
+
 @dataclass(frozen=True)
 class CondaLock:
     channels: tuple[str, ...]  # as the spec writes them (${VAR} placeholders kept)

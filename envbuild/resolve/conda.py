@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from envbuild import data
 from envbuild.adapters.http import cache_dir
-from envbuild.lockfile import CondaLock, CondaPackage, strip_credentials
+from envbuild.lockfile import CondaLock, CondaPackage, match_spec_name, strip_credentials
 from envbuild.platforms import PLATFORMS
 from envbuild.spec import expand_url
 
@@ -59,14 +59,10 @@ def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: Co
         raise ResolutionError(rattler.NAME, f"the channel lists no sha256 or md5 for {', '.join(unverifiable[:5])}; "
                               "envbuild verifies every conda archive by its sha256")
     stages.append((stage, time.monotonic() - begun))
-    asked = {spec_name(s) for s in with_pip(spec)}
+    asked = {match_spec_name(s) for s in with_pip(spec)}
     return CondaLock(channels=spec.conda.channels, prefix=spec.conda.prefix,
                      packages=tuple(replace(p, requested=p.name in asked) for p in packages), cuda=spec.conda.cuda)
 
-
-def spec_name(match_spec: str) -> str:
-    """The package a MatchSpec names: ``conda-forge::numpy >=1.26`` -> ``numpy``."""
-    return re.split(r"[\s=<>!~\[]", match_spec.rpartition("::")[2].strip(), maxsplit=1)[0].lower()
 
 
 def with_pip(spec: Spec) -> tuple[str, ...]:

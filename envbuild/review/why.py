@@ -7,12 +7,11 @@ A chain starts at something the spec asks for and ends at NAME: ``torch==2.5.1 -
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from envbuild.errors import EnvbuildError
-from envbuild.lockfile import Lock
+from envbuild.lockfile import Lock, match_spec_name
 
 MAX_CHAINS = 20  # the shortest ones; a package deep in a big graph can be reached in thousands of ways
 
@@ -90,7 +89,7 @@ def _graphs(lock: Lock) -> list[_Graph]:
         parents: dict[str, list[str]] = {}
         for record in records:
             for depend in record.depends:
-                parents.setdefault(re.split(r"[\s=<>!~\[]", depend.strip(), maxsplit=1)[0], []).append(record.name)
+                parents.setdefault(match_spec_name(depend), []).append(record.name)
         graphs.append(_Graph("conda", {r.name: f"{r.name}={r.version}" for r in records},
                              {r.name: tuple(sorted(parents.get(r.name, ()))) for r in records},
                              frozenset(r.name for r in records if r.requested)))
