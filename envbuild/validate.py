@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from envbuild.errors import ConfigError, key_path
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def shown(path: Path) -> str:
@@ -67,6 +70,21 @@ class Table:
         if value is not None and not isinstance(value, bool):
             raise self.error([key], f"must be true or false, not {value!r}")
         return bool(value)
+
+    def variables(self, forbidden: str = "\n\0") -> tuple[tuple[str, str], ...]:
+        """This table as environment variables, NAME = "value", sorted; a value may not hold FORBIDDEN."""
+        out = []
+        for key in sorted(self.raw):
+            self.seen.add(key)
+            value = self.raw[key]
+            if not _ENV_NAME.fullmatch(key):
+                raise self.error([key], "is not a valid environment variable name")
+            if not isinstance(value, str):
+                raise self.error([key], f"must be a string (quote it: {key} = \"{value}\")")
+            if any(c in value for c in forbidden):
+                raise self.error([key], "must not contain a newline or NUL")
+            out.append((key, value))
+        return tuple(out)
 
     def strings(self, key: str) -> tuple[str, ...]:
         value = self.get(key)

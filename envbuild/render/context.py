@@ -30,6 +30,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCE = re.compile(r"[a-z0-9][a-z0-9.-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
 _VERSIONISH = re.compile(r"[0-9][0-9.]*")
 _PATH = re.compile(r"/[A-Za-z0-9._/-]*")  # an absolute path, nothing to quote
+_LINE_BREAK = re.compile(r"[\n\r\0]")  # what would end an `export NAME=value` line of a RUN (build-env)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # controls, and what some tools take for a line break
 
 
@@ -60,13 +61,10 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
             _need(_PY_HASH, h, f"{where} -> hashes")
     for url in (lock.python.index_url, *lock.python.extra_index_urls):
         _need(_INDEX_URL, url, "[python] -> index-url")
-    env = []
-    for name, value in lock.env:
-        _need(_ENV_NAME, name, f"[env] -> {name!r}")
-        if _CONTROL.search(value):
-            raise RenderError(f"[env] -> {name}: a control character (newline, tab, ...) cannot be baked into an "
-                              "image's environment; remove it from the spec's [env]")
-        env.append((name, value))
+    env = _variables(lock.env, "[env]", _CONTROL, "a control character (newline, tab, ...) cannot be baked into an "
+                     "image's environment; remove it from the spec's [env]")
+    build_env = _variables(lock.python.build_env, "[python] -> build-env", _LINE_BREAK,
+                           "not safe to write into a build file")
     python = lock.python.target_version
     _need(_VERSIONISH, python, "[python] -> version")
     if _CONTROL.search(lock.name):
@@ -108,7 +106,7 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
         "platform": lock.target.platform,
         "python": {"version": python, "command": f"python{minor(python)}", "source": lock.python.source,
                    "packages": len(lock.python.packages), "venv": not in_conda, "interpreter": interpreter(lock),
-                   **python_context(lock)},
+                   "build_env": build_env, **python_context(lock)},
         "conda": conda,
         "system": [{"name": p.name, "version": p.version, "pin": f"{p.name}={p.version}"} for p in system],
         "snapshot": any("snapshot.debian.org" in line for line in apt_source_lines(lock)),
@@ -124,6 +122,16 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
         "uid": UID,
         "marker": MARKER,
     }
+
+
+def _variables(pairs: tuple[tuple[str, str], ...], where: str, refused: re.Pattern[str],
+               problem: str) -> list[tuple[str, str]]:
+    """Environment variables from the lock, each checked: a variable's name, and no REFUSED character in its value."""
+    for name, value in pairs:
+        _need(_ENV_NAME, name, f"{where} -> {name!r}")
+        if refused.search(value):
+            raise RenderError(f"{where} -> {name}: {problem}")
+    return list(pairs)
 
 
 def interpreter(lock: Lock) -> str:

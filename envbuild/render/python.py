@@ -15,7 +15,6 @@ from envbuild.render.names import PREFIX, SUPPORT
 
 LOCAL = "local"  # the folder of the context (under SUPPORT) and of the image (under PREFIX) with the local archives
 _PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*(?:/[A-Za-z0-9_][A-Za-z0-9._+-]*)*")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def python_files(lock: Lock, base: Path | None) -> dict[str, bytes]:
@@ -55,13 +54,8 @@ def _local_archive(pkg: PythonPackage, base: Path | None) -> bytes:
 
 
 def python_context(lock: Lock) -> dict[str, Any]:
-    """What the templates need of the Python install: local archives to copy, the sdists to build and their
-    cache keys, and the environment of their builds."""
-    env = []
-    for name, value in lock.python.build_env:
-        if not _ENV_NAME.fullmatch(name) or any(c in value for c in "\n\r\0"):
-            raise RenderError(f"[python] -> build-env -> {name}: not safe to write into a build file")
-        env.append((name, value))
+    """What the templates need of the Python install: local archives to copy, and the sdists to build and their
+    cache keys (the environment of their builds is checked with [env], in build_context)."""
     from envbuild.export.python import build_steps
 
     steps = build_steps(lock)
@@ -73,7 +67,6 @@ def python_context(lock: Lock) -> dict[str, Any]:
         "sdists": [{"name": s.package.name, "key": cache_key(lock, s.package),
                     "flags": " ".join((["--require-hashes"] if s.hashed else []) +
                                       ([] if s.isolated else ["--no-build-isolation"]))} for s in steps],
-        "build_env": env,
     }
 
 

@@ -31,7 +31,6 @@ from envbuild.validate import Table
 from envbuild.validate import shown as shown_path
 
 _PYTHON_RE = re.compile(r"^3\.\d{1,2}(\.\d{1,3})?$")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _APT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?$")
 _CUDA_RE = re.compile(r"^(auto|none|\d{1,2}\.\d{1,2}(\.\d{1,3})?)$")
 
@@ -96,7 +95,7 @@ def parse_spec(raw: dict[str, Any], path: Path, *, shown: str | None = None, pre
         raise ConfigError(shown, f"[{prefix}system] -> packages", "apt packages need a Linux platform "
                           f"(the spec's: {', '.join(environment.platforms)})")
     cuda = _parse_cuda(table("cuda"))
-    env = _parse_env(table("env"))
+    env = table("env").variables()
     check = _parse_check(table("check"))
     conda = parse_conda(table("conda"))
     if not python.requirements and not conda.present:
@@ -212,21 +211,6 @@ def _parse_cuda(t: Table) -> CudaSpec:
     if not _CUDA_RE.match(version):
         raise t.error(["version"], f'{version!r}: use "auto", "none" or a CUDA version such as "12.4"')
     return CudaSpec(version=version)
-
-
-def _parse_env(t: Table) -> tuple[tuple[str, str], ...]:
-    out = []
-    for key in sorted(t.raw):
-        t.seen.add(key)
-        value = t.raw[key]
-        if not _ENV_NAME_RE.match(key):
-            raise t.error([key], "is not a valid environment variable name")
-        if not isinstance(value, str):
-            raise t.error([key], f"must be a string (quote it: {key} = \"{value}\")")
-        if "\n" in value or "\0" in value:
-            raise t.error([key], "must not contain a newline or NUL")
-        out.append((key, value))
-    return tuple(out)
 
 
 def _parse_check(t: Table) -> CheckSpec:
