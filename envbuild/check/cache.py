@@ -2,7 +2,8 @@
 
 Four things go here: the check's view of a lock (keyed by the lock's exact bytes), what another interpreter
 said about itself (keyed by the interpreter binary and its venv's ``pyvenv.cfg``), the host's dpkg status
-(keyed by the status file's identity), and the parse of a large lock for every command (keyed by its sha256).
+(keyed by the status file's identity), and the parse of a large lock for every command (named by the text's
+length and CRC-32, and holding the text).
 Entries are ``marshal`` files (built in, so reading one imports nothing) named after this Python's version, under
 ``<cache root>/check/``.  A cache that cannot be read or written is simply not used: the check then does the
 work again, it never fails because of the cache.
