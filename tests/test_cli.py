@@ -48,3 +48,28 @@ def test_check_path_does_not_import_the_resolvers_or_rich() -> None:
 def test_version() -> None:
     done = subprocess.run([sys.executable, "-m", "envbuild", "--version"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and done.stdout.startswith("envbuild, version ")
+
+
+def test_every_command_leaves_without_teardown_yet_runs_the_exit_functions_and_waits_for_a_thread(
+        tmp_path: Path) -> None:
+    """entry.leave: the process ends with os._exit once output is flushed; a function registered to run at exit
+    (a temporary directory left open, a library's clean-up) still runs, and a thread still running is waited for."""
+    marker = tmp_path / "written-by-the-thread"
+    code = ("import atexit, sys, threading, time\n"
+            "atexit.register(lambda: print('exit function ran', file=sys.stderr))\n"
+            f"if sys.argv[1] == 'thread':\n"
+            f"    threading.Thread(target=lambda: (time.sleep(0.3), open({str(marker)!r}, 'w').close())).start()\n"
+            "from envbuild.entry import main\n"
+            "sys.argv = ['envbuild', *sys.argv[2:]]\n"
+            "main()\n")
+    for form in (["--version"], ["diff", str(tmp_path / "absent.lock"), str(tmp_path / "absent.lock")]):
+        done = subprocess.run([sys.executable, "-c", code, "plain", *form], capture_output=True, text=True,
+                              check=False, cwd=tmp_path)
+        assert "exit function ran" in done.stderr
+        assert done.returncode == (0 if form == ["--version"] else 2), done.stderr
+    assert done.stderr.splitlines()[0].startswith("envbuild: error: "), done.stderr
+    assert subprocess.run([sys.executable, "-c", code, "plain", "--version"], capture_output=True, text=True,
+                          check=False).stdout.startswith("envbuild, version ")
+    done = subprocess.run([sys.executable, "-c", code, "thread", "--version"], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0 and marker.exists(), done.stderr
