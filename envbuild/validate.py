@@ -46,14 +46,16 @@ class Table:
         return self.raw.get(key)
 
     def string(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
-        value = self.get(key)
+        self.seen.add(key)  # get(), inline: a lock of 1,000 packages asks 30,000 times
+        value = self.raw.get(key)
         if value is None:
             if required:
                 raise self.error([key], "is required")
             return default
-        if not isinstance(value, str) or not value.strip():
+        stripped = value.strip() if isinstance(value, str) else ""
+        if not stripped:
             raise self.error([key], f"must be a non-empty string, not {value!r}")
-        return value.strip()
+        return stripped
 
     def required(self, key: str) -> str:
         return self.string(key, required=True) or ""  # string() raised if it was missing
@@ -87,15 +89,17 @@ class Table:
         return tuple(out)
 
     def strings(self, key: str) -> tuple[str, ...]:
-        value = self.get(key)
+        self.seen.add(key)
+        value = self.raw.get(key)
         if value is None:
             return ()
         if not isinstance(value, list):
             raise self.error([key], f"must be a list of strings, not {type(value).__name__}")
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                raise self.error([key, i], f"must be a non-empty string, not {item!r}")
-        return tuple(item.strip() for item in value)
+        out = tuple(item.strip() if isinstance(item, str) else "" for item in value)
+        if "" in out:
+            i = out.index("")
+            raise self.error([key, i], f"must be a non-empty string, not {value[i]!r}")
+        return out
 
     def table(self, key: str) -> Table:
         if not self.name and not self.keys:  # a top-level table is named as TOML heads it: [python]
@@ -116,5 +120,7 @@ class Table:
             raise self.error([key], f"unknown key (known: {', '.join(known)})")
 
     def done(self) -> None:
+        if self.seen.issuperset(self.raw):
+            return
         for key in sorted(set(self.raw) - self.seen):
             raise self.error([key], "unknown key")

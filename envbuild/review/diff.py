@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from envbuild.lockfile import Lock, LockFile
-from envbuild.review.why import Why
+
+if TYPE_CHECKING:
+    from envbuild.review.why import Why
 
 PARTS = ("image", "interpreter", "system", "python", "conda", "cuda", "env")
 
@@ -54,7 +57,11 @@ def diff(old: LockFile, new: LockFile) -> list[Change]:
     for (part, name, change, before, after, major), where in seen.items():
         via: tuple[str, ...] = ()
         if change == "added" and part in ("python", "system", "conda") and new.version >= 4:
-            via = _why_added(asked.setdefault(where[0], Why(new.view(where[0]))), part, name)
+            if where[0] not in asked:
+                from envbuild.review.why import Why  # only an added package needs it
+
+                asked[where[0]] = Why(new.view(where[0]))
+            via = _why_added(asked[where[0]], part, name)
         out.append(Change(part, name, change, before, after, major,
                           () if len(where) == len(compared) else tuple(where), via))
     return sorted(out, key=lambda c: (PARTS.index(c.part), c.name, c.platforms))

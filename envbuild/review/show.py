@@ -6,8 +6,6 @@ version jumps, and rebuilt packages (the same version with other files).
 
 from __future__ import annotations
 
-import json
-
 from envbuild.review.diff import PARTS, Change
 
 TITLES = {"image": "Base image", "interpreter": "Interpreter", "system": "System packages (apt)",
@@ -83,5 +81,7 @@ def markdown(changes: list[Change], old: str, new: str) -> str:
 
 
 def as_json(changes: list[Change], old: str, new: str) -> str:
+    import json  # only for --json
+
     return json.dumps({"schema": SCHEMA, "equal": not changes, "old": old, "new": new,
                        "changes": [c.as_json() for c in changes]}, indent=2) + "\n"
