@@ -13,6 +13,8 @@ from envbuild.errors import EnvbuildError
 
 def strip_credentials(url: str) -> str:
     """Drop any user:password@ from a URL (resolvers may echo an authenticated URL back)."""
+    if "@" not in url:  # most URLs, and cheaply (a conda lock strips two of each of its records)
+        return url
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
