@@ -61,7 +61,8 @@ def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: Co
     stages.append((stage, time.monotonic() - begun))
     asked = {match_spec_name(s) for s in with_pip(spec)}
     return CondaLock(channels=spec.conda.channels, prefix=spec.conda.prefix,
-                     packages=tuple(replace(p, requested=p.name in asked) for p in packages), cuda=spec.conda.cuda)
+                     packages=tuple(replace(p, requested=True) if p.name in asked else p for p in packages),
+                     cuda=spec.conda.cuda)
 
 
 

@@ -115,13 +115,19 @@ def _python_records(pins: dict[str, PythonLock], everywhere: set[str]) -> tuple[
 
 
 def _conda_records(condas: dict[str, CondaLock], everywhere: set[str]) -> tuple[CondaPackage, ...]:
-    where: dict[CondaPackage, set[str]] = {}
+    """Each distinct record once (one archive: its subdir and sha256), with the platforms it is installed on."""
+    first: dict[tuple[str, str, str], CondaPackage] = {}
+    where: dict[tuple[str, str, str], set[str]] = {}
     for platform, conda in condas.items():
         for package in conda.packages:
-            where.setdefault(replace(package, platforms=()), set()).add(platform)
-    return tuple(replace(p, platforms=_where(ps, everywhere))
-                 for p, ps in sorted(where.items(), key=lambda item: (item[0].name, item[0].subdir, item[0].version,
-                                                                      item[0].build)))
+            key = (package.name, package.subdir, package.sha256)
+            first.setdefault(key, package)
+            where.setdefault(key, set()).add(platform)
+    out = []
+    for key, package in first.items():
+        platforms = _where(where[key], everywhere)
+        out.append(package if package.platforms == platforms else replace(package, platforms=platforms))
+    return tuple(sorted(out, key=lambda p: (p.name, p.subdir, p.version, p.build)))
 
 
 def _system_records(systems: dict[str, SystemLock], everywhere: set[str]) -> tuple[SystemPackage, ...]:
