@@ -399,3 +399,14 @@ def test_a_large_locks_parse_is_kept_and_an_entry_for_another_text_is_never_used
     other = text.replace('version = "1.0"', 'version = "6.6"')
     entries[0].write_bytes(marshal.dumps((other.encode(), tomllib.loads(other))))
     assert lockfile.dumps(lockfile.read_lockfile(path)) == text
+
+
+def test_a_conda_records_sha256_and_md5_must_be_lowercase_hex_of_their_length() -> None:
+    text = lockfile.dumps(SAMPLE_MULTI)
+    assert lockfile.loads_file(text).conda is not None
+    for bad, key in (("4" * 63 + "A", "sha256"), ("4" * 63 + "g", "sha256"), ("4" * 63, "sha256"),
+                     ("5" * 31 + "F", "md5")):
+        good = "4" * 64 if key == "sha256" else "5" * 32
+        with pytest.raises(ConfigError, match=rf"\[conda\] -> packages\[\d\] -> {key}: must be "
+                                              rf"{len(good)} lowercase hex digits"):
+            lockfile.loads_file(text.replace(f'{key} = "{good}"', f'{key} = "{bad}"', 1))

@@ -214,9 +214,12 @@ def _conda(c: Table, platforms: list[str]) -> CondaLock:
     return conda
 
 
+_LOWER_HEX = frozenset("0123456789abcdef")
+
+
 def _hex(table: Table, key: str, length: int) -> str:
     value = table.required(key)
-    if len(value) != length or any(ch not in "0123456789abcdef" for ch in value):
+    if len(value) != length or not _LOWER_HEX.issuperset(value):
         raise table.error([key], f"must be {length} lowercase hex digits")
     return value
 
