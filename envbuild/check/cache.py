@@ -19,7 +19,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the chec
 if TYPE_CHECKING:
     from typing import Any
 
-FORMAT = 1  # raise when the shape of an entry changes
+FORMAT = 2  # raise when the shape of an entry changes (2: dpkg facts are name -> version)
 
 
 def _directory() -> str:
@@ -65,7 +65,7 @@ def write(name: str, value: Any) -> None:
             pass
 
 
-def dpkg_status(root: str) -> dict[str, dict[str, str]] | None:
+def dpkg_status(root: str) -> dict[str, str] | None:
     """``probe.dpkg_status(ROOT)``, kept while dpkg's status file is the same file: dpkg writes a new one and renames
     it over the old on every change, so its inode, size and mtime identify its contents.  Parsing the status of a
     700-package host takes longer (6 ms) than the rest of a warm check."""
@@ -80,7 +80,7 @@ def dpkg_status(root: str) -> dict[str, dict[str, str]] | None:
     name = f"dpkg-{slug(path)}"
     cached = read(name)
     if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == key:
-        facts: dict[str, dict[str, str]] = cached[1]
+        facts: dict[str, str] = cached[1]
         return facts
     facts_now = probe.dpkg_status(root)
     if facts_now is not None:

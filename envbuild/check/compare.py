@@ -156,8 +156,8 @@ def _system(expected: Expected, facts: Facts, out: list[Finding], checked: list[
         have = dpkg.get(name)
         if have is None:
             out.append(finding("system", name, "missing", version, None))
-        elif have["version"] != version:
-            out.append(finding("system", name, "changed", version, have["version"]))
+        elif have != version:
+            out.append(finding("system", name, "changed", version, have))
     if not strict:
         return
     base = expected["base_packages"]
@@ -170,10 +170,10 @@ def _system(expected: Expected, facts: Facts, out: list[Finding], checked: list[
     for name in sorted(set(dpkg) - set(locked or {})):
         checked.append(("system", name))
         if base is not None and name in base:
-            if dpkg[name]["version"] != base[name]:
-                out.append(finding("system", name, "changed", f"{base[name]} (base image)", dpkg[name]["version"]))
+            if dpkg[name] != base[name]:
+                out.append(finding("system", name, "changed", f"{base[name]} (base image)", dpkg[name]))
         else:
-            out.append(finding("system", name, "extra", None, dpkg[name]["version"]))
+            out.append(finding("system", name, "extra", None, dpkg[name]))
 
 
 def _os(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:

@@ -104,7 +104,7 @@ def test_cuda_libraries_as_loaded_must_be_the_locked_ones(tmp_path: Path) -> Non
 
 
 def _dpkg(**packages: str) -> dict:
-    return {name.replace("_", "-"): {"version": version, "architecture": "amd64"} for name, version in packages.items()}
+    return {name.replace("_", "-"): version for name, version in packages.items()}
 
 
 def test_strict_knows_what_the_base_image_holds() -> None:
