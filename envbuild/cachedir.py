@@ -1,8 +1,6 @@
 """Where envbuild keeps its caches: ``$ENVBUILD_CACHE_DIR``, else ``$XDG_CACHE_HOME/envbuild``, else
 ``~/.cache/envbuild``.  Standard library only (``os``): the drift check reads it on its fast path."""
 
-from __future__ import annotations
-
 import os
 
 

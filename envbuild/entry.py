@@ -15,8 +15,6 @@ saves 2.5 ms of a 20 ms check (``bench/conda.py``, ``bench/check.py``) and 8 ms 
 ``envbuild --help`` (``bench/diff.py``).
 """
 
-from __future__ import annotations
-
 import sys
 
 

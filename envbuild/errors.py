@@ -6,8 +6,6 @@ Every error a user can cause (bad input, an unreachable index, a resolver confli
 traceback.
 """
 
-from __future__ import annotations
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the drift check imports this module)
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -30,7 +28,7 @@ class EnvbuildError(Exception):
         return self.exit_code
 
 
-def key_path(table: str | None, keys: Sequence[str | int]) -> str:
+def key_path(table: str | None, keys: "Sequence[str | int]") -> str:
     """Render a location inside a TOML document: ``[python] -> requirements[2]``."""
     head = f"[{table}]" if table else ""
     parts = [head] if head else []
@@ -56,7 +54,7 @@ class ConfigError(EnvbuildError):
 
 
 class SpecNotFound(EnvbuildError):
-    def __init__(self, searched: Sequence[str]) -> None:
+    def __init__(self, searched: "Sequence[str]") -> None:
         self.searched = list(searched)
         super().__init__(
             "no envbuild spec found (looked for "

@@ -1,7 +1,5 @@
 """Dotted version strings as envbuild compares them: Python ("3.11.2") and CUDA ("12.4.127") releases."""
 
-from __future__ import annotations
-
 
 def minor(version: str) -> str:
     """``3.11.2`` -> ``3.11``."""

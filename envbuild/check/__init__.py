@@ -6,4 +6,9 @@
     -> probe.probe      what is there (interpreter.describe for another interpreter, nvidia, kernels)
     -> compare.compare  the findings: only departures from the lock
     -> report           text (a rich table on a terminal when something drifted), JSON, JUnit
+
+Every module on that path is one more file to find, read and run before every job (0.15 ms each here), so the
+path is short, and none of them says ``from __future__ import annotations`` (importing ``__future__`` costs as
+much as a module of ours): annotations that name a type only known to type checkers are quoted instead, and the
+probe's (which also runs under an image's Python >= 3.9) are quoted where they use ``X | None``.
 """

@@ -9,8 +9,6 @@ Entries are ``marshal`` files (built in, so reading one imports nothing) named a
 work again, it never fails because of the cache.
 """
 
-from __future__ import annotations
-
 import marshal
 import os
 import sys
@@ -49,7 +47,7 @@ def read(name: str) -> object:
         return None
 
 
-def write(name: str, value: Any) -> None:
+def write(name: str, value: "Any") -> None:
     """Store VALUE under NAME atomically (a concurrent reader sees the old entry or the new one)."""
     path = _path(name)
     temporary = f"{path}.{os.getpid()}.tmp"

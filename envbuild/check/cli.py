@@ -13,8 +13,6 @@ handful of options, with click kept for the other commands.
 stderr, never a traceback).
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -120,7 +118,7 @@ def _options(in_image: bool) -> list[tuple[tuple[str, ...], str, str | None, str
     return [o for o in OPTIONS if o[4] in ("", where)]
 
 
-def parse(args: list[str], in_image: bool = False) -> dict[str, Any]:
+def parse(args: list[str], in_image: bool = False) -> "dict[str, Any]":
     """The options in ARGS (``--flag``, ``--option VALUE``, ``--option=VALUE``, ``-l VALUE``)."""
     by_flag = {flag: option for option in _options(in_image) for flag in option[0]}
     values: dict[str, Any] = {}
@@ -161,7 +159,7 @@ def usage(in_image: bool = False) -> str:
                        more=IMAGE_MORE if in_image else HOST_MORE, options="\n".join(lines))
 
 
-def run(options: dict[str, Any], *, in_image: bool = False) -> int:
+def run(options: "dict[str, Any]", *, in_image: bool = False) -> int:
     """The check itself: find, read, probe, compare, report.  Returns 0 (no drift) or 1 (drift)."""
     from envbuild.check import report
 
@@ -179,7 +177,7 @@ def run(options: dict[str, Any], *, in_image: bool = False) -> int:
     return 0 if outcome.ok else 1
 
 
-def evaluate(options: dict[str, Any], *, in_image: bool = False) -> tuple[dict[str, Any], Outcome]:
+def evaluate(options: "dict[str, Any]", *, in_image: bool = False) -> "tuple[dict[str, Any], Outcome]":
     """Find, read, probe and compare: the report (as JSON data) and the outcome, printed by no one yet."""
     from envbuild.check import compare, expect, locate, report
 
@@ -195,7 +193,7 @@ def evaluate(options: dict[str, Any], *, in_image: bool = False) -> tuple[dict[s
     return report.as_json(expected, facts, outcome, target), outcome
 
 
-def gather(target: Target, expected: Expected, *, deep: bool = False, strict: bool = False) -> Facts:
+def gather(target: "Target", expected: "Expected", *, deep: bool = False, strict: bool = False) -> "Facts":
     """The probe's facts about TARGET: here for an interpreter or a root, in a container for an image."""
     from envbuild.check import cache, probe
 

@@ -4,8 +4,6 @@ A finding is the report's own shape (schema 1): ``{"kind", "name", "status", "ex
 ``Outcome.checked`` lists every item compared, so that JUnit can show a testcase for each.
 """
 
-from __future__ import annotations
-
 from envbuild.check.probe import normalise
 from envbuild.versions import within
 
@@ -24,7 +22,7 @@ class Outcome:
 
     __slots__ = ("checked", "findings")
 
-    def __init__(self, findings: list[Finding], checked: list[tuple[str, str]]) -> None:
+    def __init__(self, findings: "list[Finding]", checked: list[tuple[str, str]]) -> None:
         self.findings = sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f["severity"], 2), f["kind"], f["name"]))
         self.checked = checked
 
@@ -34,12 +32,12 @@ class Outcome:
 
 
 def finding(kind: str, name: str, status: str, expected: str | None, found: str | None, *,
-            severity: str = "error") -> Finding:
+            severity: str = "error") -> "Finding":
     return {"kind": kind, "name": name, "status": status, "expected": expected, "found": found,
             "severity": severity}
 
 
-def compare(expected: Expected, facts: Facts, *, strict: bool = False) -> Outcome:
+def compare(expected: "Expected", facts: "Facts", *, strict: bool = False) -> Outcome:
     out: list[Finding] = []
     checked: list[tuple[str, str]] = []
     _interpreter(expected, facts, out, checked)
@@ -60,7 +58,7 @@ def compare(expected: Expected, facts: Facts, *, strict: bool = False) -> Outcom
     return Outcome(out, checked)
 
 
-def _interpreter(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _interpreter(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:
     found = (facts.get("interpreter") or {}).get("version")
     wanted = expected["python"]
     checked.append(("interpreter", "python"))
@@ -70,7 +68,7 @@ def _interpreter(expected: Expected, facts: Facts, out: list[Finding], checked: 
         out.append(finding("interpreter", "python", "changed", wanted, found))
 
 
-def _python(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _python(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:
     installed: dict[str, Any] = (facts.get("python") or {}).get("packages", {})
     for name, version in expected["packages"].items():
         checked.append(("python", name))
@@ -85,16 +83,19 @@ def _python(expected: Expected, facts: Facts, out: list[Finding], checked: list[
             out.append(finding("python", name, "changed", version, f"{dist['version']} ({local})"))
         elif not _same_version(version, dist["version"]):
             out.append(finding("python", name, "changed", version, dist["version"]))
-    ignored = {normalise(n) for n in (*expected["ignore_extra"], *ALWAYS_IGNORED)}
-    ignored |= {normalise(n) for n in ((facts.get("conda") or {}).get("records") or {})}  # conda's, checked there
-    for name in sorted(set(installed) - set(expected["packages"]) - ignored):
+    extra = set(installed) - set(expected["packages"]) - {normalise(n) for n in (*expected["ignore_extra"],
+                                                                                   *ALWAYS_IGNORED)}
+    conda = (facts.get("conda") or {}).get("records")
+    if extra and conda:  # a conda package's own dist-info is checked as conda's (names normalised only when needed)
+        extra -= {normalise(n) for n in conda}
+    for name in sorted(extra):
         checked.append(("python", name))
         out.append(finding("python", name, "extra", None, installed[name]["version"]))
     for problem in (facts.get("python") or {}).get("problems", []):
         out.append(finding("python", problem["path"], "unverifiable", None, problem["problem"], severity="warning"))
 
 
-def _expected_file(name: str, dist: dict[str, Any], allowed: str | None) -> bool:
+def _expected_file(name: str, dist: "dict[str, Any]", allowed: str | None) -> bool:
     """Was DIST installed from the file the lock names (ALLOWED: its name, or "*.whl" for a wheel built from the
     locked sdist), at the locked version?"""
     if allowed is None:
@@ -111,7 +112,7 @@ def _expected_file(name: str, dist: dict[str, Any], allowed: str | None) -> bool
     return base == allowed
 
 
-def _local_install(direct_url: Any) -> str | None:
+def _local_install(direct_url: "Any") -> str | None:
     """"editable: /src" or "local: file:///x.whl" for an install that did not come from an index."""
     if not isinstance(direct_url, dict):
         return None
@@ -134,7 +135,7 @@ def _same_version(a: str, b: str) -> bool:
         return False
 
 
-def _system(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]],
+def _system(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]],
             strict: bool) -> None:
     """The lock's apt closure must be installed at its versions.  STRICT: so must the base image's packages,
     and any other package is drift (an image built from the lock holds exactly base + closure)."""
@@ -176,7 +177,7 @@ def _system(expected: Expected, facts: Facts, out: list[Finding], checked: list[
             out.append(finding("system", name, "extra", None, dpkg[name]))
 
 
-def _os(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _os(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:
     distro = expected["distro"]
     if distro is None:
         return
@@ -190,7 +191,7 @@ def _os(expected: Expected, facts: Facts, out: list[Finding], checked: list[tupl
         out.append(finding("os", distro, "changed", distro, found))
 
 
-def _driver(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _driver(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:
     """The driver must reach the lock's minimum; below the toolkit's own driver it runs the lock's CUDA through
     minor-version compatibility, where PTX newer than the driver cannot be JIT-compiled: a warning."""
     cuda = expected["cuda"]
@@ -218,7 +219,7 @@ def _driver(expected: Expected, facts: Facts, out: list[Finding], checked: list[
                            severity="warning"))
 
 
-def _gpus(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _gpus(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:
     """Every GPU needs kernels in the installed torch: SASS for its architecture, or PTX the driver compiles."""
     if expected["cuda"] is None:
         return
@@ -251,7 +252,7 @@ def _gpus(expected: Expected, facts: Facts, out: list[Finding], checked: list[tu
                                f"PTX only, compiled by the driver at first use: {carried}", severity="warning"))
 
 
-def _cuda_libraries(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _cuda_libraries(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:
     """cudart, cuDNN and NCCL as the environment loads them must be the locked ones."""
     cuda = expected["cuda"]
     if cuda is None or facts.get("cuda") is None:
@@ -269,7 +270,7 @@ def _cuda_libraries(expected: Expected, facts: Facts, out: list[Finding], checke
             out.append(finding("cuda", name, "changed", wanted, f"{lib['version']} ({lib['path']})"))
 
 
-def _conda(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _conda(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:
     """The conda environment must hold exactly the lock's records (name, version and build)."""
     locked = expected["conda"]
     if locked is None:
@@ -286,11 +287,11 @@ def _conda(expected: Expected, facts: Facts, out: list[Finding], checked: list[t
         have = records.get(name)
         if have is None:
             out.append(finding("conda", name, "missing", f"{version} {build}", None))
-        elif (have["version"], have["build"]) != (version, build):
-            out.append(finding("conda", name, "changed", f"{version} {build}", f"{have['version']} {have['build']}"))
+        elif have[0] != version or have[1] != build:
+            out.append(finding("conda", name, "changed", f"{version} {build}", f"{have[0]} {have[1]}"))
     for name in sorted(set(records) - set(locked["packages"])):
         checked.append(("conda", name))
-        out.append(finding("conda", name, "extra", None, f"{records[name]['version']} {records[name]['build']}"))
+        out.append(finding("conda", name, "extra", None, " ".join(records[name])))
     for problem in found.get("problems", []):
         out.append(finding("conda", problem["path"], "unverifiable", None, problem["problem"], severity="warning"))
 
@@ -299,7 +300,7 @@ def _numbers(version: str) -> tuple[int, ...]:
     return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
-def _env(expected: Expected, facts: Facts, out: list[Finding], checked: list[tuple[str, str]]) -> None:
+def _env(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:
     values = facts.get("env")
     for name, wanted in sorted(expected["env"].items()):
         checked.append(("env", name))

@@ -5,8 +5,6 @@ The lock is read and validated by ``envbuild.lockfile`` (the one lock reader) an
 every job parses it once, and a changed lock is never mistaken for the cached one.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -21,7 +19,7 @@ if TYPE_CHECKING:
     from envbuild.lockfile import Lock
 
 
-def load(path: str, platform: str | None = None) -> Expected:
+def load(path: str, platform: str | None = None) -> "Expected":
     """The check's view of the lock at PATH, for PLATFORM (default: the lock's only platform, else this host's).
     A lock that cannot be read, or has no such platform, is a ``LockfileError`` (exit 2)."""
     try:
@@ -51,7 +49,7 @@ def load(path: str, platform: str | None = None) -> Expected:
     return expected
 
 
-def _from_file(lock: Lock) -> dict[str, str]:
+def _from_file(lock: "Lock") -> dict[str, str]:
     """The packages the lock installs from a file by design: a local archive (its name), a git checkout
     ("vcs:COMMIT", or a wheel of it), an sdist built against the environment ("*.whl": a wheel of it, built there).
     Any other install from a file is a departure."""
@@ -67,7 +65,7 @@ def _from_file(lock: Lock) -> dict[str, str]:
     return out
 
 
-def from_lock(lock: Lock) -> Expected:
+def from_lock(lock: "Lock") -> "Expected":
     """The plain data of LOCK that a check compares (marshal-able: str, int, dict, list, None)."""
     cuda = lock.cuda
     image = lock.base_image

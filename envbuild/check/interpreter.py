@@ -6,8 +6,6 @@ its interpreter queries.  The directories ``.pth`` files add are not cached: the
 editable install made after the query is still seen.
 """
 
-from __future__ import annotations
-
 import os
 
 from envbuild.check import cache
@@ -28,7 +26,7 @@ print(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3], "implementation"
 """
 
 
-def describe(executable: str) -> dict[str, Any]:
+def describe(executable: str) -> "dict[str, Any]":
     """``{version, implementation, executable, prefix, base, sites}``: BASE is the path before the site
     directories, SITES the site directories in path order."""
     key = _fingerprint(executable)
@@ -42,7 +40,7 @@ def describe(executable: str) -> dict[str, Any]:
     return info
 
 
-def _fingerprint(executable: str) -> tuple[Any, ...]:
+def _fingerprint(executable: str) -> "tuple[Any, ...]":
     """What changes when the answer may change: the binary (an upgrade) and pyvenv.cfg (a recreated venv)."""
     try:
         binary = os.stat(executable)
@@ -57,7 +55,7 @@ def _fingerprint(executable: str) -> tuple[Any, ...]:
     return tuple(parts)
 
 
-def _ask(executable: str) -> dict[str, Any]:
+def _ask(executable: str) -> "dict[str, Any]":
     import json
     import subprocess
 

@@ -16,8 +16,6 @@ A lock with a conda part has its conda environment read too: ``--prefix``, else 
 prefix.  Inside an image, ``envbuild-check`` checks the interpreter it runs under (the image's venv).
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -32,7 +30,7 @@ DEFAULT_LOCK = "envbuild.lock"
 
 def target(*, python: str | None = None, root: str | None = None, image: str | None = None,
            prefix: str | None = None, lock: str = DEFAULT_LOCK, in_image: bool = False,
-           conda: str | None = None) -> Target:
+           conda: str | None = None) -> "Target":
     """What to check, from the options (at most one of PYTHON, ROOT, IMAGE; PREFIX, a conda environment, with any
     but IMAGE) and the lock (its place; CONDA, the prefix its conda environment is installed at, if it has one)."""
     if sum(x is not None for x in (python, root, image)) > 1:
@@ -72,7 +70,7 @@ def _conda_prefix(given: str | None, locked: str | None, inside: bool) -> str | 
     return locked
 
 
-def _default(lock: str, conda: str | None) -> Target:
+def _default(lock: str, conda: str | None) -> "Target":
     """The environment the user means: $VIRTUAL_ENV, else the active conda environment's Python, else .venv beside
     the lock, else the lock's conda environment's Python, else python3 on PATH."""
     venv = os.environ.get("VIRTUAL_ENV")

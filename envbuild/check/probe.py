@@ -16,8 +16,6 @@ raises on a strange host: what it cannot read it reports as ``None`` or in ``pro
 - ``--deep``: every installed file hashed against its RECORD, in parallel threads.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -30,7 +28,7 @@ BIG_FILE = 1 << 20  # hashed in threads from this size up
 DISTRO_INSTALLERS = ("debian", "dpkg", "rpm", "conda")  # packages whose files another manager owns
 
 
-def _read(path: str, limit: int = -1) -> bytes | None:
+def _read(path: str, limit: int = -1) -> "bytes | None":
     """The first LIMIT bytes of PATH (all of it when LIMIT is -1), or None.  ``os.read`` rather than ``open``:
     the probe reads a few small files per installed distribution, and the file object costs more than the read."""
     try:
@@ -76,7 +74,7 @@ def normalise(name: str) -> str:
     return name
 
 
-def distributions(paths: list[str], site_dirs: tuple[str, ...] = ()) -> dict[str, Any]:
+def distributions(paths: list[str], site_dirs: tuple[str, ...] = ()) -> "dict[str, Any]":
     """name -> {version, direct_url, path} for the first dist-info of each name on PATHS.
 
     In the SITE_DIRS among PATHS, ``.pth`` files add directories right after theirs, as ``site`` does at start-up
@@ -129,7 +127,7 @@ def distributions(paths: list[str], site_dirs: tuple[str, ...] = ()) -> dict[str
     return {"packages": found, "problems": problems}
 
 
-def installer(dist_info: str) -> str | None:
+def installer(dist_info: str) -> "str | None":
     """Who installed a distribution (its INSTALLER file: pip, uv, debian, conda, ...)."""
     return (_read(f"{dist_info}/INSTALLER", 200) or b"").decode("utf-8", "replace").strip() or None
 
@@ -153,7 +151,7 @@ def _pth_directories(site_dir: str, entries: list[str]) -> list[str]:
 # The system
 
 
-def dpkg_status(root: str) -> dict[str, str] | None:
+def dpkg_status(root: str) -> "dict[str, str] | None":
     """name -> version of each installed package (None: no dpkg database).  Plain strings, not a record per
     package: the host check keeps this in its cache and reads it back before every job (730 packages: 0.1 ms as
     strings, 0.25 ms as small dicts)."""
@@ -164,7 +162,7 @@ def dpkg_status(root: str) -> dict[str, str] | None:
             if s.get("Package") and s.get("Status", "").endswith(" installed")}
 
 
-def read_stanzas(path: str, fields: tuple[str, ...]) -> list[dict[str, str]] | None:
+def read_stanzas(path: str, fields: tuple[str, ...]) -> "list[dict[str, str]] | None":
     """The FIELDS of each stanza of a deb822 file (dpkg's status, apt's extended_states), read as a file: only
     single-line fields, which these are.  None when PATH cannot be read."""
     data = _read(path)
@@ -183,7 +181,7 @@ def read_stanzas(path: str, fields: tuple[str, ...]) -> list[dict[str, str]] | N
     return out
 
 
-def os_release(root: str) -> dict[str, str] | None:
+def os_release(root: str) -> "dict[str, str] | None":
     for rel in ("etc/os-release", "usr/lib/os-release"):
         data = _read(os.path.join(root, rel))
         if data is not None:
@@ -197,7 +195,7 @@ def os_release(root: str) -> dict[str, str] | None:
     return None
 
 
-def glibc() -> str | None:
+def glibc() -> "str | None":
     try:
         value = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
     except (ValueError, OSError, AttributeError):
@@ -215,7 +213,7 @@ def _b64(digest: bytes) -> str:
     return "sha256=" + urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def _shebang_normalised(path: str) -> str | None:
+def _shebang_normalised(path: str) -> "str | None":
     """The RECORD hash the file would have with its shebang as the wheel shipped it (pip #10744)."""
     data = _read(path)
     if data is None or not data.startswith(b"#!"):
@@ -226,7 +224,7 @@ def _shebang_normalised(path: str) -> str | None:
     return _b64(hashlib.sha256(b"#!python\n" + rest).digest())
 
 
-def verify_records(packages: dict[str, Any], workers: int = 0) -> list[dict[str, str]]:
+def verify_records(packages: "dict[str, Any]", workers: int = 0) -> list[dict[str, str]]:
     """Files that differ from their RECORD (``modified``) or are gone (``missing``)."""
     import hashlib
 
@@ -245,7 +243,7 @@ def verify_records(packages: dict[str, Any], workers: int = 0) -> list[dict[str,
             size = int(parts[2]) if parts[2].isdigit() else 0
             jobs.append((name, os.path.normpath(os.path.join(base, parts[0])), parts[1], size))
 
-    def check(job: Any) -> dict[str, str] | None:
+    def check(job: "Any") -> "dict[str, str] | None":
         name, path, expected, _ = job
         try:
             with open(path, "rb") as handle:
@@ -265,7 +263,7 @@ def verify_records(packages: dict[str, Any], workers: int = 0) -> list[dict[str,
             return None
         return {"package": name, "path": path, "status": "modified"}
 
-    def batch(part: list[Any]) -> list[dict[str, str]]:
+    def batch(part: "list[Any]") -> list[dict[str, str]]:
         return [r for r in map(check, part) if r is not None]
 
     # hashlib releases the GIL on large buffers, so big files (CUDA libraries, model weights) are hashed in
@@ -285,16 +283,16 @@ def verify_records(packages: dict[str, Any], workers: int = 0) -> list[dict[str,
 # ---------------------------------------------------------------------------------------------------------
 
 
-def this_interpreter() -> dict[str, Any]:
+def this_interpreter() -> "dict[str, Any]":
     """The running interpreter, as ``interpreter.describe`` reports another one."""
     return {"version": ".".join(str(n) for n in sys.version_info[:3]), "implementation": sys.implementation.name,
             "executable": sys.executable, "prefix": sys.prefix}
 
 
-def probe(*, paths: list[str], site_dirs: tuple[str, ...] = (), interpreter: dict[str, Any] | None = None,
-          root: str = "/", host: bool = True, env_names: list[str] | None = None, deep: bool = False,
-          dpkg: bool = True, cuda: bool = False, conda_prefix: str | None = None,
-          read_dpkg: Any = None) -> dict[str, Any]:
+def probe(*, paths: list[str], site_dirs: tuple[str, ...] = (), interpreter: "dict[str, Any] | None" = None,
+          root: str = "/", host: bool = True, env_names: "list[str] | None" = None, deep: bool = False,
+          dpkg: bool = True, cuda: bool = False, conda_prefix: "str | None" = None,
+          read_dpkg: "Any" = None) -> "dict[str, Any]":
     """Every fact, as JSON-able data.
 
     PATHS (and SITE_DIRS among them) are the interpreter's path; INTERPRETER describes it (None for a mounted
@@ -347,7 +345,7 @@ def site_dirs_under(root: str) -> list[str]:
     return sorted(p for pattern in patterns for p in glob.glob(os.path.join(root, pattern)))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: "list[str] | None" = None) -> int:
     """Print the facts of the running interpreter as JSON (``envbuild check --image`` runs this in a container)."""
     import argparse
     import json

@@ -1,8 +1,6 @@
 """The report of a check: JSON (schema 1, the contract in DESIGN.md), plain text, JUnit XML (a testcase per checked
 item), and a rich table when there is drift to show on a terminal (rich loads only then)."""
 
-from __future__ import annotations
-
 import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
@@ -16,7 +14,7 @@ SCHEMA = 1
 COLUMNS = ("kind", "name", "status", "expected", "found", "severity")
 
 
-def as_json(expected: Expected, facts: Facts, outcome: Outcome, target: Target) -> dict[str, Any]:
+def as_json(expected: "Expected", facts: "Facts", outcome: "Outcome", target: "Target") -> "dict[str, Any]":
     release = facts.get("os") or {}
     interpreter = facts.get("interpreter") or {}
     return {
@@ -32,7 +30,7 @@ def as_json(expected: Expected, facts: Facts, outcome: Outcome, target: Target) 
     }
 
 
-def dumps(data: Any) -> str:
+def dumps(data: "Any") -> str:
     """``json.dumps(data, indent=2)`` for the report's plain data (dicts with str keys, lists, str, int, bool, None),
     without importing the json package: its import (and the ``re`` it needs) would cost a clean ``--json`` check
     a third of its time.  Strings are escaped by ``_json.encode_basestring_ascii``, the C function json.dumps
@@ -50,7 +48,7 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2)
 
 
-def _emit(value: Any, quote: Any, out: list[str], newline: str) -> bool:
+def _emit(value: "Any", quote: "Any", out: list[str], newline: str) -> bool:
     """Append VALUE as indented JSON to OUT; False for a value of another type (the caller uses json.dumps)."""
     if isinstance(value, str):
         out.append(quote(value))
@@ -80,7 +78,7 @@ def _emit(value: Any, quote: Any, out: list[str], newline: str) -> bool:
     return True
 
 
-def subject(report: dict[str, Any]) -> str:
+def subject(report: "dict[str, Any]") -> str:
     """The report's first line: what was checked against which lock."""
     checked, host = report["checked"], report["host"]
     if checked["kind"] == "root":
@@ -93,7 +91,7 @@ def subject(report: dict[str, Any]) -> str:
     return f"Checked {what}{why} against {report['lock']['path']}"
 
 
-def verdict(report: dict[str, Any], *, markup: bool = False) -> str:
+def verdict(report: "dict[str, Any]", *, markup: bool = False) -> str:
     """The one-line verdict: OK or DRIFT, with the counts."""
     findings = report["findings"]
     errors = sum(1 for f in findings if f["severity"] == "error")
@@ -107,7 +105,7 @@ def verdict(report: dict[str, Any], *, markup: bool = False) -> str:
             + (f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""))
 
 
-def show(report: dict[str, Any], *, first_line: bool = True) -> None:
+def show(report: "dict[str, Any]", *, first_line: bool = True) -> None:
     """Print the report for a person: what was checked, the findings, the verdict.  A table (rich) on a terminal
     when there are findings; one tab-separated line per finding otherwise (logs, pipes, the plain checker)."""
     if first_line and "checked" in report:
@@ -134,7 +132,7 @@ def show(report: dict[str, Any], *, first_line: bool = True) -> None:
     print(verdict(report))
 
 
-def junit(report: dict[str, Any], checked: list[tuple[str, str]]) -> str:
+def junit(report: "dict[str, Any]", checked: list[tuple[str, str]]) -> str:
     """One testcase per checked item; a finding of severity error is a failure, a warning is printed as skipped."""
     import xml.etree.ElementTree as ET
 

@@ -21,7 +21,7 @@ from tests.support.pypi import LocalIndex
 
 NOT_ON_A_CLEAN_CHECK = ("click", "rich", "jinja2", "docker", "tomlkit", "requests", "packaging", "typing",
                         "dataclasses", "pathlib", "subprocess", "tomllib", "tomli", "re", "envbuild.cli",
-                        "envbuild.resolve", "envbuild.spec", "envbuild.lockfile")
+                        "envbuild.resolve", "envbuild.spec", "envbuild.lockfile", "__future__")
 
 
 def _loaded_by_check(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess,

@@ -134,3 +134,22 @@ json_values = st.recursive(
 def test_the_reports_json_is_byte_equal_to_json_dumps(value: Any) -> None:
     assert report.dumps(value) == json.dumps(value, indent=2)
     assert report.dumps({"n": 1.5, "k": value}) == json.dumps({"n": 1.5, "k": value}, indent=2)  # floats: json
+
+
+def test_a_conda_packages_own_dist_info_is_checked_as_conda_and_any_other_is_an_extra() -> None:
+    """A conda environment's Python packages have dist-info too: those are conda's records (compared there, under
+    their PEP 503 name: conda's ruamel.yaml is ruamel-yaml), and a distribution no record owns is still drift."""
+    from envbuild.lockfile import CondaLock, CondaPackage
+
+    record = CondaPackage(name="ruamel.yaml", version="0.18.6", build="py311_0", build_number=0, subdir="linux-64",
+                          channel="https://c", url="https://c/linux-64/r.conda", sha256="0" * 64, md5="0" * 32)
+    lock = _lock(cuda=None, conda=CondaLock(channels=("https://c",), prefix="/opt/conda", packages=(record,)))
+    conda = {"prefix": "/opt/conda", "records": {"ruamel.yaml": ["0.18.6", "py311_0"]}, "problems": []}
+    dists = {"ruamel-yaml": {"version": "0.18.6", "direct_url": None, "path": "x"},
+             "stray": {"version": "1.0", "direct_url": None, "path": "y"}}
+    facts = _facts(conda=conda, python={"packages": dists, "problems": []})
+    assert _errors_and_warnings(lock, facts) == ({("python", "extra", None, "1.0")}, set())
+    del dists["stray"]
+    assert _errors_and_warnings(lock, facts) == (set(), set())
+    conda["records"] = {"ruamel.yaml": ["0.18.5", "py311_0"]}
+    assert _errors_and_warnings(lock, facts)[0] == {("conda", "changed", "0.18.6 py311_0", "0.18.5 py311_0")}
