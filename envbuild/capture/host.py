@@ -22,11 +22,11 @@ KEEP_PRIORITIES = ("required",)  # every install of the distro has these: not as
 
 def capture_host(python: str | None, lock: Path, root: Path = Path("/")) -> Draft:
     """The environment of PYTHON (else the one the check would pick for LOCK) on this host (its files under ROOT)."""
-    from envbuild.check import interpreter, locate, probe
+    from envbuild.check import locate, probe
 
     where = locate.target(python=python, lock=str(lock))
     executable = str(where["path"])
-    info = interpreter.describe(executable)
+    info = locate.describe(executable)
     found = probe.distributions([*info["base"], *info["sites"]], tuple(info["sites"]))
     installed = []
     for name, dist in found["packages"].items():

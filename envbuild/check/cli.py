@@ -215,9 +215,7 @@ def gather(target: "Target", expected: "Expected", *, deep: bool = False, strict
     if target["kind"] == "self" or locate.is_self(target["path"]):
         return probe.probe(paths=sys.path, interpreter=probe.this_interpreter(), env_names=env_names, deep=deep,
                            dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"], read_dpkg=cache.dpkg_status)
-    from envbuild.check.interpreter import describe
-
-    info = describe(target["path"])
+    info = locate.describe(target["path"])
     interpreter = {k: info[k] for k in ("version", "implementation", "executable", "prefix")}
     return probe.probe(paths=info["base"] + info["sites"], site_dirs=tuple(info["sites"]), interpreter=interpreter,
                        env_names=env_names, deep=deep, dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"],

@@ -284,7 +284,7 @@ def verify_records(packages: "dict[str, Any]", workers: int = 0) -> list[dict[st
 
 
 def this_interpreter() -> "dict[str, Any]":
-    """The running interpreter, as ``interpreter.describe`` reports another one."""
+    """The running interpreter, as ``locate.describe`` reports another one."""
     return {"version": ".".join(str(n) for n in sys.version_info[:3]), "implementation": sys.implementation.name,
             "executable": sys.executable, "prefix": sys.prefix}
 
