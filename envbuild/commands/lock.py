@@ -122,6 +122,10 @@ def _resolve_all(spec: Spec, previous: LockFile | None, options: Options,
     from concurrent.futures import Future, ThreadPoolExecutor
 
     platforms = spec.environment.platforms
+    if spec.conda.present:  # its solver loads first, alone: the solve then starts sooner (bench/conda.py)
+        from envbuild.resolve.conda import load_solver
+
+        load_solver()
     with ThreadPoolExecutor(max_workers=len(platforms)) as pool, \
             ThreadPoolExecutor(max_workers=len(platforms)) as conda_pool:
         def solve(platform: str, distro: Distro | None) -> Future[CondaLock]:

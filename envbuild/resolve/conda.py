@@ -36,6 +36,15 @@ def virtual_packages(spec: Spec, platform: str, distro: Distro | None) -> tuple[
     return tuple(sorted(out))
 
 
+def load_solver() -> None:
+    """Import the conda solver (py-rattler) now, before anything runs beside it: its import is Python work that
+    other threads would slow down, while the solve that follows runs without the GIL, beside the apt and Python
+    resolutions.  Without the extra: ``CondaMissing``, the one line that says what to install."""
+    from envbuild.adapters import rattler
+
+    rattler.load()
+
+
 def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: CondaLock | None, *, upgrade: bool,
                   upgrade_packages: tuple[str, ...], stages: list[tuple[str, float]], stage: str) -> CondaLock:
     """The records of PLATFORM's conda environment.  PREVIOUS's records are preferences (unless -U, or -P NAME)."""
@@ -63,7 +72,6 @@ def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: Co
     return CondaLock(channels=spec.conda.channels, prefix=spec.conda.prefix,
                      packages=tuple(replace(p, requested=True) if p.name in asked else p for p in packages),
                      cuda=spec.conda.cuda)
-
 
 
 def with_pip(spec: Spec) -> tuple[str, ...]:
