@@ -9,6 +9,7 @@ expanded channel URLs handed to the calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,10 +27,22 @@ class CondaMissing(EnvbuildError):
         super().__init__("the spec has [conda], which needs py-rattler: pip install 'envbuild[conda]'")
 
 
-def load() -> None:
-    """Import py-rattler now (``CondaMissing`` without it): 30 to 50 ms of Python and an 80 MB library."""
-    _rattler()
-    import rattler.exceptions  # noqa: F401 - what solve imports next
+def prefetch(channels: Sequence[str], specs: Sequence[str], subdirs: Sequence[str],
+             cache_dir: Path | None) -> threading.Thread:
+    """Start reading CHANNELS' repodata for SPECS and what they depend on (SUBDIRS and noarch) into the process's
+    gateway for CACHE_DIR, in a thread, and return it.  A solve that follows finds the records there, or joins the
+    reads still under way (the gateway coalesces them): reading and parsing the repodata is most of a solve, and it
+    runs without the GIL, beside the lock's own work.  Errors are left to that solve, which meets them again."""
+    rattler = _rattler()
+    gateway = _gateway(rattler, cache_dir)
+
+    def read() -> None:
+        with contextlib.suppress(Exception):  # the solve meets the same error and reports it
+            asyncio.run(gateway.query(list(channels), [*subdirs, "noarch"], list(specs), recursive=True))
+
+    thread = threading.Thread(target=read, name="conda-prefetch", daemon=True)
+    thread.start()
+    return thread
 
 
 def _rattler() -> Any:

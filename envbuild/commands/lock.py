@@ -79,6 +79,11 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
                             "paths the lock keeps relative to the spec: write the lock beside the spec")
     status = status or (lambda _msg: nullcontext())
     warnings: list[str] = []
+    reading = None
+    if spec.conda.present:  # the channels' repodata is read from now on, beside the rest (bench/conda.py)
+        from envbuild.resolve.conda import prefetch
+
+        reading = prefetch(spec)
     with lockfile.exclusive(path):
         previous = _previous(path, warnings)
         names = {canonicalize_name(n) for n in upgrade_packages}
@@ -95,6 +100,8 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
             results = _resolve_all(spec, previous, Options(upgrade, tuple(sorted(names)),
                                                            network_share=len(spec.environment.platforms),
                                                            prefer=prefer), stages)
+        if reading is not None:
+            reading.join()  # done with the solves' own reads: no thread outlives the lock
         for result in results.values():
             warnings += result.warnings
         new = merge(spec, results, spec_hash(spec))
@@ -122,10 +129,6 @@ def _resolve_all(spec: Spec, previous: LockFile | None, options: Options,
     from concurrent.futures import Future, ThreadPoolExecutor
 
     platforms = spec.environment.platforms
-    if spec.conda.present:  # its solver loads first, alone: the solve then starts sooner (bench/conda.py)
-        from envbuild.resolve.conda import load_solver
-
-        load_solver()
     with ThreadPoolExecutor(max_workers=len(platforms)) as pool, \
             ThreadPoolExecutor(max_workers=len(platforms)) as conda_pool:
         def solve(platform: str, distro: Distro | None) -> Future[CondaLock]:

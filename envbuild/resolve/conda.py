@@ -5,6 +5,7 @@ this host): ``__glibc`` of its distro, ``__cuda`` of its driver (``[conda] cuda`
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -36,13 +37,20 @@ def virtual_packages(spec: Spec, platform: str, distro: Distro | None) -> tuple[
     return tuple(sorted(out))
 
 
-def load_solver() -> None:
-    """Import the conda solver (py-rattler) now, before anything runs beside it: its import is Python work that
-    other threads would slow down, while the solve that follows runs without the GIL, beside the apt and Python
-    resolutions.  Without the extra: ``CondaMissing``, the one line that says what to install."""
+def prefetch(spec: Spec) -> threading.Thread:
+    """Start reading the spec's conda channels for its MatchSpecs (every subdir of its platforms), beside the rest of
+    the lock; ``resolve_conda`` then solves from what was read (``adapters.rattler.prefetch``).  Imports py-rattler
+    first: without the extra, ``CondaMissing``, the one line that says what to install."""
     from envbuild.adapters import rattler
 
-    rattler.load()
+    subdirs = sorted({PLATFORMS[p].conda for p in spec.environment.platforms})
+    return rattler.prefetch(_channels(spec), with_pip(spec), subdirs, cache_dir("conda", "repodata"))
+
+
+def _channels(spec: Spec) -> tuple[str, ...]:
+    """The spec's channels, their ${VAR} credentials expanded (never written anywhere)."""
+    return tuple(expand_url(c, f"[conda] -> channels[{i}]") if "://" in c else c
+                 for i, c in enumerate(spec.conda.channels))
 
 
 def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: CondaLock | None, *, upgrade: bool,
@@ -51,8 +59,7 @@ def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: Co
     from envbuild.adapters import rattler
 
     begun = time.monotonic()
-    channels = tuple(expand_url(c, f"[conda] -> channels[{i}]") if "://" in c else c
-                     for i, c in enumerate(spec.conda.channels))
+    channels = _channels(spec)
     # the previous records are preferences, unless the solve assumes another machine now (another __cuda)
     same_target = previous is not None and previous.cuda == spec.conda.cuda
     keep = [p for p in previous.packages if p.name not in upgrade_packages] if same_target and not upgrade and \
