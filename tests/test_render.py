@@ -300,6 +300,12 @@ def test_the_checker_archive_runs_with_the_standard_library_alone(tmp_path: Path
     bad = subprocess.run([sys.executable, "-I", "-S", str(pyz), "-l", str(tmp_path / "nope.lock")],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("envbuild-check: error: ")
+    # the data tables it falls back on (a torch whose binary cannot be read) are read from inside the archive
+    table = subprocess.run([sys.executable, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                            "from envbuild import data; print(data.__file__, sorted(data.load('torch_cuda')))",
+                            str(pyz)], capture_output=True, text=True, check=False)
+    assert table.returncode == 0 and table.stdout.split() == [f"{pyz}/envbuild/data/__init__.py", "['variant']"], \
+        table.stderr
 
 
 def test_a_mirror_of_signed_by_gets_its_key_and_an_unsigned_one_is_trusted_as_recorded(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import pkgutil
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from envbuild.compat import tomllib
@@ -12,5 +12,14 @@ from envbuild.compat import tomllib
 @cache
 def load(name: str) -> dict[str, Any]:
     """Parse ``envbuild/data/<name>.toml`` (read once per process)."""
-    text = resources.files(__package__).joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return tomllib.loads(read(f"{name}.toml").decode("utf-8"))
+
+
+def read(name: str) -> bytes:
+    """The bytes of ``envbuild/data/<name>`` ("keys/debian.asc"), read through the package's loader: from a file or
+    from the image's envbuild-check.pyz alike.  ``pkgutil.get_data`` imports in 2 ms, ``importlib.resources`` in 11
+    (a lock reads its distro table before its conda channels start loading)."""
+    data = pkgutil.get_data(__package__, name)
+    if data is None:  # a loader that cannot read data: not one envbuild is installed with
+        raise FileNotFoundError(f"envbuild/data/{name}")
+    return data

@@ -53,12 +53,10 @@ class Trust:
 def archive_keyring(distro_id: str) -> Keyring:
     """The archive keys envbuild ships for a distribution (envbuild/data/keys.toml), each checked against the
     fingerprint listed there: a key file swapped for another is refused."""
-    from importlib import resources
-
     rows = data.load("keys")[distro_id]["keys"]
     blobs = []
     for row in rows:
-        blob = resources.files("envbuild.data").joinpath("keys", row["file"]).read_bytes()
+        blob = data.read(f"keys/{row['file']}")
         found = [f.upper() for f in fingerprints_of(blob)]
         if found != [row["fingerprint"]]:
             raise EnvbuildError(f"envbuild/data/keys/{row['file']}: holds {', '.join(found) or 'no key'}, not the "
