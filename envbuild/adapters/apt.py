@@ -156,13 +156,10 @@ def _cached_get(url: str) -> bytes | None:
 
 def _release(source: Source) -> tuple[dict[str, tuple[str, int]], ReleaseFacts]:
     """The SHA256 table of the suite's signed Release (path -> (sha256, size)), and its facts."""
-    from debian.deb822 import Release
-
     where = source.where
     text, signer = _signed_release(source)
-    release = Release(text.decode("utf-8", "replace"))
-    date = _when(release.get("Date"), where, "Date")
-    valid_until = release.get("Valid-Until")
+    table, date_field, valid_until = _parsed_release(text)
+    date = _when(date_field, where, "Date")
     if valid_until and not source.snapshot:
         import datetime
 
@@ -170,12 +167,28 @@ def _release(source: Source) -> tuple[dict[str, tuple[str, int]], ReleaseFacts]:
         if until < datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"):
             raise AptError(f"{where}: the Release file expired on {until} (Valid-Until): the mirror is stale, or "
                            "replays an old archive state")
-    table = {}
-    for entry in release.get("SHA256", []):
-        table[entry["name"]] = (entry["sha256"], int(entry["size"]))
     if not table:
         raise AptError(f"{where}: the Release file has no SHA256 list (envbuild verifies every index against it)")
     return table, ReleaseFacts(source=where, date=date, signer=signer)
+
+
+def _parsed_release(text: bytes) -> tuple[dict[str, tuple[str, int]], str | None, str | None]:
+    """The SHA256 table, Date and Valid-Until of a Release TEXT whose signature was checked, parsed by python-debian
+    once per text: the parse is kept under the text's sha256 (python-debian takes 50 ms to import, which a re-lock
+    against unchanged mirrors then never pays; the signature is still checked on every lock)."""
+    memo = cache_dir("apt", "releases") / f"{hashlib.sha256(text).hexdigest()}.v{CACHE_SCHEMA}.json"
+    try:
+        kept = json.loads(memo.read_bytes())
+        return {name: (sha, int(size)) for name, (sha, size) in kept["sha256"].items()}, kept["date"], kept["until"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none yet, or not one this code wrote
+        pass
+    from debian.deb822 import Release
+
+    release = Release(text.decode("utf-8", "replace"))
+    table = {entry["name"]: (entry["sha256"], int(entry["size"])) for entry in release.get("SHA256", [])}
+    date, until = release.get("Date"), release.get("Valid-Until")
+    write_cache(memo, json.dumps({"sha256": table, "date": date, "until": until}).encode())
+    return table, date, until
 
 
 def _signed_release(source: Source) -> tuple[bytes, str]:

@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 from envbuild import data
 from envbuild.adapters.apt import (
@@ -33,9 +34,11 @@ from envbuild.adapters.http import cache_dir, write_cache
 from envbuild.adapters.openpgp import Keyring, fingerprints_of
 from envbuild.errors import EnvbuildError
 from envbuild.lockfile import AptRelease, SystemLock, SystemPackage
-from envbuild.resolve.closure import SystemResolutionError, Universe, resolve_closure
 from envbuild.spec import Distro
 from envbuild.versions import minor
+
+if TYPE_CHECKING:
+    from envbuild.resolve.closure import Universe
 
 DEB_ARCH = {"linux/amd64": "amd64", "linux/arm64": "arm64"}
 _SNAPSHOT = re.compile(r"^snapshot:(\d{8}T\d{6}Z)$")
@@ -104,6 +107,8 @@ def interpreter(universe: Universe, distro: Distro, requested: str, installed: M
     """(package name, exact upstream version) of the distro's ``pythonX.Y`` for REQUESTED ("3.11" or "3.11.2").
 
     When the base image already has that package installed, its installed version is the one that runs."""
+    from envbuild.resolve.closure import SystemResolutionError
+
     package = f"python{minor(requested)}"
     if installed and package in installed:
         upstream = upstream_version(installed[package])
@@ -147,6 +152,8 @@ def _index_files(sources: Sequence[Source], platform: str) -> AptIndexes:
 
 
 def load_universe(sources: Sequence[Source], platform: str, files: Sequence[IndexFile] | None = None) -> Universe:
+    from envbuild.resolve.closure import Universe  # python-debian (50 ms to import) only where a closure is made
+
     records: list[DebRecord] = []
     for index in files if files is not None else _index_files(sources, platform).files:
         records += load_index_file(index)
@@ -186,6 +193,8 @@ def resolve_system(distro: Distro, platform: str, packages: Sequence[str], pytho
                     SystemPackage(r[0], r[1], r[2], r[3], requested=r[4], via=tuple(r[5])) for r in rows),
                     releases=releases),
                 saved["python"])
+    from envbuild.resolve.closure import resolve_closure
+
     universe = load_universe(sources, platform, files)
     roots = list(packages)
     python_version = None

@@ -10,7 +10,7 @@ import pytest
 
 from envbuild import data, lockfile
 from envbuild.adapters.apt import AptError, Source, release_index
-from envbuild.adapters.openpgp import Keyring, fingerprints_of
+from envbuild.adapters.openpgp import Keyring, SignatureError, fingerprints_of
 from envbuild.resolve.system import archive_keyring
 from tests.conftest import envbuild, write_spec
 from tests.support.apt import AptMirror, archive_key, sign
@@ -133,6 +133,33 @@ def test_a_snapshot_archive_is_frozen_so_valid_until_does_not_apply(tmp_path: Pa
             release_index(live, "amd64")
         files, facts = release_index(Source(live.url, live.suite, live.components, keys, snapshot=True), "amd64")
         assert files and facts.signer == mirror.key.extract_certificate().fingerprint
+
+
+def test_a_release_is_parsed_once_yet_its_signature_and_valid_until_are_checked_every_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-lock against an unchanged mirror reads the Release's parse back (kept under the text's sha256) and
+    does not load python-debian; the same text signed by another key, or past its Valid-Until, still fails."""
+    import debian.deb822
+
+    monkeypatch.setenv("ENVBUILD_CACHE_DIR", str(tmp_path / "cache"))
+    with AptMirror(tmp_path / "mirror", valid_until="Sun, 02 Nov 2025 00:00:00 UTC") as mirror:
+        keys = Keyring("the test key", (mirror.key_file.read_bytes(),))
+        live = Source(f"{mirror.url}/debian", "bookworm", ("main",), keys)
+        frozen = Source(live.url, live.suite, live.components, keys, snapshot=True)
+        first = release_index(frozen, "amd64")
+        assert len(list((tmp_path / "cache").rglob("releases/*.json"))) == 1
+
+        def refuse(*_: object, **__: object) -> None:
+            raise AssertionError("the Release was parsed again")
+
+        monkeypatch.setattr(debian.deb822, "Release", refuse)
+        assert release_index(frozen, "amd64") == first
+        with pytest.raises(AptError, match="expired on 2025-11-02T00:00:00Z"):
+            release_index(live, "amd64")
+        main = suite(mirror)
+        (main / "InRelease").write_bytes(sign((main / "Release").read_bytes(), archive_key("intruder")))
+        with pytest.raises(SignatureError, match=r"\(InRelease\): no good signature by the test key"):
+            release_index(frozen, "amd64")
 
 
 def test_signed_by_must_name_a_key_of_a_named_mirror(tmp_path: Path, index: LocalIndex) -> None:
