@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 import tomlkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -109,3 +110,25 @@ def test_a_lock_without_records_keeps_version_first_and_reads_back() -> None:
     again = lockfile.loads(text)
     assert lockfile.dumps(again) == text and again.system is not None and again.system.packages == ()
     assert isinstance(again, Lock) and again.python.packages == ()
+
+
+def test_reading_a_lock_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """The reader turns the cyclic collector off while it builds a lock's records, and back on after, also when the
+    lock is refused; where it was off (the drift check runs without it), it stays off."""
+    import gc
+
+    from envbuild.errors import EnvbuildError
+
+    text = lockfile.dumps(SAMPLE)
+    assert gc.isenabled()
+    assert {p.name for p in lockfile.loads_file(text).python.packages} == {p.name for p in SAMPLE.python.packages}
+    assert gc.isenabled()
+    with pytest.raises(EnvbuildError):
+        lockfile.loads_file(text.replace("version = 4", "version = 99"))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        lockfile.loads_file(text)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
