@@ -210,7 +210,7 @@ def _python_records(packages: tuple[PythonPackage, ...], everywhere: set[str]) -
     out = []
     for pkg in sorted(packages, key=lambda p: (p.name, p.version, p.platforms)):
         lines = ["", "[[python.packages]]", f"name = {toml_string(pkg.name)}", f"version = {toml_string(pkg.version)}"]
-        _platform_line(lines, pkg.platforms, everywhere)
+        lines += _platforms_key(pkg.platforms, everywhere)
         for key, optional in (("index", pkg.index), ("direct-url", pkg.direct_url), ("path", pkg.path),
                               ("vcs", pkg.vcs)):
             if optional is not None:
@@ -220,10 +220,9 @@ def _python_records(packages: tuple[PythonPackage, ...], everywhere: set[str]) -
         if pkg.files:
             rows = []
             for f in sorted(pkg.files, key=lambda f: f.name):
-                row = f"name = {toml_string(f.name)}, url = {toml_string(f.url)}, hash = {toml_string(f.hash)}"
-                if f.platforms and set(f.platforms) != everywhere:
-                    row += f", platforms = {_inline_strings(sorted(f.platforms))}"
-                rows.append(f"    {{{row}}},\n")
+                row = [f"name = {toml_string(f.name)}", f"url = {toml_string(f.url)}", f"hash = {toml_string(f.hash)}",
+                       *_platforms_key(f.platforms, everywhere)]
+                rows.append(f"    {{{', '.join(row)}}},\n")
             lines.append("files = [\n" + "".join(rows) + "]")
         out.append("\n".join(lines) + "\n")
     return "".join(out)
@@ -237,15 +236,15 @@ def _system_records(packages: tuple[SystemPackage, ...], everywhere: set[str]) -
         for key, value in (("name", sp.name), ("version", sp.version), ("architecture", sp.architecture),
                            ("sha256", sp.sha256)):
             lines.append(f"{key} = {toml_string(value)}")
-        _platform_line(lines, sp.platforms, everywhere)
+        lines += _platforms_key(sp.platforms, everywhere)
         _why_lines(lines, sp.requested, sp.via)
         out.append("\n".join(lines) + "\n")
     return "".join(out)
 
 
-def _platform_line(lines: list[str], platforms: tuple[str, ...], everywhere: set[str]) -> None:
-    if platforms and set(platforms) != everywhere:
-        lines.append(f"platforms = {_inline_strings(sorted(platforms))}")
+def _platforms_key(platforms: tuple[str, ...], everywhere: set[str]) -> list[str]:
+    """``platforms = [...]`` for a record (or a file) not on every platform of the lock; none for one that is."""
+    return [f"platforms = {_inline_strings(sorted(platforms))}"] if platforms and set(platforms) != everywhere else []
 
 
 def _why_lines(lines: list[str], requested: bool, via: tuple[str, ...]) -> None:
@@ -287,9 +286,8 @@ def _conda_records(conda: CondaLock, everywhere: set[str]) -> str:
         for key, optional in (("noarch", cp.noarch), ("license", cp.license)):
             if optional is not None:
                 lines.append(f"{key} = {toml_string(optional)}")
-        _platform_line(lines, cp.platforms, everywhere)
-        if cp.requested:
-            lines.append("requested = true")
+        lines += _platforms_key(cp.platforms, everywhere)
+        _why_lines(lines, cp.requested, ())
         out.append("\n".join(lines) + "\n")
     return "".join(out)
 
