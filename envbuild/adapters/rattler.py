@@ -14,10 +14,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envbuild.errors import EnvbuildError, ResolutionError
-from envbuild.lockfile import CondaPackage, strip_credentials
+
+if TYPE_CHECKING:  # the lock's model loads with the records, not before: prefetch starts before it is imported
+    from envbuild.lockfile import CondaPackage
 
 NAME = "conda (py-rattler)"
 
@@ -82,7 +84,7 @@ def solve(request: SolveRequest) -> list[CondaPackage]:
         raise EnvbuildError(f"cannot read the conda channels ({_trim(strip_credentials_in(str(exc)))})") from None
     except ValueError as exc:  # a MatchSpec or channel rattler cannot parse
         raise ResolutionError(NAME, _trim(str(exc))) from None
-    return sorted((_package(r) for r in records), key=lambda p: p.name)
+    return _packages(records)
 
 
 _GATEWAYS: dict[Path | None, Any] = {}
@@ -133,16 +135,22 @@ def _record(rattler: Any, p: CondaPackage, credentials: Mapping[str, str]) -> An
     return rattler.RepoDataRecord(package, p.file_name, url, credentials.get(p.channel, p.channel))
 
 
-def _package(record: Any) -> CondaPackage:
-    noarch = record.noarch
-    return CondaPackage(
-        name=record.name.normalized, version=str(record.version), build=str(record.build),
-        build_number=int(record.build_number), subdir=str(record.subdir),
-        channel=strip_credentials(str(record.channel)), url=strip_credentials(str(record.url)),
-        sha256=record.sha256.hex() if record.sha256 else "", md5=record.md5.hex() if record.md5 else "",
-        size=record.size, depends=tuple(record.depends), constrains=tuple(record.constrains),
-        noarch="python" if noarch.python else "generic" if noarch.generic else None,
-        license=record.license or None)
+def _packages(records: Sequence[Any]) -> list[CondaPackage]:
+    """RECORDS (rattler's) as the lock's credential-free records, sorted by name."""
+    from envbuild.lockfile import CondaPackage, strip_credentials
+
+    out = []
+    for record in records:
+        noarch = record.noarch
+        out.append(CondaPackage(
+            name=record.name.normalized, version=str(record.version), build=str(record.build),
+            build_number=int(record.build_number), subdir=str(record.subdir),
+            channel=strip_credentials(str(record.channel)), url=strip_credentials(str(record.url)),
+            sha256=record.sha256.hex() if record.sha256 else "", md5=record.md5.hex() if record.md5 else "",
+            size=record.size, depends=tuple(record.depends), constrains=tuple(record.constrains),
+            noarch="python" if noarch.python else "generic" if noarch.generic else None,
+            license=record.license or None))
+    return sorted(out, key=lambda p: p.name)
 
 
 def strip_credentials_in(text: str) -> str:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from envbuild import data
 from envbuild.adapters.http import cache_dir
-from envbuild.lockfile import CondaLock, CondaPackage, match_spec_name, strip_credentials
 from envbuild.platforms import PLATFORMS
 from envbuild.spec import expand_url
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the lock's model is imported where records are made: prefetch starts before it loads
+    from envbuild.lockfile import CondaLock, CondaPackage
     from envbuild.spec import Distro, Spec
 
 _MATCHSPEC_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -75,6 +75,8 @@ def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: Co
         raise ResolutionError(rattler.NAME, f"the channel lists no sha256 or md5 for {', '.join(unverifiable[:5])}; "
                               "envbuild verifies every conda archive by its sha256")
     stages.append((stage, time.monotonic() - begun))
+    from envbuild.lockfile import CondaLock, match_spec_name
+
     asked = {match_spec_name(s) for s in with_pip(spec)}
     return CondaLock(channels=spec.conda.channels, prefix=spec.conda.prefix,
                      packages=tuple(replace(p, requested=True) if p.name in asked else p for p in packages),
@@ -92,6 +94,8 @@ def with_pip(spec: Spec) -> tuple[str, ...]:
 
 def credentials(channels: tuple[str, ...]) -> dict[str, str]:
     """Each channel's credential-free base URL -> the URL with its ${VAR} credentials expanded (for downloads)."""
+    from envbuild.lockfile import strip_credentials
+
     out = {}
     for i, channel in enumerate(channels):
         if "://" in channel and "${" in channel:

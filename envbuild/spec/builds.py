@@ -5,20 +5,31 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 from envbuild.errors import ConfigError
 from envbuild.spec.model import Index
 from envbuild.spec.urls import check_url
 from envbuild.validate import Table
 
+if TYPE_CHECKING:  # packaging loads with the first Python name to read (a conda-only spec has none)
+    from packaging.requirements import Requirement
+
 _INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ARCHIVES = (".whl", ".tar.gz", ".zip")
+
+
+def canonical_names(names: Iterable[str]) -> tuple[str, ...]:
+    """NAMES normalised (PEP 503), unique and sorted."""
+    names = tuple(names)
+    if not names:
+        return ()
+    from packaging.utils import canonicalize_name
+
+    return tuple(sorted({canonicalize_name(n) for n in names}))
 
 
 def parse_indexes(t: Table) -> tuple[Index, ...]:
@@ -42,6 +53,8 @@ def parse_sources(t: Table, indexes: tuple[Index, ...], requirement_names: set[s
         return ()
     if not isinstance(raw, dict):
         raise t.error(["sources"], 'must be a table of package = "index name", e.g. {torch = "pytorch-cu124"}')
+    from packaging.utils import canonicalize_name
+
     known = {i.name for i in indexes}
     out = {}
     for package, value in raw.items():
@@ -72,25 +85,29 @@ def parse_build(t: Table) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tupl
     for package, reqs in (deps_raw or {}).items():
         if not isinstance(reqs, list) or not reqs or not all(isinstance(r, str) and r.strip() for r in reqs):
             raise t.error(["build-dependencies", package], f"must be a non-empty list of requirements, not {reqs!r}")
-        parsed = []
-        for i, text in enumerate(reqs):
-            try:
-                req = Requirement(text)
-            except InvalidRequirement as exc:
-                raise t.error(["build-dependencies", package, i],
-                              f"invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
-            if req.url:
-                raise t.error(["build-dependencies", package, i], "a build dependency is a locked package: name it, "
-                              "without a URL")
-            req.name = canonicalize_name(req.name)
-            parsed.append(str(req))
-        deps[canonicalize_name(package)] = tuple(sorted(parsed))
-    isolation = tuple(sorted({canonicalize_name(n) for n in t.strings("no-build-isolation")}))
+        parsed = [_build_dependency(t, ["build-dependencies", package, i], text) for i, text in enumerate(reqs)]
+        deps[canonical_names([package])[0]] = tuple(sorted(parsed))
+    isolation = canonical_names(t.strings("no-build-isolation"))
     env_raw = t.get("build-env")
     if env_raw is not None and not isinstance(env_raw, dict):
         raise t.error(["build-env"], 'must be a table of NAME = "value", e.g. {MAX_JOBS = "4"}')
     env = t.table("build-env").variables(forbidden="\n\r\0")  # a line of a shell script in the image
     return tuple(sorted(deps.items())), isolation, env
+
+
+def _build_dependency(t: Table, where: list[str | int], text: str) -> str:
+    """A requirement of build-dependencies, normalised: a locked package, named without a URL."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        raise t.error(where, f"invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
+    if req.url:
+        raise t.error(where, "a build dependency is a locked package: name it, without a URL")
+    req.name = canonicalize_name(req.name)
+    return str(req)
 
 
 def local_reference(req: Requirement, root: Path, error: Callable[[str], ConfigError]) -> str | None:

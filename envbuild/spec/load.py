@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from envbuild import data
 from envbuild.compat import tomllib
 from envbuild.errors import ConfigError, EnvbuildError, SpecNotFound
 from envbuild.platforms import PLATFORMS, canonical
+from envbuild.spec.builds import canonical_names
 from envbuild.spec.conda import parse_conda
 from envbuild.spec.model import (
     DEFAULT_IGNORE_EXTRA,
@@ -216,5 +215,6 @@ def _parse_cuda(t: Table) -> CudaSpec:
 def _parse_check(t: Table) -> CheckSpec:
     t.only("ignore-extra")
     value = t.get("ignore-extra")
-    ignore = DEFAULT_IGNORE_EXTRA if value is None else t.strings("ignore-extra")
-    return CheckSpec(ignore_extra=tuple(sorted({canonicalize_name(n) for n in ignore})))
+    if value is None:
+        return CheckSpec(ignore_extra=DEFAULT_IGNORE_EXTRA)  # already normalised and sorted
+    return CheckSpec(ignore_extra=canonical_names(t.strings("ignore-extra")))

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from typing import TYPE_CHECKING, Any
 
 from envbuild.errors import ConfigError
-from envbuild.spec.builds import local_reference, parse_build, parse_indexes, parse_sources
+from envbuild.spec.builds import canonical_names, local_reference, parse_build, parse_indexes, parse_sources
 from envbuild.spec.model import DEFAULT_INDEX, RESOLVERS, PythonSpec
 from envbuild.spec.urls import check_url
 from envbuild.validate import Table
+
+if TYPE_CHECKING:  # packaging's parser loads with the first requirement (a conda-only spec has none)
+    from packaging.requirements import Requirement
 
 
 def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
@@ -53,9 +53,9 @@ def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
     resolver = t.string("resolver", default="uv") or "uv"
     if resolver not in RESOLVERS:
         raise t.error(["resolver"], f"{resolver!r} is not a resolver (use one of: {', '.join(RESOLVERS)})")
-    from_conda = tuple(sorted({canonicalize_name(n) for n in t.strings("from-conda")}))
+    from_conda = canonical_names(t.strings("from-conda"))
     indexes = parse_indexes(t)
-    sources = parse_sources(t, indexes, {canonicalize_name(Requirement(r).name) for r in requirements})
+    sources = parse_sources(t, indexes, {_req_sort_key(r)[0] for r in requirements})
     build_dependencies, no_build_isolation, build_env = parse_build(t)
     if resolver != "uv" and (indexes or build_dependencies or no_build_isolation or build_env or local):
         raise t.error(["resolver"], "indexes, sources, build options and local files are handed to uv; "
@@ -68,10 +68,16 @@ def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
 
 
 def _req_sort_key(text: str) -> tuple[str, str]:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
     return (canonicalize_name(Requirement(text).name), text)
 
 
 def _parse_requirement(text: str, error: Any) -> Requirement:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:

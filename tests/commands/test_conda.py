@@ -223,3 +223,24 @@ def test_spec_errors_of_the_conda_table(tmp_path: Path, index: LocalIndex) -> No
     spec.write_text(spec.read_text() + 'from-conda = ["numpy"]\n')
     done = envbuild("lock", cwd=tmp_path)
     assert done.returncode == 2 and "from-conda: names Python packages of the conda environment" in done.stderr
+
+
+LOADED_AFTER_THE_CHANNEL_READ = ("envbuild.lockfile", "envbuild.resolve.target", "envbuild.resolve.merge",
+                                 "envbuild.resolve.system", "packaging", "tomlkit", "requests")
+
+
+def test_the_channels_are_read_from_the_spec_alone(tmp_path: Path, index: LocalIndex, conda_channel: Any) -> None:
+    """``lock`` starts reading the conda channels once the spec is read: the lock's model, the other resolvers,
+    packaging and requests (tens of ms of imports) load beside that read, not before it (bench/conda.py)."""
+    write_spec(tmp_path, index.url, [], conda={"channels": [conda_channel.url], "packages": ["libb"]})
+    code = ("import sys\nimport rattler\nquery = rattler.Gateway.query\nseen = []\n"
+            "async def watched(self, *args, **kwargs):\n"
+            f"    seen.append(sorted(m for m in list(sys.modules) if m.split('.')[0] in "
+            f"{LOADED_AFTER_THE_CHANNEL_READ!r} or m in {LOADED_AFTER_THE_CHANNEL_READ!r}))\n"
+            "    return await query(self, *args, **kwargs)\n"
+            "rattler.Gateway.query = watched\nfrom envbuild.entry import main\ntry:\n    main(['lock'])\n"
+            "finally:\n    sys.stderr.write(repr(seen[0] if seen else None) + '\\n')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    assert eval(done.stderr.strip().splitlines()[-1]) == []  # noqa: S307 - our own repr of a list of names
+    assert records(tmp_path / "envbuild.lock") == {"liba": ("1.1", "h0_0"), "libb": ("2.0", "h1_0")}
