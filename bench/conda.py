@@ -6,7 +6,8 @@
    few names further down with version ranges, a tenth needing __glibc) is served from 127.0.0.1; a spec asks for
    40 of its names.  Timed as whole processes: `envbuild lock` from no lock (cold repodata cache), re-locked (warm),
    and a bare py-rattler solve of the same specs, subdir and virtual packages in a fresh Python (cold and warm
-   cache).  Target (issue 10): envbuild <= 1.3x bare py-rattler.
+   cache).  The channel answers as conda-forge's servers do, with an ETag, so a warm cache is revalidated (304)
+   rather than downloaded again.  Target (issue 10): envbuild <= 1.3x bare py-rattler.
 2. Checking.  A prefix of --prefix-records real packages (built, indexed, locked and installed with
    `envbuild sync --prefix`), then `envbuild check --prefix` against reading every conda-meta record with
    py-rattler's `PrefixRecord.from_path` in a fresh Python (the fastest real reader here).  Target: >= 5x faster.

@@ -44,8 +44,10 @@ def test_the_solve_is_for_the_target_with_its_virtual_packages(tmp_path: Path, i
 
     assert (libb.sha256, libb.md5) == (hashlib.sha256(served).hexdigest(), hashlib.md5(served).hexdigest())  # noqa: S324
     assert libb.url == f"{conda_channel.url}/linux-64/libb-2.0-h1_0.conda" and libb.depends == ("liba >=1.0",)
+    conda_channel.sent.clear()
     again = envbuild("lock", cwd=tmp_path)
     assert again.returncode == 0 and "is unchanged" in again.stdout, "re-locked byte-identically"
+    assert not [p for p in conda_channel.sent if p.endswith("repodata.json")], "the cached repodata is revalidated"
     # the cluster's driver gives __cuda: the CUDA build
     done = conda_lock(tmp_path, index, conda_channel, ["libb", "pure", "cudalib"], cuda="12.4")
     assert done.returncode == 0 and records(lock_path)["cudalib"] == ("1.0", "cuda_0")

@@ -100,12 +100,13 @@ def index_channel(root: Path) -> None:
 
 class CondaChannel(LoopbackServer):
     """Serves ROOT at ``http://127.0.0.1:PORT/channel``; ``auth=(user, password)`` requires basic auth.
-    ``requests`` records what was asked for."""
+    ``requests`` records what was asked for, ``sent`` what was answered with a body (not a 304)."""
 
     def __init__(self, root: Path, auth: tuple[str, str] | None = None) -> None:
         self.root = root
         self.auth = auth
         self.requests: list[str] = []
+        self.sent: list[str] = []
         channel = self
 
         class Handler(Quiet):
@@ -121,10 +122,21 @@ class CondaChannel(LoopbackServer):
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                # as conda-forge's CDN and file servers do: a validator, and a client that keeps a copy asks again
+                # with it (If-None-Match) and gets 304 while the file is unchanged
+                stat = path.stat()
+                etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
                 body = path.read_bytes()
+                channel.sent.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-cache")
+                self.send_header("ETag", etag)
                 self.end_headers()
                 self.wfile.write(body)
 
