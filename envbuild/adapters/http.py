@@ -7,7 +7,6 @@ requests honours ``REQUESTS_CA_BUNDLE`` / ``SSL_CERT_FILE`` (a corporate proxy's
 from __future__ import annotations
 
 import os
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,6 +58,8 @@ def reason(exc: Exception) -> str:
 
 def write_cache(path: Path, data: bytes) -> None:
     """Replace a cache file atomically (a concurrent reader sees the old file or the new one)."""
+    import tempfile  # 6 ms (shutil, lzma, random): only once a file is written, not on the way to a conda read
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
