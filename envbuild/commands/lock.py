@@ -82,6 +82,9 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
     from envbuild.resolve.merge import merge
     from envbuild.resolve.target import Options
 
+    if reading is not None:  # the writer's tomlkit too, beside the read, rather than after the solve
+        lockfile.load_writer()
+
     path = lock_path_for(spec, lock_path)
     if not path.parent.is_dir():
         raise LockfileError(str(path), "its directory does not exist")

@@ -38,7 +38,7 @@ from envbuild.lockfile.read import (
     read_lockfile,
     read_spec_hash,
 )
-from envbuild.lockfile.write import dumps, header
+from envbuild.lockfile.write import dumps, header, load_writer
 
 __all__ = [
     "LOCK_FILE",
@@ -68,6 +68,7 @@ __all__ = [
     "from_raw",
     "header",
     "is_special",
+    "load_writer",
     "loads",
     "loads_file",
     "match_spec_name",
