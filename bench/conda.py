@@ -181,11 +181,14 @@ def bench_check(work: Path, apt: AptMirror, count: int, repeat: int) -> None:
     verdict = subprocess.run(forms["envbuild check --prefix DIR"], cwd=folder, env=env, capture_output=True,
                              text=True, check=False).stdout.strip().splitlines()
     times: dict[str, list[float]] = {}
-    for _ in range(repeat + 1):  # the first round warms the page cache and the check's cache
-        for label, argv in forms.items():
+    labels = [*forms, "bare"]
+    for round_ in range(repeat + 1):  # the first round warms the page cache and the check's cache
+        for label in labels[round_ % len(labels):] + labels[:round_ % len(labels)]:  # each takes every place in turn
+            if label == "bare":
+                times.setdefault("bare", []).append(run([sys.executable, "-c", BARE_READ, str(prefix)], folder, env))
+                continue
             extra = {"CONDA_PREFIX": str(prefix)} if label.startswith("CONDA_PREFIX") else {}
-            times.setdefault(label, []).append(run(argv, folder, {**env, **extra}, ok=(0, 1)))
-        times.setdefault("bare", []).append(run([sys.executable, "-c", BARE_READ, str(prefix)], folder, env))
+            times.setdefault(label, []).append(run(forms[label], folder, {**env, **extra}, ok=(0, 1)))
     bare = median(times["bare"][1:])
     print(f"\ncheck: a prefix of {count} conda records (installed by envbuild sync --prefix); median of {repeat} whole "
           "processes")
