@@ -131,11 +131,14 @@ def bench_lock(work: Path, apt: AptMirror, records: int, repeat: int) -> None:
             # cold: no conda repodata cached (the apt and uv caches stay warm: they are not what is compared)
             shutil.rmtree(work / "cache" / "conda", ignore_errors=True)
             (folder / "envbuild.lock").unlink()
-            times.setdefault("lock", []).append(run([envbuild, "lock"], folder, env))
             args = json.dumps([channel.url, asked, virtual, str(work / f"bare-{attempt}")])
-            times.setdefault("bare cold", []).append(run([sys.executable, "-c", BARE_SOLVE, args], folder, env))
-            times.setdefault("relock", []).append(run([envbuild, "lock"], folder, env))
-            times.setdefault("bare warm", []).append(run([sys.executable, "-c", BARE_SOLVE, args], folder, env))
+            ours = [("lock", [envbuild, "lock"]), ("relock", [envbuild, "lock"])]
+            theirs = [("bare cold", [sys.executable, "-c", BARE_SOLVE, args]),
+                      ("bare warm", [sys.executable, "-c", BARE_SOLVE, args])]
+            for stage in (0, 1):  # cold, then warm; envbuild first in even rounds, the bare solve in odd ones
+                pair = [ours[stage], theirs[stage]]
+                for label, argv in pair if attempt % 2 == 0 else pair[::-1]:
+                    times.setdefault(label, []).append(run(argv, folder, env))
         locked = len(_conda_names(folder / "envbuild.lock"))
     lock, relock = median(times["lock"]), median(times["relock"])
     cold, warm = median(times["bare cold"]), median(times["bare warm"])
