@@ -44,13 +44,13 @@ def prefetch(spec: Spec) -> threading.Thread:
     from envbuild.adapters import rattler
 
     subdirs = sorted({PLATFORMS[p].conda for p in spec.environment.platforms})
-    return rattler.prefetch(_channels(spec), with_pip(spec), subdirs, cache_dir("conda", "repodata"))
+    return rattler.prefetch(_expanded(spec.conda.channels), with_pip(spec), subdirs, cache_dir("conda", "repodata"))
 
 
-def _channels(spec: Spec) -> tuple[str, ...]:
-    """The spec's channels, their ${VAR} credentials expanded (never written anywhere)."""
-    return tuple(expand_url(c, f"[conda] -> channels[{i}]") if "://" in c else c
-                 for i, c in enumerate(spec.conda.channels))
+def _expanded(channels: tuple[str, ...]) -> tuple[str, ...]:
+    """CHANNELS (the spec's, or the lock's: the same strings) with their ${VAR} credentials expanded (never written
+    anywhere)."""
+    return tuple(expand_url(c, f"[conda] -> channels[{i}]") if "://" in c else c for i, c in enumerate(channels))
 
 
 def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: CondaLock | None, *, upgrade: bool,
@@ -59,7 +59,7 @@ def resolve_conda(spec: Spec, platform: str, distro: Distro | None, previous: Co
     from envbuild.adapters import rattler
 
     begun = time.monotonic()
-    channels = _channels(spec)
+    channels = _expanded(spec.conda.channels)
     # the previous records are preferences, unless the solve assumes another machine now (another __cuda)
     same_target = previous is not None and previous.cuda == spec.conda.cuda
     keep = [p for p in previous.packages if p.name not in upgrade_packages] if same_target and not upgrade and \
@@ -97,9 +97,9 @@ def credentials(channels: tuple[str, ...]) -> dict[str, str]:
     from envbuild.lockfile import strip_credentials
 
     out = {}
-    for i, channel in enumerate(channels):
+    for channel, expanded in zip(channels, _expanded(channels), strict=True):
         if "://" in channel and "${" in channel:
-            full = expand_url(channel, f"[conda] -> channels[{i}]").rstrip("/") + "/"
+            full = expanded.rstrip("/") + "/"
             out[strip_credentials(full)] = full
     return out
 
