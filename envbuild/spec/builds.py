@@ -22,14 +22,16 @@ _INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ARCHIVES = (".whl", ".tar.gz", ".zip")
 
 
-def canonical_names(names: Iterable[str]) -> tuple[str, ...]:
-    """NAMES normalised (PEP 503), unique and sorted."""
-    names = tuple(names)
-    if not names:
-        return ()
+def canonical_name(name: str) -> str:
+    """NAME normalised (PEP 503).  packaging loads with the first name: a conda-only spec never loads it."""
     from packaging.utils import canonicalize_name
 
-    return tuple(sorted({canonicalize_name(n) for n in names}))
+    return canonicalize_name(name)
+
+
+def canonical_names(names: Iterable[str]) -> tuple[str, ...]:
+    """NAMES normalised (PEP 503), unique and sorted."""
+    return tuple(sorted({canonical_name(n) for n in names}))
 
 
 def parse_indexes(t: Table) -> tuple[Index, ...]:
@@ -53,8 +55,6 @@ def parse_sources(t: Table, indexes: tuple[Index, ...], requirement_names: set[s
         return ()
     if not isinstance(raw, dict):
         raise t.error(["sources"], 'must be a table of package = "index name", e.g. {torch = "pytorch-cu124"}')
-    from packaging.utils import canonicalize_name
-
     known = {i.name for i in indexes}
     out = {}
     for package, value in raw.items():
@@ -64,7 +64,7 @@ def parse_sources(t: Table, indexes: tuple[Index, ...], requirement_names: set[s
         if index not in known:
             raise t.error(["sources", package], f"{index!r} is not in [python] indexes "
                           f"({', '.join(sorted(known)) or 'none is declared'})")
-        name = canonicalize_name(package)
+        name = canonical_name(package)
         if name not in requirement_names:
             raise t.error(["sources", package], f"{name} is not a requirement of the spec; an index pin applies to "
                           f'the spec\'s own requirements: add "{name}" to [python] requirements')
@@ -86,7 +86,7 @@ def parse_build(t: Table) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tupl
         if not isinstance(reqs, list) or not reqs or not all(isinstance(r, str) and r.strip() for r in reqs):
             raise t.error(["build-dependencies", package], f"must be a non-empty list of requirements, not {reqs!r}")
         parsed = [_build_dependency(t, ["build-dependencies", package, i], text) for i, text in enumerate(reqs)]
-        deps[canonical_names([package])[0]] = tuple(sorted(parsed))
+        deps[canonical_name(package)] = tuple(sorted(parsed))
     isolation = canonical_names(t.strings("no-build-isolation"))
     env_raw = t.get("build-env")
     if env_raw is not None and not isinstance(env_raw, dict):
@@ -98,7 +98,6 @@ def parse_build(t: Table) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tupl
 def _build_dependency(t: Table, where: list[str | int], text: str) -> str:
     """A requirement of build-dependencies, normalised: a locked package, named without a URL."""
     from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
 
     try:
         req = Requirement(text)
@@ -106,7 +105,7 @@ def _build_dependency(t: Table, where: list[str | int], text: str) -> str:
         raise t.error(where, f"invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
     if req.url:
         raise t.error(where, "a build dependency is a locked package: name it, without a URL")
-    req.name = canonicalize_name(req.name)
+    req.name = canonical_name(req.name)
     return str(req)
 
 

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envbuild.errors import ConfigError
-from envbuild.spec.builds import canonical_names, local_reference, parse_build, parse_indexes, parse_sources
+from envbuild.spec.builds import (
+    canonical_name,
+    canonical_names,
+    local_reference,
+    parse_build,
+    parse_indexes,
+    parse_sources,
+)
 from envbuild.spec.model import DEFAULT_INDEX, RESOLVERS, PythonSpec
 from envbuild.spec.urls import check_url
 from envbuild.validate import Table
@@ -55,7 +62,7 @@ def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
         raise t.error(["resolver"], f"{resolver!r} is not a resolver (use one of: {', '.join(RESOLVERS)})")
     from_conda = canonical_names(t.strings("from-conda"))
     indexes = parse_indexes(t)
-    sources = parse_sources(t, indexes, {_req_sort_key(r)[0] for r in requirements})
+    sources = parse_sources(t, indexes, {_requirement_name(r) for r in requirements})
     build_dependencies, no_build_isolation, build_env = parse_build(t)
     if resolver != "uv" and (indexes or build_dependencies or no_build_isolation or build_env or local):
         raise t.error(["resolver"], "indexes, sources, build options and local files are handed to uv; "
@@ -67,22 +74,25 @@ def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
                       local_files=tuple(sorted(local.items())))
 
 
-def _req_sort_key(text: str) -> tuple[str, str]:
+def _requirement_name(text: str) -> str:
+    """The normalised name of a requirement already validated (``_parse_requirement``)."""
     from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
 
-    return (canonicalize_name(Requirement(text).name), text)
+    return canonical_name(Requirement(text).name)
+
+
+def _req_sort_key(text: str) -> tuple[str, str]:
+    return (_requirement_name(text), text)
 
 
 def _parse_requirement(text: str, error: Any) -> Requirement:
     from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
 
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
         raise error(f"invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
-    req.name = canonicalize_name(req.name)
+    req.name = canonical_name(req.name)
     return req
 
 
