@@ -235,12 +235,14 @@ def test_the_channels_are_read_from_the_spec_alone(tmp_path: Path, index: LocalI
     """``lock`` starts reading the conda channels once the spec is read: the lock's model, the other resolvers,
     packaging and requests (tens of ms of imports) load beside that read, not before it (bench/conda.py)."""
     write_spec(tmp_path, index.url, [], conda={"channels": [conda_channel.url], "packages": ["libb"]})
-    code = ("import sys\nimport rattler\nquery = rattler.Gateway.query\nseen = []\n"
-            "async def watched(self, *args, **kwargs):\n"
+    # the modules loaded when the read is started, taken in the thread that starts it (the read's own thread may
+    # first run after the main thread has gone on importing)
+    code = ("import sys\nfrom envbuild.adapters import rattler\nprefetch = rattler.prefetch\nseen = []\n"
+            "def watched(*args, **kwargs):\n"
             f"    seen.append(sorted(m for m in list(sys.modules) if m.split('.')[0] in "
             f"{LOADED_AFTER_THE_CHANNEL_READ!r} or m in {LOADED_AFTER_THE_CHANNEL_READ!r}))\n"
-            "    return await query(self, *args, **kwargs)\n"
-            "rattler.Gateway.query = watched\nfrom envbuild.entry import main\ntry:\n    main(['lock'])\n"
+            "    return prefetch(*args, **kwargs)\n"
+            "rattler.prefetch = watched\nfrom envbuild.entry import main\ntry:\n    main(['lock'])\n"
             "finally:\n    sys.stderr.write(repr(seen[0] if seen else None) + '\\n')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert done.returncode == 0, done.stderr
