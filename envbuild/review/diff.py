@@ -73,7 +73,7 @@ def _why_added(new: Why, part: str, name: str) -> tuple[str, ...]:
     from envbuild.errors import EnvbuildError
 
     try:
-        chains = [c for c in new.chains(name) if c.part == part]
+        chains = new.chains(name, part)
     except EnvbuildError:
         return ()
     return chains[0].steps[:-1] if chains else ()

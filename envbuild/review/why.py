@@ -46,8 +46,9 @@ class Why:
         self.lock = lock
         self.graphs = _graphs(lock)
 
-    def chains(self, name: str) -> list[Chain]:
-        return _chains(self.lock, self.graphs, name)
+    def chains(self, name: str, part: str | None = None) -> list[Chain]:
+        """The chains to NAME; with PART (python, system or conda), only in that part's graph."""
+        return _chains(self.lock, [g for g in self.graphs if part in (None, g.part)], name)
 
 
 def _chains(lock: Lock, graphs: list[_Graph], name: str) -> list[Chain]:
@@ -69,6 +70,8 @@ def _chains(lock: Lock, graphs: list[_Graph], name: str) -> list[Chain]:
 
 
 def _key(graph: _Graph, name: str) -> str:
+    if name in graph.label:  # the lock's own name (diff asks with those): already normalised, no packaging
+        return name
     if graph.part == "python":
         from packaging.utils import canonicalize_name
 
