@@ -18,6 +18,8 @@ IMAGE_LOCK = "opt/envbuild/envbuild.lock"
 
 @dataclass(frozen=True)
 class DiffResult:
+    """The changes between two locks, and what was compared, in words."""
+
     old: str  # what was compared, in words ("HEAD:envbuild.lock", "envbuild.lock")
     new: str
     changes: tuple[Change, ...]

@@ -30,6 +30,8 @@ Status = Callable[[str], AbstractContextManager[None]]
 
 @dataclass(frozen=True)
 class LockResult:
+    """What a lock did: the new lock, what changed in it, and how long it took."""
+
     path: Path
     lock: LockFile
     diff: LockDiff  # Python pins
@@ -44,6 +46,8 @@ class LockResult:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """lock --check: is the lock up to date with the spec, and if not, why."""
+
     path: Path
     up_to_date: bool
     reason: str

@@ -30,6 +30,8 @@ class PythonFile:
 
 @dataclass(frozen=True)
 class PythonPackage:
+    """One pinned Python distribution: its version, the hashes of its files, and who asked for it."""
+
     name: str  # normalised (PEP 503)
     version: str
     hashes: tuple[str, ...]  # sorted "sha256:<hex>"
@@ -50,6 +52,8 @@ class PythonPackage:
 
 @dataclass(frozen=True)
 class PythonIndex:
+    """A named index of [python] indexes, as the spec declares it."""
+
     name: str
     url: str  # as the spec writes it: ${VAR} placeholders kept
     explicit: bool = False
@@ -57,6 +61,8 @@ class PythonIndex:
 
 @dataclass(frozen=True)
 class PythonLock:
+    """The Python part: how it was resolved, from which indexes, and the pinned packages."""
+
     requested: str  # the spec's python = "3.11"
     resolver: str
     index_url: str  # as the spec writes it: ${VAR} placeholders kept, never credentials
@@ -91,6 +97,8 @@ class PythonLock:
 
 @dataclass(frozen=True)
 class Target:
+    """The platform a view of the lock is for."""
+
     platform: str
     distro: str | None = None  # "debian:12"
     python_platform: str | None = None  # the wheel platform the Python pins were resolved for
@@ -98,6 +106,8 @@ class Target:
 
 @dataclass(frozen=True)
 class SystemPackage:
+    """One apt package of the closure: its exact version and the sha256 of its .deb."""
+
     name: str
     version: str
     architecture: str
@@ -118,6 +128,8 @@ class AptRelease:
 
 @dataclass(frozen=True)
 class SystemLock:
+    """The apt part of one platform: its sources, their Release files, and the closure."""
+
     sources: tuple[str, ...]  # apt source lines without "deb": "URL SUITE COMPONENT..." (a view's platform)
     packages: tuple[SystemPackage, ...] = ()  # the closure not already in the base image, sorted by name
     releases: tuple[AptRelease, ...] = ()  # one per source (lock version 3); () in older locks
@@ -134,6 +146,8 @@ class SystemLock:
 
 @dataclass(frozen=True)
 class CudaLock:
+    """CUDA as the lock derives it (from the pins, the conda records or the base image)."""
+
     runtime: str  # cudart version, e.g. "12.4.127"
     min_driver: str  # lowest driver that runs it (minor-version compatibility)
     cudnn: str | None = None
@@ -176,6 +190,8 @@ def match_spec_name(match_spec: str) -> str:
 
 @dataclass(frozen=True)
 class CondaLock:
+    """The conda part: the channels, the prefix images install into, and the solved records."""
+
     channels: tuple[str, ...]  # as the spec writes them (${VAR} placeholders kept)
     prefix: str  # where images install the environment
     packages: tuple[CondaPackage, ...] = ()  # sorted by name (then subdir)
@@ -187,6 +203,8 @@ class CondaLock:
 
 @dataclass(frozen=True)
 class BaseImage:
+    """The base image: the reference the spec names and the digest it resolved to."""
+
     reference: str  # as the spec wrote it
     digest: str  # the platform manifest's digest
     packages: tuple[tuple[str, str], ...] | None = None  # its dpkg (name, version), sorted; None in a version 1 lock

@@ -22,6 +22,8 @@ PARTS = ("image", "interpreter", "system", "python", "conda", "cuda", "env")
 
 @dataclass(frozen=True)
 class Change:
+    """One change a reviewer sees: a package (or fact) of one part, before and after."""
+
     part: str  # one of PARTS
     name: str
     change: str  # added | removed | upgraded | downgraded | rebuilt | changed

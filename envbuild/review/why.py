@@ -18,6 +18,8 @@ MAX_CHAINS = 20  # the shortest ones; a package deep in a big graph can be reach
 
 @dataclass(frozen=True)
 class Chain:
+    """One path from something the spec asks for to a locked package."""
+
     part: str  # python | system | conda
     steps: tuple[str, ...]  # "torch==2.5.1", "triton==3.1.0"
 
@@ -27,6 +29,8 @@ class Chain:
 
 @dataclass(frozen=True)
 class _Graph:
+    """One part's edges: who requires each package, and what the spec asks for."""
+
     part: str
     label: Mapping[str, str]  # name -> how a step shows it
     parents: Mapping[str, tuple[str, ...]]

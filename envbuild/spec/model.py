@@ -32,6 +32,8 @@ class Distro:
 
 @dataclass(frozen=True)
 class Environment:
+    """What the environment is for: its name, platforms, distro, interpreter and base image."""
+
     name: str
     platforms: tuple[str, ...]  # the targets, in the spec's order (the first one leads a multi-platform lock)
     python: str
@@ -63,6 +65,8 @@ class Index:
 
 @dataclass(frozen=True)
 class PythonSpec:
+    """[python]: the requirements, the resolver and the indexes they are resolved against."""
+
     requirements: tuple[str, ...]  # canonical PEP 508 strings, inline and from requirements files, sorted
     requirements_files: tuple[str, ...] = ()  # as written, relative to the spec
     index_url: str = DEFAULT_INDEX  # may hold ${VAR} placeholders; expanded only when resolving
@@ -84,6 +88,8 @@ class PythonSpec:
 
 @dataclass(frozen=True)
 class SystemSpec:
+    """[system]: the apt packages and the mirrors (and key) they come from."""
+
     packages: tuple[str, ...] = ()
     mirror: str | None = None  # a URL, or "snapshot:YYYYMMDDTHHMMSSZ"
     security_mirror: str | None = None  # a URL, or "none"
@@ -93,11 +99,15 @@ class SystemSpec:
 
 @dataclass(frozen=True)
 class CudaSpec:
+    """[cuda]: the CUDA version the environment is for ("auto": derived from the pins)."""
+
     version: str = "auto"
 
 
 @dataclass(frozen=True)
 class CondaSpec:
+    """[conda]: channels and MatchSpecs, the prefix, and the driver's CUDA for the solve."""
+
     channels: tuple[str, ...] = ()  # as written: names, or URLs with ${VAR} placeholders
     packages: tuple[str, ...] = ()  # MatchSpecs, as written
     cuda: str | None = None  # the __cuda virtual package of the targets
@@ -110,11 +120,15 @@ class CondaSpec:
 
 @dataclass(frozen=True)
 class CheckSpec:
+    """[check]: what the drift check leaves alone."""
+
     ignore_extra: tuple[str, ...] = DEFAULT_IGNORE_EXTRA
 
 
 @dataclass(frozen=True)
 class Spec:
+    """The whole spec, validated: every part, and where it was read from."""
+
     path: Path  # the file it was read from (envbuild.toml or pyproject.toml)
     environment: Environment
     python: PythonSpec
