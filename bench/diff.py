@@ -1,5 +1,7 @@
-"""Benchmark: `envbuild diff` of two locks with 500 Python and 500 apt packages (a fifth of them changed), in one
-run: the whole process (every form a user types: plain, --format markdown, --json) and the comparison alone.
+"""Benchmark: `envbuild diff` of two locks with 500 Python and 500 apt packages (a fifth of them changed, ten of
+each added, five removed), in one run: the whole process (every form a user types: plain, --format markdown, --json)
+and the comparison alone.  The locks have the shape `envbuild lock` writes today (the current lock version, a wheel
+and an sdist with PyPI's URLs per Python package, who asked for each record): about 480 kB each.
 
     make bench      # or: .venv/bin/python bench/diff.py [--repeat 7]
 
@@ -28,19 +30,40 @@ from envbuild.review.diff import diff  # noqa: E402
 BIN = Path(sys.executable).parent
 
 
+def _pypi_url(digest: str, name: str) -> str:
+    """A file's URL as PyPI gives it (files.pythonhosted.org/packages/ab/cd/<60 hex>/NAME)."""
+    h = digest.removeprefix("sha256:")[::-1]
+    return f"https://files.pythonhosted.org/packages/{h[:2]}/{h[2:4]}/{h[4:]}/{name}"
+
+
 def locks(folder: Path) -> tuple[Path, Path]:
-    base = lockfile.read_lock(ROOT / "fixtures" / "render" / "envbuild.lock")
-    assert base.system is not None
+    """Two locks in the shape `envbuild lock` writes today (the current version: [[targets]], records that say who
+    asked for them, a wheel and an sdist per Python package), on the example's target.  NEW upgrades or downgrades
+    a fifth of the packages, re-uploads every fiftieth, drops five of each kind and adds ten of each, pulled in by
+    packages already there (what a reviewer sees when a requirement is added)."""
+    base = lockfile.read_lockfile(ROOT / "examples" / "trainer" / "envbuild.lock")
+    assert base.version == lockfile.LOCK_VERSION and base.system is not None
+
+    def python(i: int, shift: int) -> PythonPackage:
+        name, version = f"pkg-{i:03d}", f"1.{i % 7 + (shift if i % 5 == 0 else 0)}.0"
+        digest = f"sha256:{i + (shift if i % 50 == 0 else 0):064x}"
+        sdist = f"sha256:{i + 1000:064x}"
+        wheel, archive = f"pkg_{i:03d}-{version}-py3-none-any.whl", f"pkg_{i:03d}-{version}.tar.gz"
+        files = (PythonFile(wheel, _pypi_url(digest, wheel), digest),
+                 PythonFile(archive, _pypi_url(sdist, archive), sdist))
+        return PythonPackage(name, version, tuple(sorted((digest, sdist))), files, requested=i % 10 == 0,
+                             via=() if i % 10 == 0 else (f"pkg-{i - i % 10:03d}",))
+
+    def system(i: int, shift: int) -> SystemPackage:
+        return SystemPackage(f"lib-{i:03d}", f"{i % 9 + (shift if i % 5 == 1 else 0)}.0-1", "amd64",
+                             f"{i + (shift if i % 50 == 0 else 0):064x}", requested=i % 10 == 0,
+                             via=() if i % 10 == 0 else (f"lib-{i - i % 10:03d}",))
 
     def make(shift: int) -> str:
-        python = tuple(PythonPackage(f"pkg-{i:03d}", f"1.{i % 7 + (shift if i % 5 == 0 else 0)}.0",
-                                     (f"sha256:{i:064x}",),
-                                     (PythonFile(f"pkg_{i:03d}-1.0-py3-none-any.whl", f"https://f/{i}.whl",
-                                                 f"sha256:{i:064x}"),)) for i in range(500))
-        system = tuple(SystemPackage(f"lib-{i:03d}", f"{i % 9 + (shift if i % 5 == 1 else 0)}.0-1", "amd64",
-                                     f"{i + shift:064x}" if i % 50 == 0 else f"{i:064x}") for i in range(500))
-        return lockfile.dumps(dataclasses.replace(base, python=dataclasses.replace(base.python, packages=python),
-                                                  system=dataclasses.replace(base.system, packages=system)))
+        kept = [i for i in range(500) if not shift or i % 100 != 7] + ([*range(500, 510)] if shift else [])
+        packages = tuple(python(i, shift) for i in kept)
+        return lockfile.dumps(dataclasses.replace(base, python=dataclasses.replace(base.python, packages=packages),
+                                                  system=tuple(system(i, shift) for i in kept)))
 
     (folder / "old.lock").write_text(make(0))
     (folder / "new.lock").write_text(make(1))
