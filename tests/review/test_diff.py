@@ -101,6 +101,32 @@ def test_with_no_argument_heads_lock_against_the_working_trees(pair: tuple[Path,
     assert bad.returncode == 2 and "neither a lock file, nor a git revision, nor an image" in bad.stderr
 
 
+def test_a_revision_names_a_lock_in_a_folder_even_one_the_working_tree_has_dropped(pair: tuple[Path, Path],
+                                                                                    tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "gpu").mkdir(parents=True)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "gpu" / "envbuild.lock").write_bytes(pair[0].read_bytes())
+    subprocess.run([*git, "add", "gpu/envbuild.lock"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "lock"], check=True)
+    (repo / "gpu" / "envbuild.lock").write_bytes(pair[1].read_bytes())
+    inside = envbuild("diff", cwd=repo / "gpu")  # HEAD against the tree, from the lock's own folder
+    assert inside.returncode == 1 and inside.stdout.startswith("HEAD:envbuild.lock -> envbuild.lock: 9 changes"), \
+        inside.stdout + inside.stderr
+    (repo / "envbuild.lock").write_bytes(pair[1].read_bytes())
+    subprocess.run([*git, "rm", "-qrf", "gpu"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one lock now"], check=True)
+    assert not (repo / "gpu").exists()
+    done = envbuild("diff", "HEAD~1:gpu/envbuild.lock", "envbuild.lock", cwd=repo)
+    assert done.returncode == 1 and done.stdout.startswith("HEAD~1:gpu/envbuild.lock -> envbuild.lock: 9 changes"), \
+        done.stdout + done.stderr
+    gone = envbuild("diff", "HEAD:gpu/envbuild.lock", "envbuild.lock", cwd=repo)
+    assert gone.returncode == 2 and gone.stderr.strip() == (
+        "envbuild: error: HEAD:gpu/envbuild.lock: not in the repository (path 'gpu/envbuild.lock' does not exist in "
+        "'HEAD')"), gone.stderr
+
+
 def test_an_image_built_by_envbuild_carries_its_lock(pair: tuple[Path, Path], registry: Registry) -> None:
     registry.image("envbuild/built", "v1", [layer({"etc/os-release": DEBIAN_12,
                                                    "opt/envbuild/envbuild.lock": pair[0].read_bytes()})])
