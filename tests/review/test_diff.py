@@ -125,6 +125,10 @@ def test_a_revision_names_a_lock_in_a_folder_even_one_the_working_tree_has_dropp
     assert gone.returncode == 2 and gone.stderr.strip() == (
         "envbuild: error: HEAD:gpu/envbuild.lock: not in the repository (path 'gpu/envbuild.lock' does not exist in "
         "'HEAD')"), gone.stderr
+    (repo / "elsewhere.lock").symlink_to(pair[0])  # a link out of the repository: git holds no such file
+    outside = envbuild("diff", "HEAD:elsewhere.lock", "envbuild.lock", cwd=repo)
+    assert outside.returncode == 2 and outside.stderr.startswith("envbuild: error: elsewhere.lock: outside the git "
+                                                                 "repository at "), outside.stderr
 
 
 def test_an_image_built_by_envbuild_carries_its_lock(pair: tuple[Path, Path], registry: Registry) -> None:
