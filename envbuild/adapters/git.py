@@ -13,7 +13,7 @@ def _git(args: list[str], cwd: Path) -> process.Completed:
                        tool_hint="install git to compare revisions of the lock")
 
 
-def is_revision(text: str, cwd: Path) -> bool:
+def _is_revision(text: str, cwd: Path) -> bool:
     """Does TEXT name a commit of the repository around CWD (HEAD, origin/main, a sha)?"""
     if text.startswith("-"):
         return False
@@ -21,19 +21,20 @@ def is_revision(text: str, cwd: Path) -> bool:
     return done.returncode == 0
 
 
-def show_beside(revision: str, path: Path) -> str | None:
-    """PATH's text as REVISION has it, in one git call: ``git show REV:./NAME`` run in PATH's directory, from which
-    git reads ``./``.  None when git cannot give it that way (not a revision, no such file, not a repository, or
-    PATH a link that git would show as a link): then ``is_revision`` and ``show`` say why."""
-    if revision.startswith("-") or path.is_symlink() or not path.parent.is_dir():
-        return None
-    done = _git(["show", f"{revision}:./{path.name}"], path.parent)
-    return done.stdout if done.returncode == 0 else None
-
-
-def show(revision: str, path: Path) -> str:
+def show(revision: str, path: Path) -> str | None:
     """The text of PATH (a path in the working tree's repository, which the working tree may no longer have) as
-    REVISION has it."""
+    REVISION has it; None when REVISION names no commit here (the caller may read it as something else), an error
+    when it does and git cannot give PATH.
+
+    One git call in the common case: ``git show REV:./NAME`` in PATH's folder, from which git reads ``./``.  Only
+    when that fails (the folder is gone, PATH is a link git would show as a link, or there is no such file) is the
+    revision verified and PATH placed from the repository's top, to read it or say why not."""
+    if not revision.startswith("-") and not path.is_symlink() and path.parent.is_dir():
+        done = _git(["show", f"{revision}:./{path.name}"], path.parent)
+        if done.returncode == 0:
+            return done.stdout
+    if not _is_revision(revision, path.parent if path.parent.is_dir() else Path.cwd()):
+        return None
     folder = path.parent.resolve()
     while not folder.is_dir() and folder != folder.parent:  # gone from the working tree: git runs where it can
         folder = folder.parent

@@ -44,9 +44,7 @@ def read(source: str, lock_path: Path) -> tuple[str, LockFile]:
 
     revision, _, inside = source.partition(":")
     where = Path(inside) if inside and not _looks_like_image(source) else lock_path
-    text = git.show_beside(revision, where) if revision else None  # a revision's lock in one git call
-    if text is None and revision and git.is_revision(revision, where.parent if where.parent.is_dir() else Path.cwd()):
-        text = git.show(revision, where)  # or why git cannot give it
+    text = git.show(revision, where) if revision else None
     if text is not None:
         name = f"{revision}:{where}"
         return name, lockfile.loads_file(text, shown=name)
