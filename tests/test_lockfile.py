@@ -377,30 +377,6 @@ def test_a_conda_prefix_that_is_not_a_clean_absolute_path_is_refused_with_its_ke
             lockfile.loads(bad)
 
 
-def test_a_large_locks_parse_is_kept_and_an_entry_for_another_text_is_never_used(tmp_path: Path) -> None:
-    """The parse cache (every command reads the lock) names an entry by the text's length and CRC-32; an entry
-    holding another text under that name, as a collision or a stale file would, must cost a miss, not a wrong lock."""
-    import marshal
-
-    from envbuild.compat import tomllib
-
-    packages = tuple(PythonPackage(f"pkg-{i:03d}", "1.0", (f"sha256:{i:064x}",)) for i in range(600))
-    whole = lockfile.LockFile.of(dataclasses.replace(SAMPLE, python=dataclasses.replace(SAMPLE.python,
-                                                                                        packages=packages)))
-    assert whole.python.packages
-    path = tmp_path / "envbuild.lock"
-    text = lockfile.dumps(whole)
-    path.write_text(text)
-    assert path.stat().st_size > 1 << 16, "the cache is for large locks: this one must be large"
-    assert lockfile.dumps(lockfile.read_lockfile(path)) == text
-    entries = list((tmp_path / ".envbuild-cache").rglob("lock-parse-*"))
-    assert len(entries) == 1, "the parse was not kept"
-    assert lockfile.dumps(lockfile.read_lockfile(path)) == text  # from the entry
-    other = text.replace('version = "1.0"', 'version = "6.6"')
-    entries[0].write_bytes(marshal.dumps((other.encode(), tomllib.loads(other))))
-    assert lockfile.dumps(lockfile.read_lockfile(path)) == text
-
-
 def test_a_conda_records_sha256_and_md5_must_be_lowercase_hex_of_their_length() -> None:
     text = lockfile.dumps(SAMPLE_MULTI)
     assert lockfile.loads_file(text).conda is not None

@@ -47,6 +47,11 @@ def read(name: str) -> object:
         return None
 
 
+def exists(name: str) -> bool:
+    """Is there an entry under NAME (which may hold another key than the caller's)?"""
+    return os.path.exists(_path(name))
+
+
 def write(name: str, value: "Any") -> None:
     """Store VALUE under NAME atomically (a concurrent reader sees the old entry or the new one)."""
     path = _path(name)

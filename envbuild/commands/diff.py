@@ -10,7 +10,6 @@ from pathlib import Path
 
 from envbuild import lockfile
 from envbuild.errors import EnvbuildError
-from envbuild.lockfile import LockFile
 from envbuild.review.diff import Change, diff
 
 IMAGE_LOCK = "opt/envbuild/envbuild.lock"
@@ -26,30 +25,33 @@ class DiffResult:
 
 
 def compare(old: str | None, new: str | None, lock_path: Path) -> DiffResult:
-    """OLD and NEW as the user wrote them (None: HEAD, and the working tree's LOCK_PATH)."""
-    old_name, old_lock = read(old if old is not None else "HEAD", lock_path)
+    """OLD and NEW as the user wrote them (None: HEAD, and the working tree's LOCK_PATH).  Both texts are found
+    first, then read at once (``lockfile.loads_files``)."""
+    old_name, old_text, old_shown = text(old if old is not None else "HEAD", lock_path)
     if new is None:
-        new_name, new_lock = str(lock_path), lockfile.read_lockfile(lock_path)
+        new_name = new_shown = str(lock_path)
+        new_text = lockfile.read_lock_text(lock_path)
     else:
-        new_name, new_lock = read(new, lock_path)
+        new_name, new_text, new_shown = text(new, lock_path)
+    old_lock, new_lock = lockfile.loads_files([(old_text, old_shown), (new_text, new_shown)])
     return DiffResult(old_name, new_name, tuple(diff(old_lock, new_lock)))
 
 
-def read(source: str, lock_path: Path) -> tuple[str, LockFile]:
-    """(its name in words, the lock) of SOURCE: a lock file, a git revision (REV or REV:PATH), or an image."""
+def text(source: str, lock_path: Path) -> tuple[str, str, str]:
+    """(its name in words, the lock's text, the name its errors give) of SOURCE: a lock file, a git revision (REV
+    or REV:PATH), or an image."""
     path = Path(source)
     if path.is_file() or path.is_dir():
-        return str(path), lockfile.read_lockfile(path / lockfile.LOCK_FILE if path.is_dir() else path)
+        return str(path), lockfile.read_lock_text(path / lockfile.LOCK_FILE if path.is_dir() else path), str(path)
     from envbuild.adapters import git
 
     revision, _, inside = source.partition(":")
     where = Path(inside) if inside and not _looks_like_image(source) else lock_path
-    text = git.show(revision, where) if revision else None
-    if text is not None:
-        name = f"{revision}:{where}"
-        return name, lockfile.loads_file(text, shown=name)
+    found = git.show(revision, where) if revision else None
+    if found is not None:
+        return f"{revision}:{where}", found, f"{revision}:{where}"
     if _looks_like_image(source):
-        return source, _from_image(source)
+        return source, _from_image(source), f"{source}:/{IMAGE_LOCK}"
     raise EnvbuildError(f"{source}: neither a lock file, nor a git revision, nor an image reference")
 
 
@@ -60,8 +62,8 @@ def _looks_like_image(text: str) -> bool:
     return "/" in text.split("@", maxsplit=1)[0] and (":" in text.rsplit("/", 1)[-1] or "@" in text)
 
 
-def _from_image(reference: str) -> LockFile:
-    """The lock an envbuild image carries."""
+def _from_image(reference: str) -> str:
+    """The text of the lock an envbuild image carries."""
     from envbuild.platforms import PLATFORMS, host
     from envbuild.resolve.image import open_image
 
@@ -71,4 +73,4 @@ def _from_image(reference: str) -> LockFile:
         found = image.files([IMAGE_LOCK]).get(IMAGE_LOCK)
     if found is None:
         raise EnvbuildError(f"{reference}: carries no /{IMAGE_LOCK} (not an image envbuild built)")
-    return lockfile.loads_file(found.decode("utf-8", "replace"), shown=f"{reference}:/{IMAGE_LOCK}")
+    return found.decode("utf-8", "replace")

@@ -1,8 +1,8 @@
 """``envbuild.lock``: its model, reader (dispatching on ``version``) and writer.
 
 ``model``: ``LockFile`` (the whole file: its target platforms and every record) and ``Lock`` (one platform's view);
-``read``: versions 1 and 2, errors with their key path; ``write``: deterministic TOML; ``files``: atomic, serialised
-writing; ``diff``: what changed between two locks' pins.
+``read``: versions 1 to 4, errors with their key path; ``parse``: the TOML, cached, several locks at once;
+``write``: deterministic TOML; ``files``: atomic, serialised writing; ``diff``: what changed between two locks' pins.
 """
 
 from envbuild.lockfile.diff import LockDiff, diff_python, diff_system
@@ -33,6 +33,7 @@ from envbuild.lockfile.read import (
     from_raw,
     loads,
     loads_file,
+    loads_files,
     read_lock,
     read_lock_text,
     read_lockfile,
@@ -71,6 +72,7 @@ __all__ = [
     "load_writer",
     "loads",
     "loads_file",
+    "loads_files",
     "match_spec_name",
     "read_lock",
     "read_lock_text",
