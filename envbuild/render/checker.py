@@ -14,10 +14,10 @@ from envbuild.errors import RenderError
 
 _CHECKER_MODULES = (
     "__init__.py", "errors.py", "compat.py", "validate.py", "versions.py", "cachedir.py", "platforms.py",
-    "lockfile/__init__.py", "lockfile/model.py", "lockfile/read.py", "lockfile/write.py", "lockfile/files.py",
-    "lockfile/diff.py", "data/__init__.py", "data/torch_cuda.toml", "check/__init__.py", "check/cli.py",
-    "check/cache.py", "check/expect.py", "check/locate.py", "check/probe.py", "check/nvidia.py", "check/kernels.py",
-    "check/conda.py", "check/compare.py", "check/report.py")
+    "lockfile/__init__.py", "lockfile/model.py", "lockfile/parse.py", "lockfile/read.py", "lockfile/write.py",
+    "lockfile/files.py", "lockfile/diff.py", "data/__init__.py", "data/torch_cuda.toml", "check/__init__.py",
+    "check/cli.py", "check/cache.py", "check/expect.py", "check/locate.py", "check/probe.py", "check/nvidia.py",
+    "check/kernels.py", "check/conda.py", "check/compare.py", "check/report.py")
 
 
 def checker_archive(python_version: str) -> bytes:
