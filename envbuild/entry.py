@@ -9,8 +9,8 @@ worth collecting, so they run without the cyclic garbage collector (6 ms of a co
 ``bench/diff.py``).  The other commands keep it, but run it less often, as mypy does: a collection every 200,000
 new objects rather than every 700.  With the default, a re-lock of a conda environment of 905 records ran 123
 collections, 20 ms, most of them over the modules that the lock imports (rattler, requests, click), which live as
-long as the process; the raised threshold saved 30 ms of its 600 (paired runs, ``bench/conda.py``'s channel).  A
-long command (a build, a lock of many platforms) still gets its cycles collected.
+long as the process; the raised threshold saves 27-33 ms of CPU time of its 870 (paired runs on ``bench/conda.py``'s
+channel).  A long command (a build, a lock of many platforms) still gets its cycles collected.
 
 Every command ends here, in ``leave``: once its output is flushed and what was registered to run at exit has run
 (temporary directories left open, a library's clean-up), the process ends with ``os._exit``, skipping the
@@ -32,10 +32,12 @@ def main(argv: list[str] | None = None) -> None:
         code = _run(args)
     except SystemExit as exc:  # the click CLI's own exit, with its code
         code = exc.code
-    if argv is not None:  # called as a function (tests): an ordinary exit, the collector as it was
-        gc.set_threshold(*threshold)
-        if collecting:
-            gc.enable()
+    finally:
+        if argv is not None:  # called as a function (tests): the collector as it was, whatever happened
+            gc.set_threshold(*threshold)
+            if collecting:
+                gc.enable()
+    if argv is not None:  # and an ordinary exit
         sys.exit(code)
     leave(code)
 

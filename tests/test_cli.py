@@ -79,7 +79,7 @@ def test_a_command_collects_cycles_less_often_and_a_caller_gets_its_collector_ba
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """entry: the click commands run the cyclic collector every 200,000 new objects rather than every 700 (a re-lock
     of 905 conda records spent 20 ms in 123 collections over the modules it imports), still enabled; a program that
-    calls the entry point and goes on gets its own thresholds back."""
+    calls the entry point and goes on gets its own thresholds back, also when the command failed."""
     import gc
 
     from envbuild.commands import lock as command
@@ -98,3 +98,11 @@ def test_a_command_collects_cycles_less_often_and_a_caller_gets_its_collector_ba
         main(["lock", "--check"])
     assert leaving.value.code == 0 and seen == [(True, 200_000)]
     assert gc.get_threshold() == before and gc.isenabled()
+
+    def failing(*_args: object) -> command.CheckResult:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(command, "check", failing)
+    with pytest.raises(RuntimeError):
+        main(["lock", "--check"])
+    assert gc.get_threshold() == before and gc.isenabled(), "given back whatever ended the command"
