@@ -233,6 +233,8 @@ def _hex(table: Table, key: str, length: int) -> str:
 
 def _platforms(table: Table, known: list[str]) -> tuple[str, ...]:
     value = table.strings("platforms")
+    if not value:  # on every platform of the lock: most records
+        return ()
     for i, item in enumerate(value):
         if item not in known:
             raise table.error(["platforms", i], f"{item!r} is not one of the lock's platforms ({', '.join(known)})")
