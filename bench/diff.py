@@ -1,7 +1,10 @@
 """Benchmark: `envbuild diff` of two locks with 500 Python and 500 apt packages (a fifth of them changed, ten of
 each added, five removed), in one run: the whole process (every form a user types: plain, --format markdown, --json)
 and the comparison alone.  The locks have the shape `envbuild lock` writes today (the current lock version, a wheel
-and an sdist with PyPI's URLs per Python package, who asked for each record): about 480 kB each.
+and an sdist with PyPI's URLs per Python package, who asked for each record): about 480 kB each.  Every form runs
+in every round, in an order that moves round by round, beside a bare `python -c pass`: on a shared machine, whose
+pace moves by 10-30% within minutes, the figures of one run are comparable, and the bare interpreter says how fast
+the machine was.
 
     make bench      # or: .venv/bin/python bench/diff.py [--repeat 7]
 
@@ -98,19 +101,32 @@ def main() -> None:
             "--format markdown HEAD": (["--format", "markdown", "HEAD"], str(repo)),
         }
         print(f"\ndiff: two locks of 500 Python and 500 apt packages; median of {args.repeat} whole processes")
-        for cold in (False, True):
-            for label, (arguments, cwd) in forms.items():
-                times = []
-                for i in range(args.repeat + 1):
-                    env = {**os.environ, "ENVBUILD_CACHE_DIR": str(Path(tmp) / (f"cold-{label}-{i}" if cold
-                                                                                 else "warm"))}
+        runs = [(cold, label) for cold in (False, True) for label in forms] + [(False, "bare")]
+        times: dict[tuple[bool, str], list[float]] = {run: [] for run in runs}
+        for i in range(args.repeat + 1):  # the first round warms the page cache and the warm forms' cache
+            # every form in every round, each round in another order: the machine's load (a shared VM's moves by
+            # 10% within minutes) hits every form alike
+            for cold, label in runs[i % len(runs):] + runs[:i % len(runs)]:
+                if label == "bare":  # the yardstick: this interpreter starting and doing nothing
                     started = time.perf_counter()
-                    done = subprocess.run([str(BIN / "envbuild"), "diff", *arguments], cwd=cwd,
-                                          capture_output=True, check=False, env=env)
-                    times.append(time.perf_counter() - started)
-                    assert done.returncode == 1, done.stderr
-                print(f"  {label:<28}{' (cold)' if cold else ' (warm)'} {statistics.median(times[1:]) * 1000:7.1f} ms"
-                      "   (target < 150 ms; cold: neither lock parsed before)")
+                    subprocess.run([sys.executable, "-c", "pass"], check=True)
+                    times[cold, label].append(time.perf_counter() - started)
+                    continue
+                arguments, cwd = forms[label]
+                env = {**os.environ, "ENVBUILD_CACHE_DIR": str(Path(tmp) / (f"cold-{label}-{i}" if cold
+                                                                             else "warm"))}
+                started = time.perf_counter()
+                done = subprocess.run([str(BIN / "envbuild"), "diff", *arguments], cwd=cwd, capture_output=True,
+                                      check=False, env=env)
+                times[cold, label].append(time.perf_counter() - started)
+                assert done.returncode == 1, done.stderr
+        for cold, label in runs[:-1]:
+            seconds = statistics.median(times[cold, label][1:])
+            print(f"  {label:<28}{' (cold)' if cold else ' (warm)'} {seconds * 1000:7.1f} ms   (target < 150 ms; cold: "
+                  "neither lock parsed before)")
+        bare = statistics.median(times[False, "bare"][1:])
+        print(f"  python -c pass                      {bare * 1000:5.1f} ms   (the machine's pace during the run: "
+              "12-13 ms when it is quiet)")
         a, b = lockfile.read_lockfile(old), lockfile.read_lockfile(new)
         started = time.perf_counter()
         changes = diff(a, b)
