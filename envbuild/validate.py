@@ -46,19 +46,15 @@ class Table:
         return self.raw.get(key)
 
     def string(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
-        self.seen.add(key)  # get(), inline: a lock of 1,000 packages asks 30,000 times
-        value = self.raw.get(key)
-        if value is None:
-            if required:
-                raise self.error([key], "is required")
-            return default
-        stripped = value.strip() if isinstance(value, str) else ""
-        if not stripped:
-            raise self.error([key], f"must be a non-empty string, not {value!r}")
-        return stripped
+        if required or self.raw.get(key) is not None:
+            return self.required(key)
+        self.seen.add(key)
+        return default
 
     def required(self, key: str) -> str:
-        self.seen.add(key)  # string(key, required=True), inline: a lock of 1,000 packages asks 6,000 times
+        """A non-empty string, stripped; ``string`` checks its values here too.  ``get`` is inline: a lock of 1,000
+        packages asks 30,000 times."""
+        self.seen.add(key)
         value = self.raw.get(key)
         stripped = value.strip() if isinstance(value, str) else ""
         if not stripped:
