@@ -3,7 +3,7 @@ each added, five removed), in one run: the whole process (every form a user type
 and the comparison alone.  The locks have the shape `envbuild lock` writes today (the current lock version, a wheel
 and an sdist with PyPI's URLs per Python package, who asked for each record): about 480 kB each.  Every form runs
 in every round, in an order that moves round by round, beside a bare `python -c pass`: on a shared machine, whose
-pace moves by 10-30% within minutes, the figures of one run are comparable, and the bare interpreter says how fast
+pace moves by up to 70% within minutes, the figures of one run are comparable, and the bare interpreter says how fast
 the machine was.
 
     make bench      # or: .venv/bin/python bench/diff.py [--repeat 7]
@@ -104,8 +104,7 @@ def main() -> None:
         runs = [(cold, label) for cold in (False, True) for label in forms] + [(False, "bare")]
         times: dict[tuple[bool, str], list[float]] = {run: [] for run in runs}
         for i in range(args.repeat + 1):  # the first round warms the page cache and the warm forms' cache
-            # every form in every round, each round in another order: the machine's load (a shared VM's moves by
-            # 10% within minutes) hits every form alike
+            # every form in every round, each round in another order: the machine's load hits every form alike
             for cold, label in runs[i % len(runs):] + runs[:i % len(runs)]:
                 if label == "bare":  # the yardstick: this interpreter starting and doing nothing
                     started = time.perf_counter()
