@@ -6,8 +6,8 @@
 The options are declared once, in ``OPTIONS``, and parsed here for every way in: the console script hands
 ``check ARGS`` to ``main`` before it loads click, the click group's ``check`` command forwards its arguments to
 ``main``, and ``envbuild-check`` in an image calls ``main(in_image=True)``.  The check runs before every job on
-every node, and importing click alone takes longer than a whole clean check; hence this small parser for a
-handful of options, with click kept for the other commands.
+every node, and importing click alone takes longer than a whole clean check; hence the small parser of
+``envbuild.options`` for a handful of options, with click kept for the other commands.
 
 ``main`` is where the check's errors become exit codes: 0 no drift, 1 drift, 2 could not check (one line on
 stderr, never a traceback).
@@ -17,6 +17,7 @@ import os
 import sys
 
 from envbuild.errors import EXIT_ERROR, EnvbuildError
+from envbuild.options import UsageError, listing, parse_options
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from envbuild.check.compare import Outcome
     from envbuild.check.shapes import Expected, Facts, Target
+    from envbuild.options import Option
 
 IN_IMAGE_LOCK = "/opt/envbuild/envbuild.lock"
 
@@ -60,7 +62,6 @@ Usage: {prog} [OPTIONS]
 {more}
 Options:
 {options}
-  -h, --help         Show this message and exit.
 """
 
 HOST_MORE = """\
@@ -87,10 +88,6 @@ IMAGE_MORE = """\
 """
 
 
-class UsageError(Exception):
-    pass
-
-
 def main(argv: list[str] | None = None, *, in_image: bool = False) -> int:
     """Run the check with ARGV (default: sys.argv[1:]); returns the exit code."""
     prog = "envbuild-check" if in_image else "envbuild check"
@@ -113,50 +110,20 @@ def main(argv: list[str] | None = None, *, in_image: bool = False) -> int:
         return 130
 
 
-def _options(in_image: bool) -> list[tuple[tuple[str, ...], str, str | None, str, str]]:
+def _options(in_image: bool) -> "list[Option]":
     where = "image" if in_image else "host"
-    return [o for o in OPTIONS if o[4] in ("", where)]
+    return [o[:4] for o in OPTIONS if o[4] in ("", where)]
 
 
 def parse(args: list[str], in_image: bool = False) -> "dict[str, Any]":
-    """The options in ARGS (``--flag``, ``--option VALUE``, ``--option=VALUE``, ``-l VALUE``)."""
-    by_flag = {flag: option for option in _options(in_image) for flag in option[0]}
-    values: dict[str, Any] = {}
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        flag, equals, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        option = by_flag.get(flag)
-        if option is None:
-            raise UsageError(f"no such option: {arg}" if arg.startswith("-") else f"unexpected argument: {arg!r}")
-        flags, dest, metavar = option[0], option[1], option[2]
-        if dest in values:
-            raise UsageError(f"{'/'.join(flags)} is given twice")
-        if metavar is None:
-            if equals:
-                raise UsageError(f"{flag} takes no value")
-            values[dest] = True
-        elif equals:
-            values[dest] = inline
-        elif index + 1 < len(args):
-            index += 1
-            values[dest] = args[index]
-        else:
-            raise UsageError(f"{flag} requires an argument ({metavar})")
-        if metavar is not None and not values[dest]:
-            raise UsageError(f"{flag} requires a non-empty {metavar}")
-        index += 1
-    return values
+    """The options in ARGS (``--flag``, ``--option VALUE``, ``--option=VALUE``, ``-l VALUE``); no argument."""
+    return parse_options(args, _options(in_image))
 
 
 def usage(in_image: bool = False) -> str:
-    lines = []
-    for flags, _, metavar, text, _ in _options(in_image):
-        names = ", ".join(flags) + (f" {metavar}" if metavar else "")
-        lines.append(f"  {names:<17}  {text}" if len(names) <= 17 else f"  {names}\n  {'':<17}  {text}")
     return HELP.format(prog="envbuild-check" if in_image else "envbuild check",
                        what="this image's environment" if in_image else "a Python environment and this host",
-                       more=IMAGE_MORE if in_image else HOST_MORE, options="\n".join(lines))
+                       more=IMAGE_MORE if in_image else HOST_MORE, options=listing(_options(in_image)))
 
 
 def run(options: "dict[str, Any]", *, in_image: bool = False) -> int:

@@ -1,4 +1,5 @@
-"""Reviewing locks and reports: ``envbuild diff`` and ``envbuild report`` (the click layer)."""
+"""Reviewing locks and reports: ``envbuild why`` and ``envbuild report`` (the click layer), and ``envbuild diff``,
+which parses its own options (``envbuild.review.cli``)."""
 
 from __future__ import annotations
 
@@ -9,45 +10,15 @@ import click
 from envbuild.cli import _default_lock, _lock_option, _platform_option, cli
 from envbuild.errors import EXIT_DRIFT, EXIT_OK
 
-_lock_option_for_diff = click.option(
-    "-l", "--lock", "lock_path", type=click.Path(path_type=Path), default=None,
-    help="The lock in the working tree (and its path in the revisions). [default: ./envbuild.lock]")
 
+@cli.command("diff", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+             add_help_option=False, short_help="What changed between two locks (exit 1 when they differ).")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def diff_command(args: tuple[str, ...]) -> int:
+    """Compare two locks (see envbuild diff --help)."""
+    from envbuild.review.cli import main as diff
 
-@cli.command("diff")
-@click.argument("old", required=False)
-@click.argument("new", required=False)
-@_lock_option_for_diff
-@click.option("--format", "fmt", type=click.Choice(["human", "markdown"]), default="human", show_default=True,
-              help="human: for a terminal. markdown: for a pull-request comment (tables per part).")
-@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON (schema 1), for tools.")
-def diff_command(old: str | None, new: str | None, lock_path: Path | None, fmt: str, as_json: bool) -> int:
-    """What changed between two locks: added, removed, upgraded and downgraded packages per part (base image,
-    interpreter, apt, Python, conda, CUDA, env), with major jumps, CUDA and base-image changes and rebuilt packages
-    (same version, other files) set apart.  Exit 0 when the environments are equal, 1 when they differ, 2 on error.
-
-    OLD and NEW are lock files, git revisions of the lock (HEAD, origin/main, REV:path; read with git show, no
-    checkout) or images envbuild built (the lock they carry).  No argument: HEAD's lock against the working tree's.
-
-    \b
-    Examples:
-      envbuild diff                                  what the uncommitted lock changes
-      envbuild diff --format markdown origin/main    paste into the pull request
-      envbuild diff old.lock new.lock --json
-      envbuild diff registry.example.com/ml/trainer:3f2a9c1b4d5e envbuild.lock
-    """
-    from envbuild.commands.diff import compare
-    from envbuild.review import show
-
-    result = compare(old, new, _default_lock(lock_path))
-    changes = list(result.changes)
-    if as_json:
-        click.echo(show.as_json(changes, result.old, result.new), nl=False)
-    elif fmt == "markdown":
-        click.echo(show.markdown(changes, result.old, result.new), nl=False)
-    else:
-        click.echo(show.human(changes, result.old, result.new), nl=False)
-    return EXIT_DRIFT if changes else EXIT_OK
+    return diff(list(args))
 
 
 @cli.command("why")

@@ -13,7 +13,7 @@ from envbuild.errors import RenderError
 # The stdlib checker that goes into the image
 
 _CHECKER_MODULES = (
-    "__init__.py", "errors.py", "compat.py", "validate.py", "versions.py", "cachedir.py", "platforms.py",
+    "__init__.py", "errors.py", "options.py", "compat.py", "validate.py", "versions.py", "cachedir.py", "platforms.py",
     "lockfile/__init__.py", "lockfile/model.py", "lockfile/parse.py", "lockfile/read.py", "lockfile/write.py",
     "lockfile/files.py", "lockfile/diff.py", "data/__init__.py", "data/torch_cuda.toml", "check/__init__.py",
     "check/cli.py", "check/cache.py", "check/expect.py", "check/locate.py", "check/probe.py", "check/nvidia.py",

@@ -1,0 +1,83 @@
+"""The option parser of the two commands that start without click: ``envbuild check`` and ``envbuild diff``.
+
+The check runs before every job on every node, and inside images, where click is not installed; the diff runs in
+every pull request, on two locks that may hold a thousand packages each.  Importing click alone takes longer than
+a whole clean check, and 25-30 ms of CPU time of a diff of two large locks (``bench/diff.py``, whose target is
+150 ms).  Both take a handful of options, declared once as tuples, parsed here and listed in their ``--help``;
+the click group forwards its ``check`` and ``diff`` commands to them, so each command still has one path.  Every
+other command keeps click.
+
+Standard library only: the image's checker carries this module.
+"""
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    # flags, destination, metavar (None: a flag without a value), help
+    Option = tuple[tuple[str, ...], str, str | None, str]
+
+
+class UsageError(Exception):
+    """Options the command cannot take: one line, exit 2."""
+
+
+def parse_options(args: "Sequence[str]", options: "Sequence[Option]",
+                  positional: "Sequence[str]" = ()) -> "dict[str, Any]":
+    """The options in ARGS (``--flag``, ``--option VALUE``, ``--option=VALUE``, ``-l VALUE``, ``-lVALUE``), and
+    the arguments between or after them (everything after ``--``), named in turn by POSITIONAL: each of them
+    absent when not given.  A flag is True; an option's value is a non-empty string."""
+    by_flag = {flag: option for option in options for flag in option[0]}
+    values: dict[str, Any] = {}
+    arguments: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            arguments += args[index:]
+            break
+        if arg == "-" or not arg.startswith("-"):
+            arguments.append(arg)
+            continue
+        flag, equals, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        option = by_flag.get(flag)
+        if option is None and not arg.startswith("--") and by_flag.get(arg[:2], ((), "", None, ""))[2]:  # -lVALUE
+            option, flag, equals, inline = by_flag[arg[:2]], arg[:2], "=", arg[2:]
+        if option is None:
+            raise UsageError(f"no such option: {arg}")
+        if option[1] in values:
+            raise UsageError(f"{'/'.join(option[0])} is given twice")
+        if equals or option[2] is None:
+            values[option[1]] = _value(flag, option, inline if equals else None)
+        elif index < len(args):
+            values[option[1]] = _value(flag, option, args[index])
+            index += 1
+        else:
+            raise UsageError(f"{flag} requires an argument ({option[2]})")
+    if len(arguments) > len(positional):
+        raise UsageError(f"unexpected argument: {arguments[len(positional)]!r}")
+    values.update(zip(positional, arguments, strict=False))
+    return values
+
+
+def _value(flag: str, option: "Option", given: str | None) -> "str | bool":
+    """FLAG's value: True for a flag (which takes none), GIVEN for an option (which must not be empty)."""
+    if option[2] is None:
+        if given is not None:
+            raise UsageError(f"{flag} takes no value")
+        return True
+    if not given:
+        raise UsageError(f"{flag} requires a non-empty {option[2]}")
+    return given
+
+
+def listing(options: "Sequence[Option]", width: int = 17) -> str:
+    """The options as --help lists them: flags and metavar in a column WIDTH wide, then the help text (on the next
+    line when the flags do not fit), and -h, --help last."""
+    lines = []
+    for flags, _, metavar, text in (*options, (("-h", "--help"), "", None, "Show this message and exit.")):
+        names = ", ".join(flags) + (f" {metavar}" if metavar else "")
+        lines.append(f"  {names:<{width}}  {text}" if len(names) <= width else f"  {names}\n  {'':<{width}}  {text}")
+    return "\n".join(lines)
