@@ -46,15 +46,14 @@ class Change:
 def diff(old: LockFile, new: LockFile) -> list[Change]:
     """The changes from OLD to NEW, in PARTS order, then by name."""
     platforms = sorted(set(old.platforms) | set(new.platforms))
+    compared = [p for p in platforms if p in old.platforms and p in new.platforms]
+    views = {p: new.view(p) for p in compared}  # NEW's, once: an added package's chains are found in them too
     seen: dict[tuple[str, str, str, str | None, str | None, bool], list[str]] = {}
-    for platform in platforms:
-        if platform not in old.platforms or platform not in new.platforms:
-            continue
-        for c in _view_changes(old.view(platform), new.view(platform)):
+    for platform in compared:
+        for c in _view_changes(old.view(platform), views[platform]):
             seen.setdefault((c.part, c.name, c.change, c.old, c.new, c.major), []).append(platform)
     out = [Change("image", f"platform {p}", "added" if p in new.platforms else "removed", None, None)
            for p in platforms if (p in new.platforms) != (p in old.platforms)]
-    compared = [p for p in platforms if p in old.platforms and p in new.platforms]
     asked: dict[str, Why] = {}  # per platform of NEW, built when an added package first needs it
     for (part, name, change, before, after, major), where in seen.items():
         via: tuple[str, ...] = ()
@@ -62,7 +61,7 @@ def diff(old: LockFile, new: LockFile) -> list[Change]:
             if where[0] not in asked:
                 from envbuild.review.why import Why  # only an added package needs it
 
-                asked[where[0]] = Why(new.view(where[0]))
+                asked[where[0]] = Why(views[where[0]])
             via = _why_added(asked[where[0]], part, name)
         out.append(Change(part, name, change, before, after, major,
                           () if len(where) == len(compared) else tuple(where), via))
