@@ -114,17 +114,18 @@ def resolve_closure(roots: Sequence[str], universe: Universe, installed: Mapping
     closure.run()
     return sorted((SystemPackage(r.package, r.version, r.architecture, r.sha256,
                                  requested=closure.parent[r.package] is None,
-                                 via=(parent,) if (parent := closure.parent[r.package]) else ())
+                                 via=tuple(sorted(closure.users.get(r.package, ()))))
                    for r in closure.selected.values()), key=lambda p: p.name)
 
 
 class _Closure:
-    """The selection as it grows: what is chosen, who brought it, and what it provides."""
+    """The selection as it grows: what is chosen, who brought it (and who else needs it), and what it provides."""
 
     def __init__(self, universe: Universe, installed: dict[str, str]) -> None:
         self.universe, self.installed = universe, installed
         self.selected: dict[str, DebRecord] = {}
-        self.parent: dict[str, str | None] = {}
+        self.parent: dict[str, str | None] = {}  # the chosen package that brought it in (None: a root)
+        self.users: dict[str, dict[str, None]] = {}  # the chosen packages whose relations it satisfies, in order
         self.providers: dict[str, list[tuple[str, str | None]]] = {}  # name -> (chosen package, version) providing it
         # name -> (order, chosen package, constraint) of the chosen packages' Conflicts and Breaks, in the order they
         # were chosen: a candidate is checked against these at once, not against every chosen package
@@ -160,8 +161,12 @@ class _Closure:
         if upgrade is not None:
             self.select(upgrade, rec.package)
             return
-        if any(self.present(alt) for alt in group):
-            return
+        for alt in group:
+            holder = self.holder(alt)
+            if holder is not None:  # already satisfied: by a chosen package, an edge of the lock; or by the base image
+                if holder and holder != rec.package:
+                    self.users.setdefault(holder, {})[rec.package] = None
+                return
         clashes = []
         for alt in group:
             for choice in self.choices(alt):
@@ -169,6 +174,8 @@ class _Closure:
                 if problem is None:
                     if choice.package not in self.selected:
                         self.select(choice, rec.package)
+                    else:
+                        self.users.setdefault(choice.package, {})[rec.package] = None
                     return
                 clashes.append(problem)
         wanted = " | ".join(_format_alt(alt) for alt in group)
@@ -180,13 +187,15 @@ class _Closure:
         raise SystemResolutionError(f"{self.chain(rec.package)} -> {wanted}: nothing satisfies it"
                                     + (f" (available: {found})" if found else " (no such package)"))
 
-    def present(self, alt: Mapping[str, object]) -> bool:
+    def holder(self, alt: Mapping[str, object]) -> str | None:
+        """What already satisfies ALT: the chosen package (itself, or the first chosen provider), "" for the base
+        image, None for nothing yet."""
         name, constraint = str(alt["name"]), alt.get("version")
         if name in self.selected and _satisfies(self.selected[name].version, constraint):
-            return True
+            return name
         if name in self.installed and _satisfies(self.installed[name], constraint):
-            return True
-        return any(_satisfies(v, constraint) if constraint else True for _, v in self.providers.get(name, []))
+            return ""
+        return next((by for by, v in self.providers.get(name, []) if _satisfies(v, constraint)), None)
 
     def choices(self, alt: Mapping[str, object]) -> list[DebRecord]:
         """What can satisfy ALT, as apt prefers: the package itself, else its providers."""
@@ -220,6 +229,8 @@ class _Closure:
     def select(self, rec: DebRecord, by: str | None) -> None:
         self.selected[rec.package] = rec
         self.parent[rec.package] = by
+        if by is not None:
+            self.users.setdefault(rec.package, {})[by] = None
         for name, version in provides(rec.provides):
             self.providers.setdefault(name, []).append((rec.package, version))
         for name, constraint in _negative(rec):

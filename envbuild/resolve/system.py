@@ -180,8 +180,9 @@ def resolve_system(distro: Distro, platform: str, packages: Sequence[str], pytho
     lines = tuple(f"{s.url} {s.suite} {' '.join(s.components)}" for s in sources)
     releases = tuple(AptRelease(r.source, r.date, r.signer) for r in indexes.releases)
     # The answer depends only on these inputs (the indexes by their sha256), so a re-lock against unchanged
-    # indexes reads it back instead of loading some 60,000 records again.
-    facts = {"schema": CACHE_SCHEMA, "closure": 2, "distro": distro.name, "platform": platform,
+    # indexes reads it back instead of loading some 60,000 records again.  "closure" is the shape of what is
+    # kept: 3 since via holds every chosen package that needs a record, not only the one that brought it in.
+    facts = {"schema": CACHE_SCHEMA, "closure": 3, "distro": distro.name, "platform": platform,
              "packages": sorted(packages),
              "python": python, "installed": sorted((installed or {}).items()),
              "indexes": [f.sha256 for f in files]}

@@ -36,6 +36,7 @@ EXTRA = [
     stanza("sslish-tool", "3.0.22+b1", source="sslish (3.0.22)", depends="libsslish (>= 3.0.9), otherlib (>= 1)"),
     stanza("libsslish", "3.0.22", source="sslish"),
     stanza("otherlib", "2.0"),
+    stanza("needs-otherlib", "1.0", depends="otherlib"),
 ]
 
 
@@ -62,6 +63,21 @@ def test_closure_follows_depends_and_takes_security_updates(mirror: AptMirror) -
     assert closure["git"].architecture == "amd64" and closure["git-man"].architecture == "all"
     assert len(closure["git"].sha256) == 64
     assert "python3" not in closure, "nothing in git's closure needs Python"
+
+
+def test_every_chosen_package_that_needs_one_is_kept_as_its_parent(mirror: AptMirror) -> None:
+    """The edges `envbuild why` follows: a package two chosen packages need has both as parents, not only the one
+    that brought it in first; through a virtual package, its provider has them; a root keeps its own too."""
+    universe = universe_of(mirror)
+    closure = {p.name: p for p in resolve_closure(["sslish-tool", "needs-otherlib", "otherlib"], universe)}
+    assert closure["otherlib"].via == ("needs-otherlib", "sslish-tool") and closure["otherlib"].requested
+    assert closure["needs-otherlib"].via == () and closure["needs-otherlib"].requested
+    closure = {p.name: p for p in resolve_closure(["needs-debconf2", "tiny-debconf"], universe)}
+    assert closure["tiny-debconf"].via == ("needs-debconf2",), "it provides debconf-2.0, which needs-debconf2 needs"
+    closure = {p.name: p for p in resolve_closure(["git"], universe)}
+    libc = closure["libc6"].via
+    assert {"git", "libcurl3-gnutls", "zlib1g"} <= set(libc) and list(libc) == sorted(libc), libc
+    assert not closure["libc6"].requested and closure["git"].via == ()
 
 
 def test_the_first_satisfiable_alternative_is_taken(mirror: AptMirror) -> None:

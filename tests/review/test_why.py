@@ -21,6 +21,9 @@ def test_python_and_apt_chains_come_from_a_real_lock(tmp_path: Path, index: Loca
     assert envbuild("why", "Alpha", cwd=tmp_path).stdout == "python  alpha==1.1   (the spec asks for it)\n"
     apt = envbuild("why", "libldap-2.5-0", cwd=tmp_path)
     assert apt.returncode == 0 and "system  git -> libcurl3-gnutls -> libldap-2.5-0\n" in apt.stdout, apt.stdout
+    libc = envbuild("why", "libc6", cwd=tmp_path).stdout.splitlines()  # every package that needs it, not one
+    assert libc[0] == "system  git -> libc6" and "system  git -> zlib1g -> libc6" in libc, libc
+    assert "system  git -> libcurl3-gnutls -> libc6" in libc and len(libc) == 20, "the 20 shortest of many chains"
     as_json = json.loads(envbuild("why", "beta", "--json", cwd=tmp_path).stdout)
     assert as_json == {"schema": 1, "name": "beta", "platform": "linux/amd64",
                        "chains": [{"part": "python", "steps": ["alpha==1.1", "beta==1.1"]}]}
