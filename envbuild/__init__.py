@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 
-def record(lock: str | None = None, python: str | None = None) -> dict:  # type: ignore[type-arg]
+def record(lock: "str | None" = None, python: "str | None" = None) -> dict:  # type: ignore[type-arg]
     """A stable fingerprint of the environment this process runs in (the lock's sha256 and spec-hash, the image,
     the drift check's verdict with its findings per kind, the host's interpreter, glibc, CPU, driver and GPUs), as
     plain data.  Standard library only; for the start of a training run::

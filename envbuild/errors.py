@@ -28,7 +28,7 @@ class EnvbuildError(Exception):
         return self.exit_code
 
 
-def key_path(table: str | None, keys: "Sequence[str | int]") -> str:
+def key_path(table: "str | None", keys: "Sequence[str | int]") -> str:
     """Render a location inside a TOML document: ``[python] -> requirements[2]``."""
     head = f"[{table}]" if table else ""
     parts = [head] if head else []

@@ -58,11 +58,12 @@ def parse_options(args: "Sequence[str]", options: "Sequence[Option]",
             raise UsageError(f"{flag} requires an argument ({option[2]})")
     if len(arguments) > len(positional):
         raise UsageError(f"unexpected argument: {arguments[len(positional)]!r}")
-    values.update(zip(positional, arguments, strict=False))
+    for name, argument in zip(positional, arguments):  # noqa: B905 - strict= is Python 3.10's (the image's may be 3.9)
+        values[name] = argument
     return values
 
 
-def _value(flag: str, option: "Option", given: str | None) -> "str | bool":
+def _value(flag: str, option: "Option", given: "str | None") -> "str | bool":
     """FLAG's value: True for a flag (which takes none), GIVEN for an option (which must not be empty)."""
     if option[2] is None:
         if given is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -306,6 +307,43 @@ def test_the_checker_archive_runs_with_the_standard_library_alone(tmp_path: Path
                             str(pyz)], capture_output=True, text=True, check=False)
     assert table.returncode == 0 and table.stdout.split() == [f"{pyz}/envbuild/data/__init__.py", "['variant']"], \
         table.stderr
+
+
+def _interpreter(version: str) -> str | None:
+    """A CPython VERSION ("3.9") that runs: on PATH, or one that pyenv installed (its shims answer only for the
+    versions selected)."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    for python in [shutil.which(f"python{version}"), *map(str, sorted(root.glob(f"versions/{version}.*/bin/python")))]:
+        if python and subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                     capture_output=True, text=True, check=False).stdout.strip() == version:
+            return python
+    return None
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.10"])
+def test_the_checker_archive_runs_under_an_image_python_older_than_envbuilds(tmp_path: Path, version: str) -> None:
+    """An image's interpreter may be older than the one envbuild runs on (a conda python=3.9, bullseye's 3.9): the
+    archive made for it, with the tomli it carries, runs there too (its modules quote what 3.9 cannot evaluate)."""
+    from envbuild.render.checker import checker_archive
+
+    python = _interpreter(version)
+    if python is None:
+        pytest.skip(f"no python{version} here (on PATH, or under $PYENV_ROOT/versions) to run the archive under")
+    pyz = tmp_path / "envbuild-check.pyz"
+    pyz.write_bytes(checker_archive(version))
+    assert "tomli/__init__.py" in zipfile.ZipFile(pyz).namelist()
+    done = subprocess.run([python, "-I", "-S", str(pyz), "-l", str(LOCK), "--json"], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["schema"] == 1 and not report["ok"]
+    assert {f["name"] for f in report["findings"] if f["kind"] == "python" and f["status"] == "missing"} == {
+        "numpy", "nvidia-cuda-runtime-cu12"}
+    helped = subprocess.run([python, "-I", "-S", str(pyz), "--help"], capture_output=True, text=True, check=False)
+    assert helped.returncode == 0 and "Usage: envbuild-check [OPTIONS]" in helped.stdout, helped.stderr
+    bad = subprocess.run([python, "-I", "-S", str(pyz), "--bogus"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and bad.stderr == ("envbuild-check: error: no such option: --bogus (see "
+                                                  "envbuild-check --help)\n"), bad.stderr
 
 
 def test_a_mirror_of_signed_by_gets_its_key_and_an_unsigned_one_is_trusted_as_recorded(tmp_path: Path) -> None:

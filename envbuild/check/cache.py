@@ -68,7 +68,7 @@ def write(name: str, value: "Any") -> None:
             pass
 
 
-def dpkg_status(root: str) -> dict[str, str] | None:
+def dpkg_status(root: str) -> "dict[str, str] | None":
     """``probe.dpkg_status(ROOT)``, kept while dpkg's status file is the same file: dpkg writes a new one and renames
     it over the old on every change, so its inode, size and mtime identify its contents.  Parsing the status of a
     700-package host takes longer (6 ms) than the rest of a warm check."""

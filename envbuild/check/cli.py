@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 IN_IMAGE_LOCK = "/opt/envbuild/envbuild.lock"
 
 # flags, destination, metavar (None: a flag without a value), help, where it exists ("" both, "host", "image")
-OPTIONS: tuple[tuple[tuple[str, ...], str, str | None, str, str], ...] = (
+OPTIONS: "tuple[tuple[tuple[str, ...], str, str | None, str, str], ...]" = (
     (("-l", "--lock"), "lock", "LOCK", "The lock to check against. [default: ./envbuild.lock]", "host"),
     (("-l", "--lock"), "lock", "LOCK", f"The lock to check against. [default: $ENVBUILD_LOCK, else {IN_IMAGE_LOCK}]",
      "image"),
@@ -88,7 +88,7 @@ IMAGE_MORE = """\
 """
 
 
-def main(argv: list[str] | None = None, *, in_image: bool = False) -> int:
+def main(argv: "list[str] | None" = None, *, in_image: bool = False) -> int:
     """Run the check with ARGV (default: sys.argv[1:]); returns the exit code."""
     prog = "envbuild-check" if in_image else "envbuild check"
     args = sys.argv[1:] if argv is None else argv

@@ -31,7 +31,7 @@ class Outcome:
         return not any(f["severity"] == "error" for f in self.findings)
 
 
-def finding(kind: str, name: str, status: str, expected: str | None, found: str | None, *,
+def finding(kind: str, name: str, status: str, expected: "str | None", found: "str | None", *,
             severity: str = "error") -> "Finding":
     return {"kind": kind, "name": name, "status": status, "expected": expected, "found": found,
             "severity": severity}
@@ -95,7 +95,7 @@ def _python(expected: "Expected", facts: "Facts", out: "list[Finding]", checked:
         out.append(finding("python", problem["path"], "unverifiable", None, problem["problem"], severity="warning"))
 
 
-def _expected_file(name: str, dist: "dict[str, Any]", allowed: str | None) -> bool:
+def _expected_file(name: str, dist: "dict[str, Any]", allowed: "str | None") -> bool:
     """Was DIST installed from the file the lock names (ALLOWED: its name, or "*.whl" for a wheel built from the
     locked sdist), at the locked version?"""
     if allowed is None:
@@ -112,7 +112,7 @@ def _expected_file(name: str, dist: "dict[str, Any]", allowed: str | None) -> bo
     return base == allowed
 
 
-def _local_install(direct_url: "Any") -> str | None:
+def _local_install(direct_url: "Any") -> "str | None":
     """"editable: /src" or "local: file:///x.whl" for an install that did not come from an index."""
     if not isinstance(direct_url, dict):
         return None

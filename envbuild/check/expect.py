@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from envbuild.lockfile import Lock
 
 
-def load(path: str, platform: str | None = None) -> "Expected":
+def load(path: str, platform: "str | None" = None) -> "Expected":
     """The check's view of the lock at PATH, for PLATFORM (default: the lock's only platform, else this host's).
     A lock that cannot be read, or has no such platform, is a ``LockfileError`` (exit 2)."""
     try:

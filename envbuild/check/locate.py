@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 DEFAULT_LOCK = "envbuild.lock"
 
 
-def target(*, python: str | None = None, root: str | None = None, image: str | None = None,
-           prefix: str | None = None, lock: str = DEFAULT_LOCK, in_image: bool = False,
-           conda: str | None = None) -> "Target":
+def target(*, python: "str | None" = None, root: "str | None" = None, image: "str | None" = None,
+           prefix: "str | None" = None, lock: str = DEFAULT_LOCK, in_image: bool = False,
+           conda: "str | None" = None) -> "Target":
     """What to check, from the options (at most one of PYTHON, ROOT, IMAGE; PREFIX, a conda environment, with any
     but IMAGE) and the lock (its place; CONDA, the prefix its conda environment is installed at, if it has one)."""
     if sum(x is not None for x in (python, root, image)) > 1:
@@ -66,7 +66,7 @@ def target(*, python: str | None = None, root: str | None = None, image: str | N
     return {**_default(lock, where), "conda": where}
 
 
-def _conda_prefix(given: str | None, locked: str | None, inside: bool) -> str | None:
+def _conda_prefix(given: "str | None", locked: "str | None", inside: bool) -> "str | None":
     """The conda environment to read: --prefix, else (on a host) the active one ($CONDA_PREFIX), else the lock's
     prefix (where images have it).  None when the lock has no conda part and none was named."""
     if given is not None:
@@ -78,7 +78,7 @@ def _conda_prefix(given: str | None, locked: str | None, inside: bool) -> str | 
     return locked
 
 
-def _default(lock: str, conda: str | None) -> "Target":
+def _default(lock: str, conda: "str | None") -> "Target":
     """The environment the user means: $VIRTUAL_ENV, else the active conda environment's Python, else .venv beside
     the lock, else the lock's conda environment's Python, else python3 on PATH."""
     venv = os.environ.get("VIRTUAL_ENV")
@@ -124,7 +124,7 @@ def _interpreter(path: str, what: str) -> str:
     return os.path.abspath(path)
 
 
-def _on_path(name: str) -> str | None:
+def _on_path(name: str) -> "str | None":
     for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
         candidate = os.path.join(directory or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
