@@ -1,13 +1,14 @@
-"""The option parser of the two commands that start without click: ``envbuild check`` and ``envbuild diff``.
+"""The option parser of the commands that start without click: ``envbuild check``, ``envbuild diff`` and
+``envbuild record``.
 
-The check runs before every job on every node, and inside images, where click is not installed; the diff runs in
-every pull request, on two locks that may hold a thousand packages each.  Importing click alone takes longer than
-a whole clean check, and 25-30 ms of CPU time of a diff of two large locks (``bench/diff.py``, whose target is
-150 ms).  Both take a handful of options, declared once as tuples, parsed here and listed in their ``--help``;
-the click group forwards its ``check`` and ``diff`` commands to them, so each command still has one path.  Every
-other command keeps click.
+The check runs before every job on every node, and inside images, where click is not installed; record runs at
+the start of every training run; the diff runs in every pull request, on two locks that may hold a thousand
+packages each.  Importing click alone takes longer than a whole clean check, and 25-30 ms of CPU time of a diff
+of two large locks (``bench/diff.py``, whose target is 150 ms).  They take a handful of options, declared once as
+tuples, parsed here and listed in their ``--help``; the click group forwards its ``check``, ``diff`` and ``record``
+commands to them, so each command still has one path.  Every other command keeps click.
 
-Standard library only: the image's checker carries this module.
+Standard library only, and Python 3.9's (the image's checker carries this module).
 """
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)

@@ -19,20 +19,30 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the chec
 if TYPE_CHECKING:
     from typing import Any
 
+    from envbuild.options import Option
+
 SCHEMA = 1
 IN_IMAGE_LOCK = "/opt/envbuild/envbuild.lock"
-USAGE = """usage: envbuild record [--json] [-l LOCK] [--python PATH]
+OPTIONS: tuple[Option, ...] = (
+    (("-l", "--lock"), "lock", "LOCK", "The lock. [default: $ENVBUILD_LOCK, else /opt/envbuild/envbuild.lock, else "
+                                       "./envbuild.lock]"),
+    (("--python",), "python", "PATH", "The interpreter whose environment to check. [default: as envbuild check "
+                                      "chooses]"),
+    (("--json",), "json", None, "Print the fingerprint as JSON (schema 1)."),
+)
+USAGE = """\
+Usage: envbuild record [OPTIONS]
 
-A stable fingerprint of this environment: the lock (sha256, spec-hash), the image (inside an envbuild image), the
-drift check's verdict with its findings counted per kind, and the host (interpreter, platform, glibc, CPU, driver,
-CUDA driver version, GPUs).  The same as envbuild.record() in Python, for the start of a training run.
+  A stable fingerprint of this environment: the lock (sha256, spec-hash), the image (inside an envbuild image), the
+  drift check's verdict with its findings counted per kind, and the host (interpreter, platform, glibc, CPU,
+  driver, CUDA driver version, GPUs).  The same as envbuild.record() in Python, for the start of a training run.
 
-  -l, --lock LOCK    the lock [default: $ENVBUILD_LOCK, else /opt/envbuild/envbuild.lock, else ./envbuild.lock]
-  --python PATH      the interpreter whose environment to check [default: as envbuild check chooses]
-  --json             print the fingerprint as JSON (schema 1)
+  Examples:
+    wandb.config.update(envbuild.record())                in training code
+    envbuild record --json >> "$SLURM_JOB_ID.env.json"    in a Slurm job
 
-  wandb.config.update(envbuild.record())           in training code
-  envbuild record --json >> "$SLURM_JOB_ID.env.json"   in a Slurm job
+Options:
+{options}
 """
 
 
@@ -139,24 +149,17 @@ def flat(fingerprint: dict[str, Any], prefix: str = "envbuild") -> dict[str, str
 
 def main(argv: list[str]) -> int:
     """``envbuild record``: the fingerprint, as text or JSON.  Exit 0, or 2 when a named lock cannot be read."""
+    from envbuild.options import UsageError, listing, parse_options
+
     if "-h" in argv or "--help" in argv:
-        sys.stdout.write(USAGE)
+        sys.stdout.write(USAGE.format(options=listing(OPTIONS)))
         return 0
-    as_json, lock, python = False, None, None
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        if arg == "--json":
-            as_json = True
-        elif arg in ("-l", "--lock", "--python") and args:
-            value = args.pop(0)
-            lock, python = (value, python) if arg != "--python" else (lock, value)
-        elif arg.startswith(("--lock=", "--python=")):
-            key, _, value = arg.partition("=")
-            lock, python = (value, python) if key == "--lock" else (lock, value)
-        else:
-            sys.stderr.write(f"envbuild record: error: unknown option {arg!r} (see envbuild record --help)\n")
-            return 2
+    try:
+        options = parse_options(argv, OPTIONS)
+    except UsageError as exc:
+        sys.stderr.write(f"envbuild record: error: {exc} (see envbuild record --help)\n")
+        return 2
+    as_json, lock, python = bool(options.get("json")), options.get("lock"), options.get("python")
     try:
         fingerprint = record(lock, python)
     except EnvbuildError as exc:

@@ -54,6 +54,14 @@ def test_the_python_api_is_the_same_and_needs_no_lock(env: Path, tmp_path: Path)
     assert done.returncode == 0 and json.loads(done.stdout)["lock"] is None
     done = envbuild("record", "-l", "missing.lock", cwd=empty)
     assert done.returncode == 2 and "missing.lock: cannot read the lock" in done.stderr
+    helped = envbuild("record", "--help", cwd=empty)
+    assert helped.returncode == 0 and helped.stdout.startswith("Usage: envbuild record [OPTIONS]")
+    assert "-l, --lock LOCK" in helped.stdout and "Examples:" in helped.stdout
+    for args, message in ((["--bogus"], "no such option: --bogus"), (["-l"], "-l requires an argument (LOCK)"),
+                          (["stray"], "unexpected argument: 'stray'"), (["--json", "--json"], "--json is given twice")):
+        done = envbuild("record", *args, cwd=empty)
+        assert done.returncode == 2 and done.stderr == f"envbuild record: error: {message} (see envbuild record " \
+                                                       "--help)\n", (args, done.stderr)
 
 
 @pytest.mark.parametrize("variable", ["ENVBUILD_LOCK"])
