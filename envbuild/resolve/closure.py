@@ -125,7 +125,7 @@ class _Closure:
         self.universe, self.installed = universe, installed
         self.selected: dict[str, DebRecord] = {}
         self.parent: dict[str, str | None] = {}  # the chosen package that brought it in (None: a root)
-        self.users: dict[str, dict[str, None]] = {}  # the chosen packages whose relations it satisfies, in order
+        self.users: dict[str, set[str]] = {}  # the chosen packages it satisfies a relation of (or was upgraded for)
         self.providers: dict[str, list[tuple[str, str | None]]] = {}  # name -> (chosen package, version) providing it
         # name -> (order, chosen package, constraint) of the chosen packages' Conflicts and Breaks, in the order they
         # were chosen: a candidate is checked against these at once, not against every chosen package
@@ -165,7 +165,7 @@ class _Closure:
             holder = self.holder(alt)
             if holder is not None:  # already satisfied: by a chosen package, an edge of the lock; or by the base image
                 if holder and holder != rec.package:
-                    self.users.setdefault(holder, {})[rec.package] = None
+                    self.users.setdefault(holder, set()).add(rec.package)
                 return
         clashes = []
         for alt in group:
@@ -175,7 +175,7 @@ class _Closure:
                     if choice.package not in self.selected:
                         self.select(choice, rec.package)
                     else:
-                        self.users.setdefault(choice.package, {})[rec.package] = None
+                        self.users.setdefault(choice.package, set()).add(rec.package)
                     return
                 clashes.append(problem)
         wanted = " | ".join(_format_alt(alt) for alt in group)
@@ -230,7 +230,7 @@ class _Closure:
         self.selected[rec.package] = rec
         self.parent[rec.package] = by
         if by is not None:
-            self.users.setdefault(rec.package, {})[by] = None
+            self.users.setdefault(rec.package, set()).add(by)
         for name, version in provides(rec.provides):
             self.providers.setdefault(name, []).append((rec.package, version))
         for name, constraint in _negative(rec):
