@@ -27,7 +27,7 @@ class DiffResult:
 def compare(old: str | None, new: str | None, lock_path: Path) -> DiffResult:
     """OLD and NEW as the user wrote them (None: HEAD, and the working tree's LOCK_PATH).  Both texts are found
     first, then read at once (``lockfile.loads_files``)."""
-    old_name, old_text, old_shown = text(old if old is not None else "HEAD", lock_path)
+    old_name, old_text, old_shown = text(old, lock_path) if old is not None else _head(lock_path)
     if new is None:
         new_name = new_shown = str(lock_path)
         new_text = lockfile.read_lock_text(lock_path)
@@ -53,6 +53,17 @@ def text(source: str, lock_path: Path) -> tuple[str, str, str]:
     if _looks_like_image(source):
         return source, _from_image(source), f"{source}:/{IMAGE_LOCK}"
     raise EnvbuildError(f"{source}: neither a lock file, nor a git revision, nor an image reference")
+
+
+def _head(lock_path: Path) -> tuple[str, str, str]:
+    """What ``text`` gives for the lock as HEAD has it: the default OLD, which needs a git repository."""
+    from envbuild.adapters import git
+
+    found = git.show("HEAD", lock_path)
+    if found is None:
+        raise EnvbuildError(f"{lock_path}: no commit holds it (not in a git repository, or no commit yet), so there "
+                            "is no HEAD to compare with; name both locks: envbuild diff OLD NEW")
+    return f"HEAD:{lock_path}", found, f"HEAD:{lock_path}"
 
 
 def _looks_like_image(text: str) -> bool:

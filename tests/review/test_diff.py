@@ -9,12 +9,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from envbuild import lockfile
 from envbuild.lockfile import Lock, PythonFile, PythonPackage, SystemPackage
+from tests.commands.test_conda import conda_lock
 from tests.conftest import FIXTURES, envbuild
+from tests.support.pypi import LocalIndex
 from tests.support.registry import DEBIAN_12, Registry, layer
 
 BASE = FIXTURES / "render" / "envbuild.lock"
@@ -162,6 +165,13 @@ def test_with_no_argument_heads_lock_against_the_working_trees(pair: tuple[Path,
     assert envbuild("diff", "HEAD", "envbuild.lock", cwd=repo).stdout == done.stdout
     bad = envbuild("diff", "no-such-rev", cwd=repo)
     assert bad.returncode == 2 and "neither a lock file, nor a git revision, nor an image" in bad.stderr
+    plain = tmp_path / "plain"  # no git repository around it: no HEAD to default to
+    plain.mkdir()
+    (plain / "envbuild.lock").write_bytes(pair[1].read_bytes())
+    outside = envbuild("diff", cwd=plain)
+    assert outside.returncode == 2 and outside.stderr == (
+        "envbuild: error: envbuild.lock: no commit holds it (not in a git repository, or no commit yet), so there is "
+        "no HEAD to compare with; name both locks: envbuild diff OLD NEW\n"), outside.stderr
 
 
 def test_a_revision_names_a_lock_in_a_folder_even_one_the_working_tree_has_dropped(pair: tuple[Path, Path],
@@ -202,3 +212,26 @@ def test_an_image_built_by_envbuild_carries_its_lock(pair: tuple[Path, Path], re
     registry.image("envbuild/plain", "v1", [layer({"etc/os-release": DEBIAN_12})])
     done = envbuild("diff", f"{registry.host}/envbuild/plain:v1", "new.lock", cwd=pair[0].parent)
     assert done.returncode == 2 and "carries no /opt/envbuild/envbuild.lock" in done.stderr
+
+
+def test_conda_changes_from_two_real_locks(tmp_path: Path, index: LocalIndex, conda_channel: Any) -> None:
+    """The conda part: an upgrade, a new build of the same version (the __cuda build once the spec names a CUDA),
+    a removal, an added package and the one its depends pulled in (with what brought it), and the [cuda] the
+    conda records imply."""
+    first = conda_lock(tmp_path, index, conda_channel, ["liba <1.1", "cudalib", "pure"])
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "envbuild.lock").rename(tmp_path / "old.lock")
+    second = conda_lock(tmp_path, index, conda_channel, ["libb", "cudalib", "cudnn"], cuda="12.4")
+    assert second.returncode == 0, second.stderr
+    done = envbuild("diff", "old.lock", "envbuild.lock", "--json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    changes = {(c["part"], c["name"]): c for c in json.loads(done.stdout)["changes"]}
+    conda = {name: (c["change"], c["old"], c["new"], c["via"]) for (part, name), c in changes.items()
+             if part == "conda"}
+    assert conda == {"liba": ("upgraded", "1.0", "1.1", []), "pure": ("removed", "3.0", None, []),
+                     "cudalib": ("rebuilt", "1.0", "1.0", []), "libb": ("added", None, "2.0", []),
+                     "cudnn": ("added", None, "9.1.0.70", []),
+                     "cuda-cudart": ("added", None, "12.4.127", ["cudnn=9.1.0.70"])}, conda
+    assert {name for (part, name) in changes if part == "cuda"} >= {"runtime", "cudnn"}
+    markdown = envbuild("diff", "old.lock", "envbuild.lock", "--format", "markdown", cwd=tmp_path).stdout
+    assert "Conda packages" in markdown and "cudalib" in markdown.split("Conda packages", 1)[1], markdown
