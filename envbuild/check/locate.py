@@ -51,7 +51,7 @@ def target(*, python: "str | None" = None, root: "str | None" = None, image: "st
         prefix = os.path.abspath(prefix)
     where = _conda_prefix(prefix, conda, root is not None or image is not None or in_image)
     if python is not None:
-        return {"kind": "python", "path": _interpreter(python, "--python"), "why": "", "conda": where}
+        return {"kind": "python", "path": interpreter(python, "--python"), "why": "", "conda": where}
     if root is not None:
         if not os.path.isdir(root):
             raise EnvbuildError(f"--root {root}: the directory does not exist")
@@ -83,7 +83,7 @@ def _default(lock: str, conda: "str | None") -> "Target":
     the lock, else the lock's conda environment's Python, else python3 on PATH."""
     venv = os.environ.get("VIRTUAL_ENV")
     if venv:
-        return {"kind": "python", "path": _interpreter(os.path.join(venv, "bin", "python"), "$VIRTUAL_ENV"),
+        return {"kind": "python", "path": interpreter(os.path.join(venv, "bin", "python"), "$VIRTUAL_ENV"),
                 "why": "$VIRTUAL_ENV", "conda": conda}
     active = os.environ.get("CONDA_PREFIX")
     if active and os.path.exists(os.path.join(active, "bin", "python")):
@@ -91,7 +91,7 @@ def _default(lock: str, conda: "str | None") -> "Target":
                 "conda": conda}
     beside = os.path.join(os.path.dirname(os.path.abspath(lock)), ".venv", "bin", "python")
     if os.path.exists(beside):
-        return {"kind": "python", "path": _interpreter(beside, ".venv"), "why": ".venv beside the lock",
+        return {"kind": "python", "path": interpreter(beside, ".venv"), "why": ".venv beside the lock",
                 "conda": conda}
     if conda is not None and os.path.exists(os.path.join(conda, "bin", "python")):
         return {"kind": "python", "path": os.path.join(conda, "bin", "python"), "why": "the lock's conda environment",
@@ -112,7 +112,9 @@ def is_self(executable: str) -> bool:
             and os.path.realpath(executable) == os.path.realpath(sys.executable))
 
 
-def _interpreter(path: str, what: str) -> str:
+def interpreter(path: str, what: str) -> str:
+    """PATH (a Python interpreter, or a venv holding bin/python) as an absolute interpreter path; an error naming
+    WHAT (the option or variable that gave it) when there is none there."""
     if not os.path.exists(path):
         raise EnvbuildError(f"{what}: {path} does not exist; give the path of a Python interpreter "
                             "(a virtual environment's bin/python)")

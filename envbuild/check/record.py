@@ -59,8 +59,13 @@ def find_lock(lock: str | None = None) -> str | None:
 
 
 def record(lock: str | None = None, python: str | None = None) -> dict[str, Any]:
-    """The fingerprint (plain data: JSON-able).  A named LOCK that cannot be read raises ``EnvbuildError``; a lock
-    found but the check failing is recorded as the verdict's ``error``, never raised (training goes on)."""
+    """The fingerprint (plain data: JSON-able).  A named LOCK that cannot be read, or a named PYTHON that is no
+    interpreter, raises ``EnvbuildError``; a lock found but the check failing is recorded as the verdict's
+    ``error``, never raised (training goes on)."""
+    if python is not None:
+        from envbuild.check.locate import interpreter
+
+        interpreter(python, "--python")
     path = find_lock(lock)
     facts = host()
     if path is None:

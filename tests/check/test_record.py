@@ -54,6 +54,10 @@ def test_the_python_api_is_the_same_and_needs_no_lock(env: Path, tmp_path: Path)
     assert done.returncode == 0 and json.loads(done.stdout)["lock"] is None
     done = envbuild("record", "-l", "missing.lock", cwd=empty)
     assert done.returncode == 2 and "missing.lock: cannot read the lock" in done.stderr
+    nowhere = envbuild("record", "--python", "no/such/python", cwd=empty)  # named, like a lock: bad input is exit 2
+    assert nowhere.returncode == 2 and nowhere.stderr == ("envbuild: error: --python: no/such/python does not "
+                                                          "exist; give the path of a Python interpreter (a virtual "
+                                                          "environment's bin/python)\n"), nowhere.stderr
     helped = envbuild("record", "--help", cwd=empty)
     assert helped.returncode == 0 and helped.stdout.startswith("Usage: envbuild record [OPTIONS]")
     assert "-l, --lock LOCK" in helped.stdout and "Examples:" in helped.stdout
