@@ -116,6 +116,27 @@ def uncapturable(dist: Installed) -> str | None:
     return f"installed from the direct URL {where}, not from an index"
 
 
+def direct_reference(dist: Installed) -> str | None:
+    """Where DIST came from, as a spec can name it, when that is not an index but a place anyone can fetch again
+    (PEP 610's direct_url.json): ``git+URL@COMMIT`` for a git checkout (not an editable one), the URL of an archive
+    on a web server.  None for an index install, or for what only this machine has (a local directory or file, an
+    editable install): ``uncapturable`` says why of those."""
+    url = dist.direct_url
+    if not url or url.get("dir_info", {}).get("editable"):
+        return None
+    where = str(url.get("url", ""))
+    subdirectory = f"#subdirectory={url['subdirectory']}" if url.get("subdirectory") else ""
+    vcs = url.get("vcs_info")
+    if isinstance(vcs, dict):
+        commit = str(vcs.get("commit_id") or "")
+        if vcs.get("vcs") == "git" and commit and where.startswith(("https://", "http://", "ssh://", "git://")):
+            return f"git+{where}@{commit}{subdirectory}"
+        return None
+    if "archive_info" in url and where.startswith(("https://", "http://")):
+        return where + subdirectory
+    return None
+
+
 def top_level(installed: Sequence[Installed], markers: Mapping[str, str]) -> Captured:
     """The requirements that bring back INSTALLED (under the interpreter whose MARKERS are given)."""
     notes: list[Note] = []
@@ -125,14 +146,18 @@ def top_level(installed: Sequence[Installed], markers: Mapping[str, str]) -> Cap
         notes.append(Note("python", f"{len(owned)} distributions belong to the system's package manager "
                                     f"({', '.join(owned[:5])}{', ...' if len(owned) > 5 else ''}); they come with "
                                     "its packages", warn=False))
-    skipped = {d.name: why for d in installed if (why := uncapturable(d))}
+    direct = {d.name: ref for d in installed if (ref := direct_reference(d))}
+    skipped = {d.name: why for d in installed if d.name not in direct and (why := uncapturable(d))}
     for name, why in sorted(skipped.items()):
         notes.append(Note("python", f"{name}=={by_name[name].version}: not captured, {why}"))
     captured = {n: d for n, d in by_name.items() if n not in skipped and n not in owned}
     base, extra = _edges(installed, markers)
     required = {dep for deps in base.values() for dep, _ in deps} | {
         dep for per in extra.values() for deps in per.values() for dep, _ in deps}
-    wanted: dict[str, set[str]] = {n: set() for n in captured if n not in required and n not in IGNORED}
+    # a git checkout or a URL is named with where it came from, even when another package requires it: without
+    # its reference, the lock would take whatever an index has under that name
+    wanted: dict[str, set[str]] = {n: set() for n in captured if (n not in required or n in direct)
+                                   and n not in IGNORED}
     while True:
         covered = _closure(wanted, base, extra)
         missing = sorted(n for n in captured if n not in covered and n not in IGNORED)
@@ -148,9 +173,10 @@ def top_level(installed: Sequence[Installed], markers: Mapping[str, str]) -> Cap
             notes.append(Note("python", f"{missing[0]}: pinned, since {', '.join(needers)} (not captured) needs it",
                               warn=False))
     requirements = sorted(
-        f"{n}{'[' + ','.join(sorted(e)) + ']' if e else ''}=={captured[n].version}" for n, e in wanted.items()
-        if n in captured)
-    prefer = tuple(sorted((n, d.version) for n, d in captured.items()))
+        f"{n}{'[' + ','.join(sorted(e)) + ']' if e else ''}" + (f" @ {direct[n]}" if n in direct
+                                                                  else f"=={captured[n].version}")
+        for n, e in wanted.items() if n in captured)
+    prefer = tuple(sorted((n, d.version) for n, d in captured.items() if n not in direct))
     return Captured(tuple(requirements), prefer, tuple(notes))
 
 

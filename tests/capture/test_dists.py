@@ -53,15 +53,41 @@ def test_what_cannot_be_captured_is_said_and_its_dependencies_are_pinned() -> No
         dist("yaml", "6.0", installer="debian"),
     ]
     got = top_level(installed, MARKERS)
-    assert got.requirements == ("helper==3.0",)
+    assert got.requirements == ("helper==3.0", f"tool @ git+https://github.com/x/tool@{'ab' * 20}")
     texts = [n.text for n in got.notes]
     assert any(t.startswith("mine==0.1: not captured, an editable install of file:///src/mine") for t in texts)
-    assert any(t.startswith("tool==1.0: not captured, installed from git https://github.com/x/tool@abab") for t in
-               texts)
     assert any("local file file:///tmp/wheelish-1.0-py3-none-any.whl" in t for t in texts)
     assert any(t == "helper: pinned, since mine (not captured) needs it" for t in texts)
     assert any("1 distributions belong to the system's package manager (yaml)" in t for t in texts)
-    assert [n.warn for n in got.notes if ": not captured," in n.text] == [True, True, True]
+    assert [n.warn for n in got.notes if ": not captured," in n.text] == [True, True]
+    assert "tool" not in dict(got.prefer), "its version comes from its commit, not from an index"
+
+
+def test_a_git_checkout_or_a_url_is_named_with_where_it_came_from_even_when_required() -> None:
+    """A package installed from git (at its commit, with its subdirectory) or from an archive on a web server is
+    captured as a direct reference, also when another package requires it: named by version alone, the lock would
+    take an index's package of that name.  What only this machine has (an editable git checkout, a git install
+    with no commit recorded) is not captured, and said so."""
+    commit = "cd" * 20
+    installed = [
+        dist("app", "1.0", ("core>=1", "fmt")),
+        dist("core", "1.2.dev0", direct_url={"url": "https://git.example.com/ml/core.git", "subdirectory": "py",
+                                             "vcs_info": {"vcs": "git", "commit_id": commit}}),
+        dist("fmt", "2.0", direct_url={"url": "https://files.example.com/fmt-2.0-py3-none-any.whl",
+                                       "archive_info": {"hashes": {"sha256": "0" * 64}}}),
+        dist("dev", "0.1", direct_url={"url": "https://github.com/x/dev", "dir_info": {"editable": True},
+                                       "vcs_info": {"vcs": "git", "commit_id": commit}}),
+        dist("nocommit", "0.1", direct_url={"url": "https://github.com/x/nc", "vcs_info": {"vcs": "git"}}),
+    ]
+    got = top_level(installed, MARKERS)
+    assert got.requirements == ("app==1.0", f"core @ git+https://git.example.com/ml/core.git@{commit}#subdirectory=py",
+                                "fmt @ https://files.example.com/fmt-2.0-py3-none-any.whl")
+    for req in got.requirements:
+        Requirement(req)  # each one a valid PEP 508 requirement
+    texts = [n.text for n in got.notes]
+    assert any(t.startswith("dev==0.1: not captured, an editable install of") for t in texts)
+    assert any(t.startswith("nocommit==0.1: not captured, installed from git https://github.com/x/nc@") for t in texts)
+    assert dict(got.prefer) == {"app": "1.0"}, "neither what came from git or a URL, nor what was not captured"
 
 
 def test_a_cycle_is_broken_by_pinning_one_of_it() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from envbuild import lockfile
 from envbuild.compat import tomllib
-from tests.conftest import envbuild
+from tests.conftest import envbuild, write_spec
 from tests.support.apt import AptMirror
 from tests.support.pypi import LocalIndex, make_wheel
 
@@ -197,6 +197,31 @@ def test_init_from_host_on_the_command_line(tmp_path: Path, index: LocalIndex) -
     spec = spec_of(tmp_path)
     assert spec["python"]["requirements"] == ["alpha==1.0"] and spec["environment"]["platform"] == "linux/amd64"
     assert "--from-host" in (tmp_path / "envbuild.toml").read_text() and not (tmp_path / "envbuild.lock").exists()
+
+
+def test_a_package_installed_from_git_is_captured_at_its_commit_and_locks(tmp_path: Path, index: LocalIndex) -> None:
+    """A package pip or uv installed from git (PEP 610's direct_url.json) is captured as a direct reference at the
+    commit installed, not by its version (which no index has), and that requirement locks to the same commit."""
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("needs the distro's /usr/bin/python3 to make a venv of a Debian interpreter")
+    from tests.support.vcs import GitServer
+
+    with GitServer(tmp_path / "git") as git:
+        commit = git.publish("gitpkg", "0.3")
+        python = _venv(tmp_path / ".venv", index, "alpha==1.0", f"gitpkg @ git+{git.url('gitpkg')}@v0.3",
+                       python="/usr/bin/python3")
+        done = envbuild("init", "--from-host", "--no-lock", cwd=tmp_path,
+                        env={"VIRTUAL_ENV": str(python.parent.parent)})
+        assert done.returncode == 0, done.stderr
+        captured = spec_of(tmp_path)["python"]["requirements"]
+        assert captured == ["alpha==1.0", f"gitpkg @ git+{git.url('gitpkg')}@{commit}"], captured
+        assert "gitpkg" not in done.stderr, "nothing said of it: it was captured"
+        project = tmp_path / "project"
+        write_spec(project, index.url, captured)
+        locked = envbuild("lock", cwd=project)
+        assert locked.returncode == 0, locked.stderr
+        assert lockfile.read_lock(project / "envbuild.lock").python.by_name()["gitpkg"].vcs == \
+            f"git+{git.url('gitpkg')}@{commit}"
 
 
 def test_the_gpu_is_recorded_and_gives_conda_its_cuda(tmp_path: Path, index: LocalIndex) -> None:
