@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -125,6 +126,9 @@ def direct_reference(dist: Installed) -> str | None:
     if not url or url.get("dir_info", {}).get("editable"):
         return None
     where = str(url.get("url", ""))
+    parts = urlsplit(where)
+    if parts.password is not None:  # a token PEP 610 says to strip: never into a spec that gets committed
+        where = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
     subdirectory = f"#subdirectory={url['subdirectory']}" if url.get("subdirectory") else ""
     vcs = url.get("vcs_info")
     if isinstance(vcs, dict):

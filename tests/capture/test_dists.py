@@ -78,10 +78,16 @@ def test_a_git_checkout_or_a_url_is_named_with_where_it_came_from_even_when_requ
         dist("dev", "0.1", direct_url={"url": "https://github.com/x/dev", "dir_info": {"editable": True},
                                        "vcs_info": {"vcs": "git", "commit_id": commit}}),
         dist("nocommit", "0.1", direct_url={"url": "https://github.com/x/nc", "vcs_info": {"vcs": "git"}}),
+        dist("secret", "0.2", direct_url={"url": "https://bot:s3cret@git.example.com/ml/secret.git",
+                                          "vcs_info": {"vcs": "git", "commit_id": commit}}),
+        dist("over-ssh", "0.3", direct_url={"url": "ssh://git@git.example.com/ml/ssh.git",
+                                            "vcs_info": {"vcs": "git", "commit_id": commit}}),
     ]
     got = top_level(installed, MARKERS)
     assert got.requirements == ("app==1.0", f"core @ git+https://git.example.com/ml/core.git@{commit}#subdirectory=py",
-                                "fmt @ https://files.example.com/fmt-2.0-py3-none-any.whl")
+                                "fmt @ https://files.example.com/fmt-2.0-py3-none-any.whl",
+                                f"over-ssh @ git+ssh://git@git.example.com/ml/ssh.git@{commit}",
+                                f"secret @ git+https://git.example.com/ml/secret.git@{commit}"), "never a password"
     for req in got.requirements:
         Requirement(req)  # each one a valid PEP 508 requirement
     texts = [n.text for n in got.notes]
