@@ -99,11 +99,11 @@ def parse_metadata(data: bytes) -> tuple[str, str, tuple[str, ...], tuple[str, .
 
 
 def uncapturable(dist: Installed) -> str | None:
-    """Why DIST cannot go into a spec as an index requirement (PEP 610's direct_url.json), or None."""
+    """Why DIST, which did not come from an index, cannot go into a spec (PEP 610's direct_url.json), or None."""
     url = dist.direct_url
     if not url:
         return None
-    where = str(url.get("url", "?"))
+    where = _source(url, "?")
     if url.get("dir_info", {}).get("editable"):
         return f"an editable install of {where} (install it yourself: pip install -e <path> --no-deps)"
     if "vcs_info" in url:
@@ -125,10 +125,7 @@ def direct_reference(dist: Installed) -> str | None:
     url = dist.direct_url
     if not url or url.get("dir_info", {}).get("editable"):
         return None
-    where = str(url.get("url", ""))
-    parts = urlsplit(where)
-    if parts.password is not None:  # a token PEP 610 says to strip: never into a spec that gets committed
-        where = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    where = _source(url, "")
     subdirectory = f"#subdirectory={url['subdirectory']}" if url.get("subdirectory") else ""
     vcs = url.get("vcs_info")
     if isinstance(vcs, dict):
@@ -139,6 +136,17 @@ def direct_reference(dist: Installed) -> str | None:
     if "archive_info" in url and where.startswith(("https://", "http://")):
         return where + subdirectory
     return None
+
+
+def _source(direct_url: Mapping[str, Any], missing: str) -> str:
+    """The URL a direct_url.json names (MISSING when it names none), without a password: PEP 610 says to strip
+    one, and what init writes (a requirement, or a note of what it left out) goes into a spec that gets committed.
+    A user without one (ssh's git@) stays."""
+    where = str(direct_url.get("url", missing))
+    parts = urlsplit(where)
+    if parts.password is not None:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return where
 
 
 def top_level(installed: Sequence[Installed], markers: Mapping[str, str]) -> Captured:

@@ -77,7 +77,7 @@ def test_a_git_checkout_or_a_url_is_named_with_where_it_came_from_even_when_requ
                                        "archive_info": {"hashes": {"sha256": "0" * 64}}}),
         dist("dev", "0.1", direct_url={"url": "https://github.com/x/dev", "dir_info": {"editable": True},
                                        "vcs_info": {"vcs": "git", "commit_id": commit}}),
-        dist("nocommit", "0.1", direct_url={"url": "https://github.com/x/nc", "vcs_info": {"vcs": "git"}}),
+        dist("nocommit", "0.1", direct_url={"url": "https://bot:t0ken@github.com/x/nc", "vcs_info": {"vcs": "git"}}),
         dist("secret", "0.2", direct_url={"url": "https://bot:s3cret@git.example.com/ml/secret.git",
                                           "vcs_info": {"vcs": "git", "commit_id": commit}}),
         dist("over-ssh", "0.3", direct_url={"url": "ssh://git@git.example.com/ml/ssh.git",
@@ -93,6 +93,7 @@ def test_a_git_checkout_or_a_url_is_named_with_where_it_came_from_even_when_requ
     texts = [n.text for n in got.notes]
     assert any(t.startswith("dev==0.1: not captured, an editable install of") for t in texts)
     assert any(t.startswith("nocommit==0.1: not captured, installed from git https://github.com/x/nc@") for t in texts)
+    assert "t0ken" not in " ".join(texts), "a password is said nowhere either"
     assert dict(got.prefer) == {"app": "1.0"}, "neither what came from git or a URL, nor what was not captured"
 
 
