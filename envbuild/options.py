@@ -11,9 +11,11 @@ commands to them, so each command still has one path.  Every other command keeps
 Standard library only, and Python 3.9's (the image's checker carries this module).
 """
 
+import sys
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
 
     # flags, destination, metavar (None: a flag without a value), help
@@ -22,6 +24,25 @@ if TYPE_CHECKING:
 
 class UsageError(Exception):
     """Options the command cannot take: one line, exit 2."""
+
+
+def command_line(args: "Sequence[str]", options: "Sequence[Option]", prog: str, usage: "Callable[[], str]",
+                 positional: "Sequence[str]" = ()) -> "dict[str, Any] | int":
+    """ARGS parsed for the command PROG (``parse_options``), or its exit code where that answers them: 0 once
+    ``--help`` (USAGE()) is printed, 2 once a usage error is, as one line."""
+    if "-h" in args or "--help" in args:
+        sys.stdout.write(usage())
+        return 0
+    try:
+        return parse_options(args, options, positional)
+    except UsageError as exc:
+        return usage_error(prog, str(exc))
+
+
+def usage_error(prog: str, message: str) -> int:
+    """Say what PROG cannot take, in one line on stderr; the exit code, 2."""
+    sys.stderr.write(f"{prog}: error: {message} (see {prog} --help)\n")
+    return 2
 
 
 def parse_options(args: "Sequence[str]", options: "Sequence[Option]",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from envbuild.options import UsageError, listing, parse_options
+from envbuild.options import UsageError, command_line, listing, parse_options
 
 OPTIONS = ((("-l", "--lock"), "lock", "PATH", "The lock."), (("--json",), "json", None, "As JSON."),
            (("--format",), "format", "FORMAT", "human or markdown."))
@@ -58,3 +58,14 @@ def test_the_listing_puts_long_flags_on_their_own_line_and_help_last() -> None:
     assert lines[0] == "  -l, --lock PATH    The lock."
     assert lines[-3:] == ["  --a-very-long-flag VALUE", f"  {'':<17}  Long.",
                           "  -h, --help         Show this message and exit."]
+
+
+def test_a_command_line_is_parsed_or_answered_here(capsys: pytest.CaptureFixture[str]) -> None:
+    """check, diff and record: --help prints the usage (exit 0), a usage error one line (exit 2), anything else is
+    the options."""
+    assert command_line(["--json", "old"], OPTIONS, "envbuild x", lambda: "usage\n", ("old",)) == {"json": True,
+                                                                                                     "old": "old"}
+    assert command_line(["--bogus", "-h"], OPTIONS, "envbuild x", lambda: "usage\n") == 0
+    assert capsys.readouterr().out == "usage\n"
+    assert command_line(["--bogus"], OPTIONS, "envbuild x", lambda: "usage\n") == 2
+    assert capsys.readouterr().err == "envbuild x: error: no such option: --bogus (see envbuild x --help)\n"

@@ -16,8 +16,8 @@ stderr, never a traceback).
 import os
 import sys
 
-from envbuild.errors import EXIT_ERROR, EnvbuildError
-from envbuild.options import UsageError, listing, parse_options
+from envbuild.errors import EnvbuildError
+from envbuild.options import command_line, listing
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
 if TYPE_CHECKING:
@@ -92,14 +92,9 @@ def main(argv: "list[str] | None" = None, *, in_image: bool = False) -> int:
     """Run the check with ARGV (default: sys.argv[1:]); returns the exit code."""
     prog = "envbuild-check" if in_image else "envbuild check"
     args = sys.argv[1:] if argv is None else argv
-    if "-h" in args or "--help" in args:
-        sys.stdout.write(usage(in_image))
-        return 0
-    try:
-        options = parse(args, in_image)
-    except UsageError as exc:
-        sys.stderr.write(f"{prog}: error: {exc} (see {prog} --help)\n")
-        return EXIT_ERROR
+    options = command_line(args, _options(in_image), prog, lambda: usage(in_image))
+    if isinstance(options, int):  # --help, or a usage error: answered
+        return options
     try:
         return run(options, in_image=in_image)
     except EnvbuildError as exc:
@@ -113,11 +108,6 @@ def main(argv: "list[str] | None" = None, *, in_image: bool = False) -> int:
 def _options(in_image: bool) -> "list[Option]":
     where = "image" if in_image else "host"
     return [o[:4] for o in OPTIONS if o[4] in ("", where)]
-
-
-def parse(args: list[str], in_image: bool = False) -> "dict[str, Any]":
-    """The options in ARGS (``--flag``, ``--option VALUE``, ``--option=VALUE``, ``-l VALUE``); no argument."""
-    return parse_options(args, _options(in_image))
 
 
 def usage(in_image: bool = False) -> str:

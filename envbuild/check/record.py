@@ -153,17 +153,13 @@ def flat(fingerprint: dict[str, Any], prefix: str = "envbuild") -> dict[str, str
 
 
 def main(argv: list[str]) -> int:
-    """``envbuild record``: the fingerprint, as text or JSON.  Exit 0, or 2 when a named lock cannot be read."""
-    from envbuild.options import UsageError, listing, parse_options
+    """``envbuild record``: the fingerprint, as text or JSON.  Exit 0, or 2 on a usage error, or when a named lock
+    cannot be read or a named --python is no interpreter."""
+    from envbuild.options import command_line, listing
 
-    if "-h" in argv or "--help" in argv:
-        sys.stdout.write(USAGE.format(options=listing(OPTIONS)))
-        return 0
-    try:
-        options = parse_options(argv, OPTIONS)
-    except UsageError as exc:
-        sys.stderr.write(f"envbuild record: error: {exc} (see envbuild record --help)\n")
-        return 2
+    options = command_line(argv, OPTIONS, "envbuild record", lambda: USAGE.format(options=listing(OPTIONS)))
+    if isinstance(options, int):  # --help, or a usage error: answered
+        return options
     as_json, lock, python = bool(options.get("json")), options.get("lock"), options.get("python")
     try:
         fingerprint = record(lock, python)

@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from envbuild.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, EnvbuildError
-from envbuild.options import UsageError, listing, parse_options
+from envbuild.errors import EXIT_DRIFT, EXIT_OK, EnvbuildError
+from envbuild.options import command_line, listing, usage_error
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -55,16 +55,12 @@ Options:
 
 def main(argv: list[str]) -> int:
     """``envbuild diff ARGV``; returns the exit code.  Its errors are one line on stderr, never a traceback."""
-    if "-h" in argv or "--help" in argv:
-        sys.stdout.write(HELP.format(options=listing(OPTIONS)))
-        return EXIT_OK
-    try:
-        options = parse_options(argv, OPTIONS, ("old", "new"))
-        if options.get("format", "human") not in FORMATS:
-            raise UsageError(f"--format takes {' or '.join(FORMATS)}, not {options['format']!r}")
-    except UsageError as exc:
-        sys.stderr.write(f"envbuild diff: error: {exc} (see envbuild diff --help)\n")
-        return EXIT_ERROR
+    options = command_line(argv, OPTIONS, "envbuild diff", lambda: HELP.format(options=listing(OPTIONS)),
+                           ("old", "new"))
+    if isinstance(options, int):  # --help, or a usage error: answered
+        return options
+    if options.get("format", "human") not in FORMATS:
+        return usage_error("envbuild diff", f"--format takes {' or '.join(FORMATS)}, not {options['format']!r}")
     try:
         return run(options.get("old"), options.get("new"), Path(options.get("lock", "envbuild.lock")),
                    "json" if options.get("json") else options.get("format", "human"))
