@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from envbuild.adapters import process
@@ -11,6 +12,25 @@ from envbuild.errors import EnvbuildError
 def _git(args: list[str], cwd: Path) -> process.Completed:
     return process.run(["git", *args], cwd=cwd, env=process.scrubbed_env(["GIT_"]),
                        tool_hint="install git to compare revisions of the lock")
+
+
+@dataclass(frozen=True)
+class Repository:
+    """What is worth saying of the repository around a folder when a revision names nothing in it."""
+
+    top: str  # its working tree's top folder
+    remotes: tuple[str, ...]  # origin, upstream, ...
+    shallow: bool  # a shallow clone (CI's checkout): older commits and other branches may be missing
+
+
+def repository(cwd: Path) -> Repository | None:
+    """The repository around CWD; None outside any."""
+    done = _git(["rev-parse", "--show-toplevel", "--is-shallow-repository"], cwd)
+    if done.returncode != 0:
+        return None
+    top, shallow = [*done.stdout.splitlines(), "", ""][:2]
+    remotes = _git(["remote"], cwd).stdout.split()
+    return Repository(top, tuple(remotes), shallow == "true")
 
 
 def _is_revision(text: str, cwd: Path) -> bool:

@@ -52,7 +52,27 @@ def text(source: str, lock_path: Path) -> tuple[str, str, str]:
         return f"{revision}:{where}", found, f"{revision}:{where}"
     if _looks_like_image(source):
         return source, _from_image(source), f"{source}:/{IMAGE_LOCK}"
-    raise EnvbuildError(f"{source}: neither a lock file, nor a git revision, nor an image reference")
+    raise EnvbuildError(_names_nothing(source, revision, where))
+
+
+def _names_nothing(source: str, revision: str, where: Path) -> str:
+    """Why SOURCE names no lock, in words that say what to do: most often a revision that a shallow or partial
+    clone (CI's checkout) does not hold."""
+    from envbuild.adapters import git
+
+    folder = (where.parent if where.parent.is_dir() else Path.cwd()).resolve()
+    image = "nor an image reference (REGISTRY/NAME:TAG or NAME@sha256:...)"
+    repo = git.repository(folder)
+    if repo is None:
+        return f"{source}: no such lock file, {image}; and {folder} is in no git repository to read a revision from"
+    remote, _, branch = revision.partition("/")
+    if branch and remote in repo.remotes:
+        hint = f"; {remote}'s branches are what was last fetched: git fetch {remote} {branch}"
+    elif repo.shallow:
+        hint = "; this clone is shallow (as CI's checkouts often are): git fetch --unshallow"
+    else:
+        hint = ""
+    return f"{source}: no such lock file, nor a commit of the git repository at {repo.top}, {image}{hint}"
 
 
 def _head(lock_path: Path) -> tuple[str, str, str]:

@@ -163,8 +163,19 @@ def test_with_no_argument_heads_lock_against_the_working_trees(pair: tuple[Path,
     assert done.returncode == 1 and done.stdout.startswith("HEAD:envbuild.lock -> envbuild.lock: 9 changes"), \
         done.stdout
     assert envbuild("diff", "HEAD", "envbuild.lock", cwd=repo).stdout == done.stdout
+    image = "nor an image reference (REGISTRY/NAME:TAG or NAME@sha256:...)"
     bad = envbuild("diff", "no-such-rev", cwd=repo)
-    assert bad.returncode == 2 and "neither a lock file, nor a git revision, nor an image" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr == (
+        f"envbuild: error: no-such-rev: no such lock file, nor a commit of the git repository at {repo}, {image}\n")
+    # CI's checkout: a shallow clone, without the branch a pull request is compared with; the error says what to do
+    subprocess.run([*git, "-C", str(repo), "remote", "add", "origin", repo.as_uri()], check=True)
+    unfetched = envbuild("diff", "--format", "markdown", "origin/main", cwd=repo)
+    assert unfetched.returncode == 2 and unfetched.stderr.endswith(
+        f"{image}; origin's branches are what was last fetched: git fetch origin main\n"), unfetched.stderr
+    subprocess.run([*git, "clone", "-q", "--depth", "1", repo.as_uri(), str(tmp_path / "shallow")], check=True)
+    shallow = envbuild("diff", "HEAD~1", cwd=tmp_path / "shallow")
+    assert shallow.returncode == 2 and shallow.stderr.endswith(
+        "; this clone is shallow (as CI's checkouts often are): git fetch --unshallow\n"), shallow.stderr
     plain = tmp_path / "plain"  # no git repository around it: no HEAD to default to
     plain.mkdir()
     (plain / "envbuild.lock").write_bytes(pair[1].read_bytes())
@@ -172,6 +183,10 @@ def test_with_no_argument_heads_lock_against_the_working_trees(pair: tuple[Path,
     assert outside.returncode == 2 and outside.stderr == (
         "envbuild: error: envbuild.lock: no commit holds it (not in a git repository, or no commit yet), so there is "
         "no HEAD to compare with; name both locks: envbuild diff OLD NEW\n"), outside.stderr
+    elsewhere = envbuild("diff", "HEAD", "envbuild.lock", cwd=plain)
+    assert elsewhere.returncode == 2 and elsewhere.stderr == (
+        f"envbuild: error: HEAD: no such lock file, {image}; and {plain} is in no git repository to read a revision "
+        "from\n"), elsewhere.stderr
 
 
 def test_a_revision_names_a_lock_in_a_folder_even_one_the_working_tree_has_dropped(pair: tuple[Path, Path],
