@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import string
 from pathlib import Path
 
 import pytest
@@ -172,9 +173,16 @@ def test_writer_sorts_packages_hashes_env_and_starts_with_the_header() -> None:
     assert parsed.python.by_name()["numpy"].hashes == (H1, H2)
 
 
-names = st.from_regex(r"[a-z][a-z0-9-]{0,12}[a-z0-9]", fullmatch=True)
-versions = st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}", fullmatch=True)
-hashes = st.from_regex(r"sha256:[0-9a-f]{64}", fullmatch=True)
+LOWER, UPPER, DIGITS = string.ascii_lowercase, string.ascii_uppercase, string.digits
+# The strings of a regex, drawn from its parts: st.from_regex costs several times more to draw from, which made the
+# property tests below the slowest of the fast suite.
+names = st.tuples(st.sampled_from(LOWER), st.text(LOWER + DIGITS + "-", max_size=12),  # [a-z][a-z0-9-]{0,12}[a-z0-9]
+                  st.sampled_from(LOWER + DIGITS)).map("".join)
+# [0-9]{1,3}(\.[0-9]{1,3}){0,3}
+versions = st.lists(st.text(DIGITS, min_size=1, max_size=3), min_size=1, max_size=4).map(".".join)
+env_names = st.tuples(st.sampled_from(UPPER + "_"), st.text(UPPER + DIGITS + "_", max_size=10)).map("".join)
+hex_digests = st.binary(min_size=32, max_size=32).map(bytes.hex)  # [0-9a-f]{64}
+hashes = hex_digests.map("sha256:".__add__)
 text_values = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30).filter(
     lambda s: s.strip() == s)
 files = st.builds(PythonFile, name=names.map(lambda n: n + ".whl"), url=names.map(lambda n: f"https://x/{n}.whl"),
@@ -211,7 +219,7 @@ locks = st.builds(
                      index_url=text_values, extra_index_urls=st.lists(text_values, max_size=2).map(tuple),
                      packages=st.lists(packages(), max_size=5, unique_by=lambda p: p.name).map(tuple),
                      version=st.none() | versions, source=st.none() | st.sampled_from(["system", "image"])),
-    env=st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True), text_values, max_size=4).map(
+    env=st.dictionaries(env_names, text_values, max_size=4).map(
         lambda d: tuple(d.items())),
     ignore_extra=st.lists(names, max_size=3, unique=True).map(tuple),
     cuda=st.none() | st.builds(CudaLock, runtime=versions, min_driver=versions, cudnn=st.none() | versions,
@@ -247,7 +255,7 @@ def lockfiles(draw: st.DrawFn) -> LockFile:
         build_dependencies=tuple(sorted(draw(st.dictionaries(names, st.lists(names, min_size=1, max_size=2).map(
             lambda r: tuple(sorted(r))), max_size=2)).items())),
         no_build_isolation=tuple(sorted(draw(st.lists(names, max_size=2, unique=True)))),
-        build_env=tuple(sorted(draw(st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True),
+        build_env=tuple(sorted(draw(st.dictionaries(env_names,
                                                     text_values, max_size=2)).items())))
     return LockFile(spec_hash=draw(hashes), name=draw(names), targets=targets, python=python,
                     base_reference=draw(st.none() | st.just("debian:bookworm")))
@@ -287,15 +295,15 @@ def test_conda_records_strings_are_toml_strings(value: str) -> None:
 
 
 # what a channel may put in a record's strings (the strings themselves are the test above's)
-words = st.from_regex(r"[A-Za-z0-9_.:/ >=<,*|~!\"\\'$\u00e9-]+", fullmatch=True).filter(lambda s: s == s.strip())
+words = st.text(LOWER + UPPER + DIGITS + "_.:/ >=<,*|~!\"\\'$\u00e9-", min_size=1).filter(lambda s: s == s.strip())
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.builds(CondaPackage, name=names, version=versions, build=words, build_number=
                           st.integers(0, 10**6), subdir=st.sampled_from(["linux-64", "linux-aarch64", "noarch"]),
                           channel=words, url=words,
-                          sha256=st.text("0123456789abcdef", min_size=64, max_size=64),
-                          md5=st.text("0123456789abcdef", min_size=32, max_size=32),
+                          sha256=hex_digests,
+                          md5=st.binary(min_size=16, max_size=16).map(bytes.hex),
                           size=st.none() | st.integers(0, 10**12), depends=st.lists(words).map(tuple),
                           constrains=st.lists(words).map(tuple), noarch=st.none() | st.sampled_from(["generic",
                                                                                                      "python"]),

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from envbuild import lockfile
 from envbuild.lockfile import Lock, PythonPackage, SystemPackage
 from envbuild.lockfile.write import _python_records, _system_records
-from tests.test_lockfile import AMD, ARM, SAMPLE, names, packages, versions
+from tests.test_lockfile import AMD, ARM, SAMPLE, hex_digests, names, packages, versions
 
 EVERYWHERE = {AMD, ARM}
 # what may turn up in a record's strings: paths with spaces and quotes, non-ASCII, a backslash
@@ -85,7 +85,7 @@ def test_python_records_are_what_tomlkit_writes(found: list[PythonPackage], stri
 
 system_packages = st.builds(SystemPackage, name=names, version=versions | odd,
                             architecture=st.sampled_from(["amd64", "arm64", "all"]),
-                            sha256=st.text("0123456789abcdef", min_size=64, max_size=64),
+                            sha256=hex_digests,
                             platforms=st.sampled_from([(), (AMD,), (ARM,), (AMD, ARM)]), requested=st.booleans(),
                             via=st.lists(names, max_size=2, unique=True).map(tuple))
 
