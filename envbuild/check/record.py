@@ -174,6 +174,7 @@ def main(argv: list[str]) -> int:
         tags = flat(fingerprint, "")
         if fingerprint["lock"] is None:
             sys.stdout.write("no lock found ($ENVBUILD_LOCK, /opt/envbuild/envbuild.lock, ./envbuild.lock)\n")
+        width = max((len(key.lstrip(".")) for key in tags), default=0)  # findings.interpreter, gpu.0.capability
         for key, value in tags.items():
-            sys.stdout.write(f"{key.lstrip('.'):<18} {value}\n")
+            sys.stdout.write(f"{key.lstrip('.'):<{width}}  {value}\n")
     return 0

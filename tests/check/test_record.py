@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,8 +36,15 @@ def test_the_fingerprint_names_the_lock_the_verdict_and_the_host(env: Path) -> N
     # drift shows in the counts
     drifted = record(env, PYTHONHASHSEED="1")
     assert drifted["verdict"] == {"ok": False, "findings": {"env": 1}}
+    # in words: one column of values, however long a key (findings.interpreter: a lock for another interpreter)
+    path = env / "envbuild.lock"
+    lock = lockfile.read_lock(path)
+    path.write_text(lockfile.dumps(dataclasses.replace(lock, python=dataclasses.replace(lock.python, version="3.9.0"))))
     text = envbuild("record", "--python", str(env / ".venv/bin/python"), cwd=env, env={"PYTHONHASHSEED": "1"})
-    assert "findings.env       1" in text.stdout and "ok                 false" in text.stdout
+    rows = [re.fullmatch(r"(\S+)( {2,})(.+)", line) for line in text.stdout.splitlines()]
+    assert all(rows) and len({row.start(3) for row in rows if row}) == 1, f"one column of values:\n{text.stdout}"
+    pairs = {row.group(1): row.group(3) for row in rows if row}
+    assert (pairs["findings.env"], pairs["findings.interpreter"], pairs["ok"]) == ("1", "1", "false"), pairs
 
 
 def test_the_python_api_is_the_same_and_needs_no_lock(env: Path, tmp_path: Path) -> None:
