@@ -67,6 +67,11 @@ def test_no_spec_anywhere_says_what_was_looked_for(tmp_path: Path) -> None:
         (("requirements =", "requirments ="),
          r"envbuild.toml: \[python\] -> requirments: unknown key \(known: requirements, requirements-files"),
         (('"NumPy<2"', '"numpy<<2"'), r"\[python\] -> requirements\[1\]: invalid requirement 'numpy<<2'"),
+        # packaging reads a name that ends in "_"; its normal form, "numpy-", is no name (found by make fuzz)
+        (('"NumPy<2"', '"NumPy_<2"'), r"\[python\] -> requirements\[1\]: invalid requirement 'NumPy_<2': 'NumPy_' is "
+                                     r"no project name \(letters and digits, with \. _ - only between them\)$"),
+        (("[system]", '[python.build-dependencies]\nflash-attn = ["torch_"]\n\n[system]'),
+         r"\[python\] -> build-dependencies -> flash-attn\[0\]: invalid requirement 'torch_': 'torch_' is no project"),
         (('python = "3.11"', 'python = "eleven"'), r"\[environment\] -> python: 'eleven' is not a CPython"),
         (('platform = "linux/amd64"', 'platform = "windows/amd64"'), r"\[environment\] -> platform: 'windows/amd64'"),
         (('distro = "debian:bookworm"', 'distro = "debian:potato"'), r"\[environment\] -> distro: 'debian:potato'"),
@@ -112,6 +117,9 @@ def test_pip_options_in_requirements_files_are_refused_with_the_line(tmp_path: P
     (tmp_path / "r.txt").write_text("beta\n--index-url http://elsewhere/simple\n")
     path = spec_at(tmp_path, GOOD.replace("[system]", 'requirements-files = ["r.txt"]\n\n[system]'))
     with pytest.raises(ConfigError, match=r"r.txt: line 2: --index-url: pip options are not read here"):
+        load_spec(path)
+    (tmp_path / "r.txt").write_text("beta\n\ngamma_ >=1\n")
+    with pytest.raises(ConfigError, match=r"r.txt: line 3: invalid requirement 'gamma_ >=1': 'gamma_' is no project"):
         load_spec(path)
 
 

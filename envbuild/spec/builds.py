@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # packaging loads with the first Python name to read (a conda
     from packaging.requirements import Requirement
 
 _INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")  # PEP 508's name
 _ARCHIVES = (".whl", ".tar.gz", ".zip")
 
 
@@ -27,6 +28,22 @@ def canonical_name(name: str) -> str:
     from packaging.utils import canonicalize_name
 
     return canonicalize_name(name)
+
+
+def parse_requirement(text: str, error: Callable[[str], ConfigError]) -> Requirement:
+    """TEXT as a PEP 508 requirement, its name normalised; ERROR(problem) when it is none.  packaging takes a name
+    that ends in ``_`` (``torch_``), whose normal form (``torch-``) no tool reads back: refused here."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        raise error(f"invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
+    if not _PROJECT_NAME.fullmatch(req.name):
+        raise error(f"invalid requirement {text!r}: {req.name!r} is no project name (letters and digits, with . _ - "
+                    "only between them)")
+    req.name = canonical_name(req.name)
+    return req
 
 
 def canonical_names(names: Iterable[str]) -> tuple[str, ...]:
@@ -97,15 +114,9 @@ def parse_build(t: Table) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tupl
 
 def _build_dependency(t: Table, where: list[str | int], text: str) -> str:
     """A requirement of build-dependencies, normalised: a locked package, named without a URL."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    try:
-        req = Requirement(text)
-    except InvalidRequirement as exc:
-        raise t.error(where, f"invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
+    req = parse_requirement(text, lambda problem: t.error(where, problem))
     if req.url:
         raise t.error(where, "a build dependency is a locked package: name it, without a URL")
-    req.name = canonical_name(req.name)
     return str(req)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from envbuild.errors import ConfigError
 from envbuild.spec.builds import (
@@ -14,6 +14,7 @@ from envbuild.spec.builds import (
     local_reference,
     parse_build,
     parse_indexes,
+    parse_requirement,
     parse_sources,
 )
 from envbuild.spec.model import DEFAULT_INDEX, RESOLVERS, PythonSpec
@@ -41,7 +42,7 @@ def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
         def error(problem: str, i: int = i) -> ConfigError:
             return t.error(["requirements", i], problem)
 
-        add(_parse_requirement(text, error), error)
+        add(parse_requirement(text, error), error)
     files = t.strings("requirements-files")
     for i, rel in enumerate(files):
         file_path = root / rel
@@ -75,7 +76,7 @@ def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
 
 
 def _requirement_name(text: str) -> str:
-    """The normalised name of a requirement already validated (``_parse_requirement``)."""
+    """The normalised name of a requirement already validated (``parse_requirement``)."""
     from packaging.requirements import Requirement
 
     return canonical_name(Requirement(text).name)
@@ -83,17 +84,6 @@ def _requirement_name(text: str) -> str:
 
 def _req_sort_key(text: str) -> tuple[str, str]:
     return (_requirement_name(text), text)
-
-
-def _parse_requirement(text: str, error: Any) -> Requirement:
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    try:
-        req = Requirement(text)
-    except InvalidRequirement as exc:
-        raise error(f"invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
-    req.name = canonical_name(req.name)
-    return req
 
 
 def read_requirements_file(path: Path, shown_as: str, _seen: frozenset[Path] = frozenset()) -> list[Requirement]:
@@ -122,7 +112,7 @@ def read_requirements_file(path: Path, shown_as: str, _seen: frozenset[Path] = f
         def error(problem: str, where: str = where) -> ConfigError:
             return ConfigError(shown_as, where, problem)
 
-        out.append(_parse_requirement(line, error))
+        out.append(parse_requirement(line, error))
     return out
 
 
