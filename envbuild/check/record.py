@@ -164,8 +164,7 @@ def main(argv: list[str]) -> int:
     try:
         fingerprint = record(lock, python)
     except EnvbuildError as exc:
-        sys.stderr.write(f"envbuild: error: {exc}\n")
-        return exc.exit_code
+        return exc.report()
     if as_json:
         from envbuild.check.report import dumps
 
