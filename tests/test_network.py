@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,31 @@ def test_conda_forge_for_amd64_and_arm64_with_a_cuda_driver(tmp_path: Path) -> N
         assert all(len(p.sha256) == 64 and p.url.startswith("https://conda.anaconda.org/conda-forge/")
                    for p in lock.conda.packages)
         assert lock.cuda is not None and lock.cuda.runtime.startswith("12.4")
+
+
+@pytest.mark.usefixtures("pypi_reachable")
+def test_today_s_default_torch_locks_syncs_and_checks_clean(tmp_path: Path) -> None:
+    """A new developer's first three commands with `torch` as PyPI serves it today (CUDA 13 wheels since 2.9, whose
+    libraries live under nvidia/cu13/lib): the check finds each CUDA library in the wheels, wherever they put it,
+    and asks it its version; nothing falls back to a system toolkit (about 4 GB of wheels)."""
+    from envbuild.check import nvidia, probe
+
+    write_spec(tmp_path, "https://pypi.org/simple", ["torch"])
+    done = envbuild("lock", cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lock = lockfile.read_lock(tmp_path / "envbuild.lock")
+    pins = {p.name: p.version for p in lock.python.packages}
+    runtime = next(version for name, version in pins.items() if nvidia.ships("nvidia-cuda-runtime", name))
+    assert lock.cuda is not None and lock.cuda.runtime == runtime, "[cuda] auto reads the runtime wheel"
+    synced = envbuild("sync", cwd=tmp_path, timeout=1500)
+    assert synced.returncode == 0, synced.stderr
+    checked = envbuild("check", "--json", cwd=tmp_path, env={"VIRTUAL_ENV": ""}, timeout=300)
+    report = json.loads(checked.stdout)
+    print(envbuild("check", cwd=tmp_path, env={"VIRTUAL_ENV": ""}).stdout)  # quoted in the issue's note
+    assert checked.returncode == 0 and report["ok"], checked.stdout
+    assert [f for f in report["findings"] if f["kind"] == "cuda"] == [], "each library found in the wheels"
+    site = next((tmp_path / ".venv" / "lib").glob("python3.*/site-packages"))
+    libraries = nvidia.cuda_libraries([str(site)], probe.distributions([str(site)])["packages"])
+    for name in ("cudart", "cudnn", "nccl"):
+        assert libraries[name] is not None and libraries[name]["path"].startswith(str(site)), libraries
+    assert libraries["cudart"]["version"] == ".".join(runtime.split(".")[:2])

@@ -266,7 +266,9 @@ def _cuda_libraries(expected: "Expected", facts: "Facts", out: "list[Finding]", 
         lib = loaded.get(name)
         if lib is None:
             out.append(finding("cuda", name, "unverifiable", wanted, "not found or not loadable", severity="warning"))
-        elif lib["version"].split(".")[:width] != wanted.split(".")[:width]:
+            continue
+        copies = [lib, *lib.get("others", ())]  # every copy the wheels hold: the one of the locked CUDA is loaded
+        if not any(c["version"].split(".")[:width] == wanted.split(".")[:width] for c in copies):
             out.append(finding("cuda", name, "changed", wanted, f"{lib['version']} ({lib['path']})"))
 
 

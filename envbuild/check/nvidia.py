@@ -85,10 +85,10 @@ def _from_nvml(lib: Any) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------------------------------------------
 # CUDA libraries as this environment would load them: the nvidia-* wheels' copies, else the system's
 
-_CUDA_LIBS = (  # name, directory inside site-packages, file prefix, system name (ctypes.util.find_library)
-    ("cudart", "nvidia/cuda_runtime/lib", "libcudart.so", "cudart"),
-    ("cudnn", "nvidia/cudnn/lib", "libcudnn.so", "cudnn"),
-    ("nccl", "nvidia/nccl/lib", "libnccl.so", "nccl"),
+_CUDA_LIBS = (  # name, the wheels that ship it (that name, or it with -cuNN), file prefix, system name (find_library)
+    ("cudart", "nvidia-cuda-runtime", "libcudart.so", "cudart"),
+    ("cudnn", "nvidia-cudnn", "libcudnn.so", "cudnn"),
+    ("nccl", "nvidia-nccl", "libnccl.so", "nccl"),
 )
 
 
@@ -120,30 +120,61 @@ def _call_version(name: str, path: str) -> str | None:
         return None
 
 
-def cuda_libraries(paths: list[str]) -> dict[str, Any]:
-    """name -> {version, path} of cudart, cuDNN and NCCL as loaded (None where none is found or loads)."""
-    import ctypes.util
+def ships(family: str, name: str) -> bool:
+    """Whether the distribution NAME (normalised) is of the wheel FAMILY: nvidia-nccl, nvidia-nccl-cu12, -cu13."""
+    if name == family:
+        return True
+    suffix = name[len(family):]
+    return name.startswith(family) and suffix.startswith("-cu") and suffix[3:].isdigit()
 
+
+def wheel_libraries(packages: dict[str, Any], family: str, prefix: str) -> list[str]:
+    """The files named PREFIX* that the installed wheels of FAMILY hold, as their RECORD lists them: wherever a
+    wheel puts them (CUDA 12's nvidia/cuda_runtime/lib, CUDA 13's nvidia/cu13/lib, or the next layout).  The
+    families' wheels in name order: the suffix-less one (CUDA 13 on) first, then -cu11, -cu12, ..."""
+    out = []
+    for name in sorted(n for n in packages if ships(family, n)):
+        info = packages[name]["path"]
+        record = _read(os.path.join(info, "RECORD"), 1 << 22)
+        if record is None:
+            continue
+        base = os.path.dirname(info)
+        for line in record.decode("utf-8", "replace").splitlines():
+            path = line.rsplit(",", 2)[0]
+            if os.path.basename(path).startswith(prefix):
+                out.append(os.path.normpath(os.path.join(base, path)))
+    return out
+
+
+def cuda_libraries(paths: list[str], packages: dict[str, Any] | None = None) -> dict[str, Any]:
+    """name -> {version, path, others} of cudart, cuDNN and NCCL as loaded (None where none is found or loads).
+
+    The files come from the RECORD of the installed nvidia-* wheels (PACKAGES: the probe's distributions), else
+    from the wheels' CUDA 12 directories on PATHS (a wheel installed without RECORD), else from the system
+    (``ctypes.util.find_library``).  Every copy the wheels hold is asked its version: the first answers, and
+    ``others`` lists the rest (NCCL for CUDA 12 beside CUDA 13's, which xgboost and torch pin side by side)."""
     out: dict[str, Any] = {}
-    for name, subdir, prefix, system in _CUDA_LIBS:
-        candidates = []
-        for directory in paths:
-            folder = os.path.join(directory, subdir)
-            try:
-                candidates += sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.startswith(prefix))
-            except OSError:
-                continue
-            if candidates:
-                break
+    for name, family, prefix, system in _CUDA_LIBS:
+        candidates = wheel_libraries(packages or {}, family, prefix)
         if not candidates:
+            folder_name = "cuda_runtime" if name == "cudart" else name
+            for directory in paths:
+                folder = os.path.join(directory, "nvidia", folder_name, "lib")
+                try:
+                    candidates = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.startswith(prefix))
+                except OSError:
+                    continue
+                if candidates:
+                    break
+        if not candidates:
+            import ctypes.util
+
             found = ctypes.util.find_library(system)
             candidates = [found] if found else []
-        version = None
+        loaded = []
         for path in candidates:
             version = _call_version(name, path)
             if version:
-                out[name] = {"version": version, "path": path}
-                break
-        if not version:
-            out[name] = None
+                loaded.append({"version": version, "path": path})
+        out[name] = dict(loaded[0], others=loaded[1:]) if loaded else None
     return out

@@ -305,7 +305,7 @@ def probe(*, paths: list[str], site_dirs: tuple[str, ...] = (), interpreter: "di
     if host and cuda:  # NVML and the CUDA libraries: only for a lock with CUDA
         from . import nvidia
 
-        gpu, libraries = nvidia.devices(), nvidia.cuda_libraries(paths)
+        gpu, libraries = nvidia.devices(), nvidia.cuda_libraries(paths, dists["packages"])
     facts: dict[str, Any] = {
         "schema": SCHEMA,
         "hostname": os.uname().nodename if host else None,

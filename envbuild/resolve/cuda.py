@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from packaging.version import InvalidVersion, Version
 
 from envbuild import data
+from envbuild.check.nvidia import ships
 from envbuild.errors import EnvbuildError
 from envbuild.lockfile import CondaPackage, CudaLock, PythonPackage
 from envbuild.versions import minor, within
@@ -38,13 +39,14 @@ class _Component:
 def _components(packages: Sequence[PythonPackage], kind: str,
                 conda: Sequence[CondaPackage] = ()) -> list[_Component]:
     """The pinned wheels and conda packages of one KIND (runtime, cudnn, nccl), with the CUDA major each is for."""
-    names = set(data.load("cuda")["wheels"][kind])
+    families = data.load("cuda")["wheels"][kind]
     out = []
     for pkg in packages:
-        if pkg.name not in names:
+        if not any(ships(family, pkg.name) for family in families):
             continue
         match = _SUFFIX.search(pkg.name)
-        major = int(match.group(1)) if match else _major(pkg.version)
+        # without a -cuNN suffix, a runtime's version is its CUDA; a cuDNN's or NCCL's names none (0: unknown)
+        major = int(match.group(1)) if match else _major(pkg.version) if kind == "runtime" else 0
         out.append(_Component(pkg.name, pkg.version, major))
     conda_names = set(data.load("cuda")["conda"][kind])
     for record in conda:
@@ -140,7 +142,7 @@ def _image_stack(requested: str, runtimes: list[_Component], cudnns: list[_Compo
     if runtimes or requested != "auto":
         return None
     for c in cudnns:
-        if c.cuda_major != _major(image_cuda):
+        if c.cuda_major not in (_major(image_cuda), 0):
             raise CudaConflict(f"{c.package}=={c.version} is cuDNN for CUDA {c.cuda_major}, but the base image's "
                                f"toolkit is CUDA {image_cuda}")
     min_driver, toolkit_driver = driver_floor(image_cuda)
@@ -191,7 +193,7 @@ def resolve_cuda(requested: str, packages: Sequence[PythonPackage], image_env: M
             raise CudaConflict(f"{c.package}=={c.version} is cuDNN for CUDA {c.cuda_major}, but {source}")
     warnings = [f"{c.package}=={c.version} is NCCL for CUDA {c.cuda_major}, but {source}; the package that pins "
                 "it loads its own copy" for c in nccls if c.cuda_major not in (major, 0)]
-    same = [c for c in nccls if c.cuda_major in (major, 0)]
+    same = sorted((c for c in nccls if c.cuda_major in (major, 0)), key=lambda c: c.cuda_major == 0)
     min_driver, toolkit_driver = driver_floor(runtime)
     return CudaLock(
         runtime=runtime,

@@ -11,11 +11,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envbuild.check import nvidia, report
+from envbuild.check import nvidia, probe, report
 from envbuild.check.compare import compare
 from envbuild.check.expect import from_lock
 from envbuild.lockfile import BaseImage, CudaLock, Lock, PythonLock, SystemLock, SystemPackage, Target
-from tests.check.test_nvidia import RecordedNVML, build_fake_cuda_libraries
+from tests.check.test_nvidia import RecordedNVML, build_cuda_13_wheels, build_fake_cuda_libraries
 
 CUDA_124 = CudaLock(runtime="12.4.127", cudnn="9.1.0.70", nccl="2.21.5", min_driver="525.60.13",
                     toolkit_driver="550.54.14")
@@ -101,6 +101,18 @@ def test_cuda_libraries_as_loaded_must_be_the_locked_ones(tmp_path: Path) -> Non
     other = _lock(cuda=dataclasses.replace(CUDA_124, runtime="12.6.77", nccl="2.23.4"))
     found = {(f["name"], f["status"]) for f in compare(from_lock(other), facts).findings if f["kind"] == "cuda"}
     assert found == {("cudart", "changed"), ("nccl", "changed")}
+
+
+def test_cuda_13_wheels_check_clean_against_a_lock_of_today_s_torch(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    build_cuda_13_wheels(site, tmp_path)
+    cuda_13 = CudaLock(runtime="13.2.86", cudnn="9.26.0.51", nccl="2.30.7", min_driver="580.65.06",
+                       toolkit_driver=None)
+    facts = _facts(None, cuda=nvidia.cuda_libraries([str(site)], probe.distributions([str(site)])["packages"]))
+    assert [f for f in compare(from_lock(_lock(cuda=cuda_13)), facts).findings if f["kind"] == "cuda"] == []
+    older = dataclasses.replace(cuda_13, nccl="2.27.3")
+    assert [(f["name"], f["status"]) for f in compare(from_lock(_lock(cuda=older)), facts).findings
+            if f["kind"] == "cuda"] == [("nccl", "changed")], "no copy of the locked NCCL is installed"
 
 
 def _dpkg(**packages: str) -> dict:

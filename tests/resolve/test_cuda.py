@@ -41,6 +41,34 @@ def test_cuda_13_wheels_without_suffix_are_recognised() -> None:
     assert lock is not None and lock.runtime == "13.0.88" and lock.min_driver == "580.65.06"
 
 
+TORCH_TODAY = [pkg("torch", "2.14.1"), pkg("cuda-toolkit", "13.2.2"), pkg("nvidia-cuda-runtime", "13.2.86"),
+               pkg("nvidia-cudnn-cu13", "9.26.0.51"), pkg("nvidia-nccl-cu13", "2.30.7"),
+               pkg("nvidia-cusparselt-cu13", "0.8.1"), pkg("nvidia-cublas", "13.4.1.3")]
+
+
+def test_today_s_default_torch_gives_its_cuda_13_stack() -> None:
+    """torch from PyPI pins the CUDA 13 wheels (uv pip compile torch, 2026-12: the pins above)."""
+    assert resolve_cuda("auto", TORCH_TODAY) == (CudaLock(runtime="13.2.86", cudnn="9.26.0.51", nccl="2.30.7",
+                                                          min_driver="580.65.06", toolkit_driver=None), [])
+
+
+def test_the_next_family_is_read_by_its_name_s_rule_without_a_data_row() -> None:
+    """A CUDA 14 stack, named the way 13's is: nothing in envbuild names these wheels one by one."""
+    lock, warnings = resolve_cuda("13.2", [pkg("nvidia-cuda-runtime", "13.2.86"), pkg("nvidia-nccl-cu14", "2.40.1")])
+    assert lock is not None and lock.nccl is None and warnings == [
+        "nvidia-nccl-cu14==2.40.1 is NCCL for CUDA 14, but the runtime is CUDA 13 (nvidia-cuda-runtime==13.2.86); "
+        "the package that pins it loads its own copy"]
+    with pytest.raises(CudaConflict, match=r"nvidia-cudnn-cu14==9.40.0.1 is cuDNN for CUDA 14, but the runtime is"):
+        resolve_cuda("auto", [pkg("nvidia-cuda-runtime", "13.2.86"), pkg("nvidia-cudnn-cu14", "9.40.0.1")])
+
+
+def test_a_cudnn_or_nccl_wheel_without_suffix_names_no_cuda() -> None:
+    """nvidia-nccl 2.30.7's version is NCCL's, not a CUDA major: it goes with any runtime."""
+    lock, warnings = resolve_cuda("auto", [pkg("nvidia-cuda-runtime", "13.2.86"), pkg("nvidia-nccl", "2.30.7"),
+                                           pkg("nvidia-cudnn", "9.26.0.51")])
+    assert warnings == [] and lock is not None and (lock.cudnn, lock.nccl) == ("9.26.0.51", "2.30.7")
+
+
 def test_no_cuda_and_none_give_no_table() -> None:
     assert resolve_cuda("auto", [pkg("numpy", "1.26.4")]) == (None, [])
     assert resolve_cuda("none", TORCH_251) == (None, [])
