@@ -24,7 +24,8 @@ from envbuild.spec import Distro, parse_distro
 
 FILES = ("etc/os-release", "var/lib/dpkg/status")
 LINK_TARGETS = ("usr/lib/os-release",)  # etc/os-release is usually a symlink to it
-CACHE_SCHEMA = "1"
+CACHE_SCHEMA = "2"  # 2: the interpreter PYTHON_VERSION promises, as found on the image's PATH
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # what Docker runs a command with
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,23 @@ class ImageFacts:
     distro: Distro
     env: tuple[tuple[str, str], ...]
     installed: tuple[tuple[str, str], ...]  # dpkg name -> version of what the image has installed
+    python_path: str | None = None  # where the PYTHON_VERSION's pythonX.Y is on the image's PATH (None: nowhere)
 
     @property
     def python_version(self) -> str | None:
         """Official python images say which Python they built (PYTHON_VERSION)."""
         return dict(self.env).get("PYTHON_VERSION")
+
+
+def promised_interpreter(env: dict[str, str]) -> tuple[str, list[str]] | None:
+    """(pythonX.Y, where a build looks for it) when the image's ENV says PYTHON_VERSION: the directories of its
+    PATH (Docker's default when its config sets none), as paths inside the image; None: it promises none."""
+    version = env.get("PYTHON_VERSION")
+    if not version:
+        return None
+    command = "python" + ".".join(version.split(".")[:2])
+    directories = [d.strip("/") for d in (env.get("PATH") or DEFAULT_PATH).split(":") if d.startswith("/")]
+    return command, [f"{d}/{command}".lstrip("/") for d in directories]
 
 
 def resolve_image(text: str, platform: str) -> ImageFacts:
@@ -52,10 +65,11 @@ def resolve_image(text: str, platform: str) -> ImageFacts:
         saved = json.loads(memo.read_text())
         return ImageFacts(reference=text, digest=digest, distro=parse_distro(saved["distro"]),
                           env=tuple((str(k), str(v)) for k, v in saved["env"]),
-                          installed=tuple((str(k), str(v)) for k, v in saved["installed"]))
+                          installed=tuple((str(k), str(v)) for k, v in saved["installed"]),
+                          python_path=saved["python-path"])
     facts = _facts(text, registry.remote_image(manifest))
-    write_cache(memo, json.dumps({"distro": facts.distro.name, "env": facts.env,
-                                  "installed": facts.installed}).encode())
+    write_cache(memo, json.dumps({"distro": facts.distro.name, "env": facts.env, "installed": facts.installed,
+                                  "python-path": facts.python_path}).encode())
     return facts
 
 
@@ -103,7 +117,10 @@ def python_files(text: str, platform: str) -> dict[str, bytes]:
 
 
 def _facts(text: str, image: Image) -> ImageFacts:
-    files = image.files(FILES, also=LINK_TARGETS)
+    env = image.env()
+    promised = promised_interpreter(env)  # a build runs pythonX.Y by the image's PATH: a file, or a link to one
+    interpreters = promised[1] if promised else []
+    files = image.files((*FILES, *interpreters), also=LINK_TARGETS)
     release = files.get("etc/os-release")
     if release is None:  # no etc/os-release at all: the other place the os-release spec allows
         release = image.files(LINK_TARGETS).get("usr/lib/os-release")
@@ -117,8 +134,9 @@ def _facts(text: str, image: Image) -> ImageFacts:
                             "unstable release?); set [environment] distro")
     distro = parse_distro(f"{distro_id}:{version}")
     installed = parse_dpkg_status(files.get("var/lib/dpkg/status", b"").decode("utf-8", "replace"))
-    return ImageFacts(reference=text, digest=image.digest, distro=distro, env=tuple(sorted(image.env().items())),
-                      installed=tuple(sorted(installed.items())))
+    return ImageFacts(reference=text, digest=image.digest, distro=distro, env=tuple(sorted(env.items())),
+                      installed=tuple(sorted(installed.items())),
+                      python_path=next((f"/{p}" for p in interpreters if p in files), None))
 
 
 def parse_os_release(text: str) -> dict[str, str]:

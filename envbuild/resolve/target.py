@@ -178,7 +178,7 @@ def _image(spec: Spec, platform: str, stages: Stages) -> ImageFacts | None:
     env = spec.environment
     if env.base_image is None:
         return None
-    from envbuild.resolve.image import resolve_image
+    from envbuild.resolve.image import promised_interpreter, resolve_image
 
     begun = time.monotonic()
     image = resolve_image(env.base_image, platform)
@@ -189,6 +189,12 @@ def _image(spec: Spec, platform: str, stages: Stages) -> ImageFacts | None:
     if image.python_version and not within(image.python_version, env.python):
         raise EnvbuildError(f"[environment] python = {env.python!r}, but {env.base_image} provides Python "
                             f"{image.python_version} (PYTHON_VERSION)")
+    promised = promised_interpreter(dict(image.env))
+    if promised is not None and image.python_path is None:
+        command, places = promised
+        raise EnvbuildError(f"{env.base_image}: its config promises Python {image.python_version} (PYTHON_VERSION), "
+                            f"but no {command} is on its PATH ({', '.join('/' + p for p in places)}), so a build "
+                            "could not run it; use an image that has it")
     return image
 
 

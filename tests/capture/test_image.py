@@ -27,7 +27,8 @@ def push(registry: Registry) -> str:
                     f"{SITE}/gone-1.0.dist-info/METADATA": metadata("gone", "1.0"),
                     f"{SITE}/old-1.0.dist-info/METADATA": metadata("old", "1.0"),
                     f"{SITE}/pip-24.0.dist-info/METADATA": metadata("pip", "24.0"),
-                    "usr/lib/python3/dist-packages/yaml-6.0.dist-info/METADATA": metadata("PyYAML", "6.0")})
+                    "usr/lib/python3/dist-packages/yaml-6.0.dist-info/METADATA": metadata("PyYAML", "6.0"),
+                    "usr/local/bin/python3.11": b"\x7fELF"})  # what PYTHON_VERSION promises
     # the upper layer deletes gone (a whiteout) and replaces old's folder (an opaque whiteout, then a new file)
     top = layer({f"{SITE}/gamma-1.0.dist-info/METADATA": metadata("gamma", "1.0"),
                  f"{SITE}/old-1.0.dist-info/.wh..wh..opq": b"",

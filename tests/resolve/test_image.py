@@ -203,7 +203,8 @@ def test_lock_on_a_base_image_pins_its_digest_and_leaves_out_what_it_has(registr
 def test_python_and_cuda_from_an_official_style_image(registry: Registry, tmp_path: Path, index: LocalIndex) -> None:
     env = {"PYTHON_VERSION": "3.11.9", "CUDA_VERSION": "12.4.1", "NV_CUDNN_VERSION": "9.1.0.70",
            "NCCL_VERSION": "2.21.5"}
-    registry.image("envbuild/cuda", "12.4.1", [layer({"etc/os-release": DEBIAN_12})], env=env)
+    registry.image("envbuild/cuda", "12.4.1", [layer({"etc/os-release": DEBIAN_12,
+                                                      "usr/local/bin/python3.11": b"\x7fELF"})], env=env)
     write_spec(tmp_path, index.url, ["alpha"], distro=None, base_image=f"{registry.host}/envbuild/cuda:12.4.1")
     done = envbuild("lock", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -217,6 +218,29 @@ def test_python_and_cuda_from_an_official_style_image(registry: Registry, tmp_pa
     spec.write_text(spec.read_text().replace('python = "3.11"', 'python = "3.12"'))
     bad = envbuild("lock", cwd=tmp_path)
     assert bad.returncode == 2 and "provides Python 3.11.9 (PYTHON_VERSION)" in bad.stderr
+
+
+def test_an_image_whose_config_promises_a_python_it_does_not_hold_is_refused(registry: Registry, tmp_path: Path,
+                                                                              index: LocalIndex) -> None:
+    """PYTHON_VERSION in the config, and no interpreter on the PATH a build runs it by: one line at lock time,
+    naming the image, instead of `python3.11: not found` minutes into a build.  A link to it counts, across
+    layers; a whiteout above it does not."""
+    env = {"PYTHON_VERSION": "3.11.7", "PATH": "/opt/py/bin:/usr/bin"}
+    registry.image("envbuild/hollow", "1", [layer({"etc/os-release": DEBIAN_12})], env=env)
+    write_spec(tmp_path, index.url, ["alpha"], distro=None, base_image=f"{registry.host}/envbuild/hollow:1")
+    done = envbuild("lock", cwd=tmp_path)
+    assert done.returncode == 2 and not (tmp_path / "envbuild.lock").exists()
+    assert done.stderr == (f"envbuild: error: {registry.host}/envbuild/hollow:1: its config promises Python 3.11.7 "
+                           "(PYTHON_VERSION), but no python3.11 is on its PATH (/opt/py/bin/python3.11, "
+                           "/usr/bin/python3.11), so a build could not run it; use an image that has it\n")
+    bottom = layer({"etc/os-release": DEBIAN_12, "opt/py/lib/python3.11": b"\x7fELF"})
+    registry.image("envbuild/linked", "1", [bottom, layer({}, symlinks={"opt/py/bin/python3.11": "../lib/python3.11"})],
+                   env=env)
+    facts = resolve_image(f"{registry.host}/envbuild/linked:1", "linux/amd64")
+    assert facts.python_path == "/opt/py/bin/python3.11"
+    registry.image("envbuild/removed", "1", [bottom, layer({"usr/bin/python3.11": b"\x7fELF"}),
+                                             layer({}, whiteouts=("usr/bin/python3.11",))], env=env)
+    assert resolve_image(f"{registry.host}/envbuild/removed:1", "linux/amd64").python_path is None
 
 
 @pytest.mark.docker
