@@ -190,12 +190,16 @@ def test_an_image_that_departs_from_its_lock_fails_the_build(project: Project, t
     assert "does not match its lock" in done.stderr and "PYTHONHASHSEED" in done.stdout + done.stderr
 
 
-def test_a_failed_build_step_is_one_clear_line_and_exit_2(project: Project, tmp_path: Path) -> None:
-    templates = override(tmp_path / "templates", "user", "RUN echo broken-step && false")
+def test_a_failed_build_step_ends_with_the_step_and_its_last_lines_and_exit_2(project: Project,
+                                                                              tmp_path: Path) -> None:
+    templates = override(tmp_path / "templates", "user", "RUN echo broken-step && echo python3.11: not found >&2 "
+                                                         "&& exit 127")
     done = project.run("build", "-q", "-t", "e2e-broken", "--templates", str(templates))
-    assert done.returncode == 2
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("envbuild: error: the image build failed:") and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    error = done.stderr[done.stderr.index("envbuild: error: "):].splitlines()
+    assert error[0].startswith("envbuild: error: the image build failed at [") and error[0].endswith(
+        "RUN echo broken-step && echo python3.11: not found >&2 && exit 127 (exit code 127); its output ended with:")
+    assert sorted(error[1:]) == ["  broken-step", "  python3.11: not found"]
 
 
 def test_push_to_the_loopback_registry_and_to_an_unreachable_one(project: Project, base_image: str) -> None:

@@ -134,17 +134,57 @@ def build_image(context: Path, tag: str, *, secrets: dict[str, Path], build_args
     if platform:  # another architecture than the engine's needs QEMU's binfmt handlers on the host
         argv += ["--platform", platform]
     argv.append(str(context))
-    tail: list[str] = []
+    log = BuildLog()
 
     def keep(line: str) -> None:
-        tail.append(line)
-        del tail[:-40]
+        log.add(line)
         on_line(line)
 
     if process.stream(argv, keep, env=env) != 0:
-        reason = next((line for line in reversed(tail) if "ERROR" in line or "error" in line), tail[-1] if tail
-                      else "no output")
-        raise EngineError(f"the image build failed: {reason.strip()}")
+        raise EngineError(f"the image build failed{log.failure()}")
+
+
+class BuildLog:
+    """BuildKit's plain progress (``#5 [2/2] RUN ...``, ``#5 0.059 output``, ``#5 ERROR: ...``), kept to say
+    which step failed and how its output ended, instead of "executor failed running [...]" alone."""
+
+    LAST = 12  # lines of the failing step's output to show
+
+    def __init__(self) -> None:
+        self.titles: dict[str, str] = {}
+        self.output: dict[str, list[str]] = {}
+        self.errors: list[tuple[str, str]] = []  # (step, message), in order
+        self.tail: list[str] = []
+
+    def add(self, line: str) -> None:
+        self.tail = [*self.tail[-(self.LAST - 1):], line]
+        step, _, rest = line.rstrip("\n").partition(" ")
+        if not (step.startswith("#") and step[1:].isdigit()):
+            return
+        if rest.startswith("["):
+            self.titles.setdefault(step, rest)
+        elif rest.startswith("ERROR: "):
+            self.errors.append((step, rest[len("ERROR: "):]))
+        else:
+            time, _, text = rest.partition(" ")
+            if time.replace(".", "", 1).isdigit():
+                kept = self.output.setdefault(step, [])
+                kept.append(text)
+                del kept[:-self.LAST]
+
+    def failure(self) -> str:
+        """``: at STEP (REASON); its output ended with:`` and the step's last lines; else the log's last lines."""
+        if not self.errors:
+            lines = [line.rstrip() for line in self.tail if line.strip()]
+            return ": its output ended with:\n" + "\n".join(f"  {line}" for line in lines) if lines else ": no output"
+        step, message = self.errors[-1]
+        code = message.rpartition("exit code: ")[2] if "exit code: " in message else ""
+        reason = f"exit code {code}" if code.isdigit() else message
+        where = self.titles.get(step, step)
+        lines = self.output.get(step, [])
+        if not lines:
+            return f" at {where} ({reason}), with no output"
+        return f" at {where} ({reason}); its output ended with:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def inspect_image(name: str) -> dict[str, Any]:
