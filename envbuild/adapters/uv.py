@@ -343,6 +343,23 @@ def sync(python: Path, requirements_text: str, index_url: str, extra_index_urls:
         raise SyncError(f"uv pip sync failed: {trim_error(done.stderr)}")
 
 
+def add_pip(python: Path, index_url: str, extra_index_urls: Sequence[str]) -> str:
+    """Install pip into the venv of PYTHON (the newest the indexes have, else the interpreter's bundled copy), so
+    that ``pip install`` in the activated venv goes into it, not into another interpreter; its version."""
+    argv = [binary(), "pip", "install", "pip", "--python", str(python), "--no-config", "--color", "never", "--quiet",
+            *_index_args(index_url, extra_index_urls)]
+    done = process.run(argv, env={**_env(), "VIRTUAL_ENV": os.fspath(python.parent.parent)})
+    if done.returncode != 0:  # an index without pip (a private one): the interpreter's own copy, offline
+        before = installed(python)
+        bundled = process.run([str(python), "-m", "ensurepip", "--default-pip"])
+        if bundled.returncode != 0:
+            raise SyncError(f"could not install pip into {python.parent.parent}: the index has none "
+                            f"({trim_error(done.stderr)}) and {python} has no ensurepip")
+        if "setuptools" not in before:  # ensurepip of Python < 3.12 adds setuptools too, which the lock lacks
+            process.run([binary(), "pip", "uninstall", "setuptools", "--python", str(python), "--quiet"], env=_env())
+    return installed(python).get("pip", "?")
+
+
 def build_in_environment(python: Path, requirements_text: str, index_url: str, extra_index_urls: Sequence[str], *,
                          env: dict[str, str], hashed: bool = True, isolated: bool = False) -> None:
     """Build and install the sdists (or VCS checkouts, not HASHED) of REQUIREMENTS_TEXT for PYTHON after the rest:

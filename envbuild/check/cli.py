@@ -49,6 +49,10 @@ OPTIONS: "tuple[tuple[tuple[str, ...], str, str | None, str, str], ...]" = (
                                      "the lock's conda prefix]", "host"),
     (("--platform",), "platform", "PLATFORM", "The lock's platform to check against (for a lock of several). "
                                               "[default: this host's]", ""),
+    (("--scope",), "scope", "SCOPE", "venv: what envbuild sync makes (interpreter, Python packages, their CUDA "
+                                     "libraries, [env] in bin/activate); host: all the lock holds, apt packages and "
+                                     "the OS too. [default: venv for a venv that envbuild sync made, else host]",
+     "host"),
 )
 
 HELP = """\
@@ -71,8 +75,16 @@ HOST_MORE = """\
   environment ($VIRTUAL_ENV), the .venv beside the lock (what envbuild sync makes), the python3 on PATH.  The
   report's first line says which.
 
+  A venv that envbuild sync made is checked for what sync made (--scope venv): its interpreter, its Python
+  packages, the CUDA libraries they bring and the driver those need, and the lock's [env] (sync puts it in
+  bin/activate: a variable this shell lacks is a warning, one set otherwise is drift).  A laptop's apt packages
+  and OS are its own, not the image's, so they are not held to the lock.  Everything else (a cluster node, an
+  image, a venv sync did not make) is checked in full (--scope host); give --scope host to check this host as a
+  node built from the lock.
+
   Examples:
-    envbuild sync && envbuild check              a new developer's .venv
+    envbuild sync && envbuild check              a new developer's .venv (what sync made)
+    envbuild check --scope host                  this node in full: apt packages, OS, [env] exported
     envbuild check --python /opt/venv/bin/python another interpreter's environment
     envbuild check --image trainer:3f2a --strict an image built from the lock
     envbuild check --json > $(hostname).json     for envbuild report, across a cluster
@@ -145,17 +157,38 @@ def evaluate(options: "dict[str, Any]", *, in_image: bool = False) -> "tuple[dic
                            prefix=options.get("prefix"), lock=lock, in_image=in_image,
                            conda=expected["conda"]["prefix"] if expected["conda"] else None)
     strict = not options.get("no_strict") if in_image else bool(options.get("strict"))
+    target["scope"] = _scope(options.get("scope"), target, strict)
     facts = gather(target, expected, deep=bool(options.get("deep")), strict=strict)
-    outcome = compare.compare(expected, facts, strict=strict)
+    outcome = compare.compare(expected, facts, strict=strict, scope=target["scope"])
     return report.as_json(expected, facts, outcome, target), outcome
+
+
+def _scope(given: "str | None", target: "Target", strict: bool) -> str:
+    """venv (what envbuild sync made) or host (all the lock holds): GIVEN, else venv for a venv sync made."""
+    from envbuild.check import venv
+
+    if given is not None and given not in venv.SCOPES:
+        raise EnvbuildError(f"--scope takes {' or '.join(venv.SCOPES)}, not {given!r}")
+    if target["kind"] != "python":  # an image, a mounted root, the image's own check: checked in full
+        if given == "venv":
+            raise EnvbuildError("--scope venv checks a virtual environment that envbuild sync made, not "
+                                f"{'the image' if target['kind'] == 'image' else 'a mounted root'} {target['path']}")
+        return "host"
+    if given is not None:
+        if given == "venv" and strict:
+            raise EnvbuildError("--strict checks the host's apt packages, which --scope venv leaves out; give "
+                                "--scope host with it")
+        return given
+    home = venv.of_interpreter(target["path"])
+    return "venv" if home is not None and venv.synced_from(home) and not strict else "host"
 
 
 def gather(target: "Target", expected: "Expected", *, deep: bool = False, strict: bool = False) -> "Facts":
     """The probe's facts about TARGET: here for an interpreter or a root, in a container for an image."""
-    from envbuild.check import cache, probe
+    from envbuild.check import probe
 
     env_names = sorted(expected["env"])
-    dpkg = expected["system"] is not None or strict
+    dpkg = (expected["system"] is not None or strict) and target.get("scope") != "venv"
     cuda = expected["cuda"] is not None
     if target["kind"] == "image":
         from envbuild.adapters.engine import run_probe
@@ -167,7 +200,22 @@ def gather(target: "Target", expected: "Expected", *, deep: bool = False, strict
     if target["kind"] == "root":
         return probe.probe(paths=probe.site_dirs_under(target["path"]), root=target["path"], host=False,
                            deep=deep, dpkg=dpkg, conda_prefix=target["conda"])
-    from envbuild.check import locate
+    if target.get("scope") == "venv":
+        return {**_gather_here(target, env_names, dpkg, cuda, deep), "activation": _activation(target["path"])}
+    return _gather_here(target, env_names, dpkg, cuda, deep)
+
+
+def _activation(executable: str) -> "dict[str, Any]":
+    """The [env] that the venv of EXECUTABLE exports when activated (None: its bin/activate sets none), and where."""
+    from envbuild.check import venv
+
+    home = venv.of_interpreter(executable) or os.path.dirname(os.path.dirname(executable))
+    return {"script": os.path.join(home, "bin", "activate"), "env": venv.activation_env(home)}
+
+
+def _gather_here(target: "Target", env_names: list[str], dpkg: bool, cuda: bool, deep: bool) -> "Facts":
+    """The probe's facts about an interpreter of this host (this one, or another one asked once)."""
+    from envbuild.check import cache, locate, probe
 
     if target["kind"] == "self" or locate.is_self(target["path"]):
         return probe.probe(paths=sys.path, interpreter=probe.this_interpreter(), env_names=env_names, deep=deep,

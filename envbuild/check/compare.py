@@ -37,17 +37,25 @@ def finding(kind: str, name: str, status: str, expected: "str | None", found: "s
             "severity": severity}
 
 
-def compare(expected: "Expected", facts: "Facts", *, strict: bool = False) -> Outcome:
+def compare(expected: "Expected", facts: "Facts", *, strict: bool = False, scope: str = "host") -> Outcome:
+    """The findings of FACTS against EXPECTED.  SCOPE "venv": what envbuild sync made (``venv.py``), so the host's
+    apt packages and OS are not held to the lock, another micro release of the interpreter is a warning (sync
+    said so when it made the venv), and [env] is what the venv's bin/activate exports."""
     out: list[Finding] = []
     checked: list[tuple[str, str]] = []
-    _interpreter(expected, facts, out, checked)
+    venv = scope == "venv"
+    _interpreter(expected, facts, out, checked, venv)
     _python(expected, facts, out, checked)
-    _system(expected, facts, out, checked, strict)
-    _os(expected, facts, out, checked)
+    if not venv:
+        _system(expected, facts, out, checked, strict)
+        _os(expected, facts, out, checked)
     _driver(expected, facts, out, checked)
     _gpus(expected, facts, out, checked)
     _cuda_libraries(expected, facts, out, checked)
-    _env(expected, facts, out, checked)
+    if venv:
+        _activation_env(expected, facts, out, checked)
+    else:
+        _env(expected, facts, out, checked)
     _conda(expected, facts, out, checked)
     for problem in facts.get("files") or []:
         out.append(finding("file", problem["path"], problem["status"], "as in RECORD", problem["status"]))
@@ -58,14 +66,19 @@ def compare(expected: "Expected", facts: "Facts", *, strict: bool = False) -> Ou
     return Outcome(out, checked)
 
 
-def _interpreter(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:
+def _interpreter(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]],
+                 venv: bool = False) -> None:
+    """The exact interpreter the lock froze; in a venv sync made, another micro release of it is a warning (the
+    wheels are for the minor release, and sync said the interpreter differs)."""
     found = (facts.get("interpreter") or {}).get("version")
     wanted = expected["python"]
     checked.append(("interpreter", "python"))
     if found is None:
         out.append(finding("interpreter", "python", "unverifiable", wanted, None, severity="warning"))
     elif not within(found, wanted):
-        out.append(finding("interpreter", "python", "changed", wanted, found))
+        same_minor = found.split(".")[:2] == wanted.split(".")[:2]
+        out.append(finding("interpreter", "python", "changed", wanted, found,
+                           severity="warning" if venv and same_minor else "error"))
 
 
 def _python(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:
@@ -300,6 +313,27 @@ def _conda(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: 
 
 def _numbers(version: str) -> tuple[int, ...]:
     return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
+
+
+def _activation_env(expected: "Expected", facts: "Facts", out: "list[Finding]",
+                    checked: list[tuple[str, str]]) -> None:
+    """[env] in a venv sync made: its bin/activate must export the lock's values; a value this shell holds must be
+    the lock's (the job runs with it), and one it lacks is a warning (the venv is not activated here)."""
+    values = facts.get("env") or {}
+    activation = facts.get("activation") or {}
+    script, exported = activation.get("script", "bin/activate"), activation.get("env") or {}
+    for name, wanted in sorted(expected["env"].items()):
+        checked.append(("env", name))
+        here = values.get(name)
+        if exported.get(name) != wanted:
+            there = exported.get(name)
+            out.append(finding("env", name, "missing" if there is None else "changed", wanted,
+                               f"{there if there is not None else 'not set'} in {script} (envbuild sync writes it)"))
+        elif here is not None and here != wanted:
+            out.append(finding("env", name, "changed", wanted, f"{here} (this shell)"))
+        elif here is None:
+            out.append(finding("env", name, "missing", wanted, f"not in this shell (source {script})",
+                               severity="warning"))
 
 
 def _env(expected: "Expected", facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:

@@ -25,7 +25,8 @@ def as_json(expected: "Expected", facts: "Facts", outcome: "Outcome", target: "T
                  "os": f"{release.get('id', '')} {release.get('version_id', '')}".strip() or None,
                  "python": interpreter.get("version"), "driver": (facts.get("nvidia") or {}).get("driver")},
         "checked": {"kind": target["kind"], "target": target["path"], "why": target["why"] or None,
-                    "python": interpreter.get("executable"), "prefix": interpreter.get("prefix")},
+                    "python": interpreter.get("executable"), "prefix": interpreter.get("prefix"),
+                    "scope": target.get("scope", "host")},
         "findings": outcome.findings,
     }
 
@@ -88,7 +89,9 @@ def subject(report: "dict[str, Any]") -> str:
     else:
         what = f"{checked['prefix']} ({checked['python']}, Python {host['python']})"
     why = f" [{checked['why']}]" if checked.get("why") else ""
-    return f"Checked {what}{why} against {report['lock']['path']}"
+    scope = (", as envbuild sync made it (this host's apt packages and OS are its own: --scope host checks them)"
+             if checked.get("scope") == "venv" else "")
+    return f"Checked {what}{why} against {report['lock']['path']}{scope}"
 
 
 def verdict(report: "dict[str, Any]", *, markup: bool = False) -> str:

@@ -3,7 +3,7 @@ check path does not pay for ``typing``)."""
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class CudaExpected(TypedDict):
@@ -49,6 +49,7 @@ class Target(TypedDict):
     path: str  # the interpreter, the root directory or the image reference
     why: str  # how it was chosen when the user did not name it ("" when given)
     conda: str | None  # the conda prefix to read (inside the root or image), None: the lock has no conda part
+    scope: NotRequired[str]  # venv (what envbuild sync made) | host (all the lock holds); set once it is decided
 
 
 Finding = dict[str, Any]  # {"kind", "name", "status", "expected", "found", "severity"}: the report's schema 1

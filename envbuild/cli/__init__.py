@@ -143,9 +143,15 @@ def sync_command(lock_path: Path | None, venv: Path | None, prefix: Path | None)
     list. No solver runs: the lock's records are installed as they are. This is how a new developer
     gets the team's environment with one command.
 
+    The venv also gets pip (outside the lock, so that `pip install` in it goes into it), the lock's
+    [env] in its bin/activate, and a mark in its pyvenv.cfg: a plain `envbuild check` of it then checks
+    what sync made (interpreter, Python packages, their CUDA libraries, [env]), not this host's apt
+    packages and OS (`envbuild check --scope host` does).
+
     \b
     Examples:
       envbuild sync && . .venv/bin/activate
+      envbuild sync && envbuild check          what sync made (--scope host: this host too)
       envbuild sync --prefix ~/envs/trainer && conda activate ~/envs/trainer
     """
     from envbuild.commands.sync import sync, sync_prefix
@@ -163,6 +169,13 @@ def sync_command(lock_path: Path | None, venv: Path | None, prefix: Path | None)
         _echo_err(f"warning: {warning}")
     click.echo(f"{'Created and synced' if result.created else 'Synced'} {result.venv}: {result.total} packages "
                f"({len(result.installed)} installed, {len(result.removed)} removed)")
+    activate = result.venv / "bin" / "activate"
+    if result.env:
+        click.echo(f"  [env] {', '.join(result.env)}: exported by {activate} (deactivate restores your own)")
+    if result.pip:
+        click.echo(f"  pip {result.pip} is in the venv, outside the lock: after `. {activate}`, `pip install X` goes "
+                   "into this venv and `envbuild check` calls X extra; to keep X, add it to the spec, then "
+                   "envbuild lock && envbuild sync")
     return EXIT_OK
 
 

@@ -26,6 +26,8 @@ class SyncResult:
     removed: tuple[tuple[str, str], ...]
     total: int
     warnings: tuple[str, ...] = ()
+    pip: str | None = None  # the pip in the venv (not part of the lock), None when none could be put there
+    env: tuple[str, ...] = ()  # the lock's [env] names that bin/activate exports
 
 
 def sync(lock_path: Path, venv: Path) -> SyncResult:
@@ -64,14 +66,43 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
         uv.build_in_environment(python, text, *_indexes(lock), env=dict(lock.python.build_env),
                                 hashed=step.hashed, isolated=step.isolated)
     after = uv.installed(python)
+    pip = after.get("pip")
+    if pip is None:
+        try:
+            pip = uv.add_pip(python, *_indexes(lock))
+        except SyncError as exc:
+            warnings.append(f"{exc}; `pip install` in the activated venv would go to another Python: use "
+                            f"uv pip install --python {python}")
+    exported = _mark(venv, lock_path, lock, warnings)
+    tool = {"pip"} - {p.name for p in lock.python.packages}  # the venv's pip, not the lock's: not counted
     return SyncResult(
         venv=venv,
         created=created,
-        installed=tuple(sorted((n, v) for n, v in after.items() if before.get(n) != v)),
-        removed=tuple(sorted((n, v) for n, v in before.items() if after.get(n) != v)),
-        total=len(after),
+        installed=tuple(sorted((n, v) for n, v in after.items() if before.get(n) != v and n not in tool)),
+        removed=tuple(sorted((n, v) for n, v in before.items() if after.get(n) != v and n not in tool)),
+        total=len(set(after) - tool),
         warnings=tuple(warnings),
+        pip=pip,
+        env=exported,
     )
+
+
+def _mark(venv: Path, lock_path: Path, lock: Lock, warnings: list[str]) -> tuple[str, ...]:
+    """Mark VENV as made by sync from LOCK_PATH (a plain check of it then checks what sync made), and put the
+    lock's [env] into its bin/activate; the names exported."""
+    from envbuild.check import venv as marks
+
+    env = dict(lock.env)
+    marks.mark(str(venv), str(lock_path.resolve()))
+    try:
+        written = marks.write_activation(str(venv), env)
+    except ValueError as exc:
+        raise SyncError(str(exc)) from None
+    if not written and env:
+        warnings.append(f"{venv}/bin/activate has no deactivate function to extend: the lock's [env] "
+                        f"({', '.join(sorted(env))}) is not set on activation; export it yourself")
+        return ()
+    return tuple(sorted(env))
 
 
 @dataclass(frozen=True)

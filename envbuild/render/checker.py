@@ -17,7 +17,7 @@ _CHECKER_MODULES = (
     "lockfile/__init__.py", "lockfile/model.py", "lockfile/parse.py", "lockfile/read.py", "lockfile/write.py",
     "lockfile/files.py", "lockfile/diff.py", "data/__init__.py", "data/torch_cuda.toml", "check/__init__.py",
     "check/cli.py", "check/cache.py", "check/expect.py", "check/locate.py", "check/probe.py", "check/nvidia.py",
-    "check/kernels.py", "check/conda.py", "check/compare.py", "check/report.py")
+    "check/kernels.py", "check/conda.py", "check/compare.py", "check/report.py", "check/venv.py")
 
 
 def checker_archive(python_version: str) -> bytes:

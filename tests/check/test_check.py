@@ -245,10 +245,17 @@ def test_another_interpreter_release_is_drift(env: Path) -> None:
     lock = lockfile.read_lock(path)
     path.write_text(lockfile.dumps(dataclasses.replace(lock, python=dataclasses.replace(lock.python,
                                                                                         version="3.11.1"))))
-    code, report = check(env)
+    code, report = check(env, "--scope", "host")
     finding = next(f for f in report["findings"] if f["kind"] == "interpreter")
     assert code == 1 and (finding["status"], finding["expected"], finding["found"]) == (
         "changed", "3.11.1", HOST_PYTHON)
+    code, report = check(env)  # the venv sync made: sync said the interpreter differs, and the wheels run on it
+    finding = next(f for f in report["findings"] if f["kind"] == "interpreter")
+    assert code == 0 and report["checked"]["scope"] == "venv" and (finding["status"], finding["severity"]) == (
+        "changed", "warning")
+    other_minor = dataclasses.replace(lock, python=dataclasses.replace(lock.python, version="3.12.1"))
+    path.write_text(lockfile.dumps(other_minor))
+    assert check(env)[0] == 1, "another minor release runs other wheels: drift in any scope"
 
 
 def test_a_broken_or_unwritable_cache_is_not_used(env: Path, tmp_path: Path) -> None:
