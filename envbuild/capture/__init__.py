@@ -51,6 +51,7 @@ class Draft:
     facts: tuple[str, ...] = ()  # comment lines for the top of the file (what was seen, where)
     notes: tuple[Note, ...] = ()
     prefer: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # installed (name, version): lock keeps them
+    distro_fallback: str | None = None  # the host's distro, should the base image that pins the Python be unreachable
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -66,6 +67,14 @@ class Draft:
         gone = [r for r in self.requirements if r not in kept]
         return replace(self, requirements=kept, notes=(*self.notes, Note("python", f"{gone[0] if gone else name}: "
                                                                                    f"left out, {why}")))
+
+    def on_the_distro_python(self, why: str) -> Draft:
+        """This draft with the distro's interpreter instead of the base image that pinned the host's (and said)."""
+        release = ".".join(self.python.split(".")[:2])
+        said = (f"{self.base_image}: not used ({why}); the lock pins the distro's Python {release} instead of the "
+                f"host's {self.python}, so the interpreter differs from this host's: give --python-image REF")
+        return replace(self, base_image=None, distro=self.distro_fallback, python=release, distro_fallback=None,
+                       notes=(*self.notes, Note("environment", said)))
 
     def without_system(self, names: tuple[str, ...], why: str) -> Draft:
         kept = tuple(n for n in self.system if n not in names)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from envbuild.capture import Draft, Note
@@ -20,8 +21,10 @@ from envbuild.versions import minor
 KEEP_PRIORITIES = ("required",)  # every install of the distro has these: not asked for by anyone
 
 
-def capture_host(python: str | None, lock: Path, root: Path = Path("/")) -> Draft:
-    """The environment of PYTHON (else the one the check would pick for LOCK) on this host (its files under ROOT)."""
+def capture_host(python: str | None, lock: Path, root: Path = Path("/"), python_image: str | None = None) -> Draft:
+    """The environment of PYTHON (else the one the check would pick for LOCK) on this host (its files under ROOT).
+    An interpreter that is not the distro's release is pinned through a base image that has it: PYTHON_IMAGE, else
+    the official python image of this Debian release."""
     from envbuild.check import locate, probe
 
     where = locate.target(python=python, lock=str(lock))
@@ -44,18 +47,22 @@ def capture_host(python: str | None, lock: Path, root: Path = Path("/")) -> Draf
              f"Python {info['version']}, {len(installed)} distributions."]
     distro: str | None = None
     system: tuple[str, ...] = ()
+    pinned = Pinned(minor(info["version"]))
     if PLATFORMS[platform].linux:
         distro, release = host_distro(root)
         facts.append(f"Host: {release}, {platform}.")
         dpkg = _dpkg(root)
         system, apt_notes = manual_packages(dpkg, _auto(root), PLATFORMS[platform].deb_arch or "")
         notes += apt_notes
-        notes += _interpreter_notes(executable, info, dpkg)
+        pinned = pin_interpreter(executable, info, dpkg, distro, python_image)
+        notes += pinned.notes
     facts += gpu_facts(root)[0]
     if not captured.requirements:
         notes.append(Note("python", "no Python distribution was found to capture; add your requirements"))
-    return Draft(source=f"the Python environment of {executable}", python=minor(info["version"]), platform=platform,
-                 name=_name(info["prefix"]), distro=distro, requirements=captured.requirements, system=system,
+    return Draft(source=f"the Python environment of {executable}", python=pinned.python, platform=platform,
+                 name=_name(info["prefix"]), distro=None if pinned.base_image else distro,
+                 base_image=pinned.base_image, distro_fallback=distro if pinned.base_image and not python_image
+                 else None, requirements=captured.requirements, system=system,
                  facts=tuple(facts), notes=tuple(notes), prefer=captured.prefer)
 
 
@@ -119,20 +126,54 @@ def manual_packages(dpkg: list[dict[str, str]], auto: set[tuple[str, str]], arch
     return tuple(sorted(set(chosen))), notes
 
 
-def _interpreter_notes(executable: str, info: dict[str, str], dpkg: list[dict[str, str]]) -> list[Note]:
-    """Is the interpreter the distro's (which the lock then pins)?  Say so when it is not."""
+@dataclass(frozen=True)
+class Pinned:
+    """How the spec pins the captured interpreter: its [environment] python, and the base image that has it."""
+
+    python: str  # "3.11" (the distro's release of it), or the exact "3.11.7" a base image provides
+    base_image: str | None = None
+    notes: tuple[Note, ...] = ()
+
+
+def pin_interpreter(executable: str, info: dict[str, str], dpkg: list[dict[str, str]], distro: str,
+                    python_image: str | None) -> Pinned:
+    """The distro's interpreter is pinned by the lock as the distro's package.  Another one (pyenv's, uv's, one
+    built into /usr/local) of another release is pinned exactly, through a base image that has it: PYTHON_IMAGE,
+    else the official python image of this Debian release (python:3.11.7-slim-bookworm); the lock then finds
+    that release in the image (PYTHON_VERSION, and the interpreter on its PATH) and pins its digest."""
     real = os.path.realpath(executable)
-    package = f"python{minor(info['version'])}"
-    installed = {s.get("Package") for s in dpkg if s.get("Status", "").endswith(" installed")}
-    if real.startswith("/usr/bin/") and package in installed:
-        return []
+    version = info["version"]
+    package = f"python{minor(version)}"
+    versions = {s.get("Package"): s.get("Version", "") for s in dpkg if s.get("Status", "").endswith(" installed")}
     if (Path(info["prefix"]) / "conda-meta").is_dir():
-        return [Note("environment", f"the interpreter is a conda environment's ({info['prefix']}); its conda "
-                                    "packages are not captured: export them (conda env export --from-history > "
-                                    "environment.yml) and run envbuild init --from environment.yml")]
-    return [Note("environment", f"the interpreter ({real}) is not the distro's {package}; the lock pins the "
-                                "distro's, so set base-image to an image with this Python, or install "
-                                f"{package} from the distro")]
+        return Pinned(minor(version), notes=(Note(
+            "environment", f"the interpreter is a conda environment's ({info['prefix']}); its conda packages are not "
+                           "captured: export them (conda env export --from-history > environment.yml) and run "
+                           "envbuild init --from environment.yml"),))
+    release = _upstream(versions.get(package, ""))
+    if python_image is None and (release == version or (real.startswith("/usr/bin/") and package in versions)):
+        same = "" if real.startswith("/usr/bin/") else (
+            f"the interpreter ({real}) is not the distro's {package}, but the same release ({version}): the lock "
+            "pins the distro's")
+        return Pinned(minor(version), notes=(Note("environment", same, warn=False),) if same else ())
+    distro_id, _, codename = distro.partition(":")
+    image = python_image or (f"docker.io/library/python:{version}-slim-{codename}" if distro_id == "debian" else None)
+    where = f"the distro's {package} is {release}" if release else f"the distro's {package} is not installed"
+    if image is None:
+        return Pinned(minor(version), notes=(Note(
+            "environment", f"the interpreter ({real}) is Python {version}, and {where}: the lock pins the distro's; "
+                           f"give --python-image REF (an image of {distro} that has Python {version} on its PATH "
+                           "and says PYTHON_VERSION) to pin this one"),))
+    return Pinned(version, image, notes=(Note(
+        "environment", f"the interpreter ({real}) is Python {version}, and {where}: pinned through the base image "
+                       f"{image}, which has it{'' if python_image else ' (--python-image REF names another)'}"),))
+
+
+def _upstream(debian_version: str) -> str | None:
+    """The upstream release of a Debian version (3.11.2-6+deb12u6 -> 3.11.2), None for none."""
+    text = debian_version.partition(":")[2] if ":" in debian_version else debian_version
+    head = text.split("-", 1)[0].split("+", 1)[0].split("~", 1)[0]
+    return head or None
 
 
 def gpu_facts(root: Path = Path("/")) -> tuple[list[str], str | None]:

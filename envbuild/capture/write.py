@@ -14,10 +14,12 @@ from envbuild.capture import Draft
 WIDTH = 110
 
 
-def spec_text(draft: Draft) -> str:
+def spec_text(draft: Draft, *, locked: bool = True) -> str:
+    """The spec's text; LOCKED: init locks it once it is written (else --no-lock: the user runs envbuild lock)."""
     doc = tomlkit.document()
     for line in (f"envbuild.toml, written by `envbuild init` from {draft.source}.", *draft.facts,
-                 "Read it, edit it, then run `envbuild lock` (init has locked it once)."):
+                 "Read it, edit it, then run `envbuild lock`" + (" (init locks it once, as written)." if locked else
+                                                                 " (init did not lock it: --no-lock).")):
         _comment(doc, line)
     environment = _table(draft, "environment", {
         "name": draft.name, "platform": draft.platform, "base-image": draft.base_image, "distro": draft.distro,

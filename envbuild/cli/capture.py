@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from envbuild.cli import _echo_err, cli
-from envbuild.errors import EXIT_OK
+from envbuild.errors import EXIT_OK, EnvbuildError
 
 
 @cli.command("init")
@@ -31,10 +31,13 @@ from envbuild.errors import EXIT_OK
               help="The apt security archive (written as [system] security-mirror).")
 @click.option("--signed-by", default=None, metavar="KEY",
               help="The OpenPGP key that signs those mirrors' Release files (written as [system] signed-by).")
+@click.option("--python-image", default=None, metavar="REF",
+              help="With --from-host: the base image that has this host's interpreter, when it is not the distro's "
+                   "release (pyenv's, uv's). [default: docker.io/library/python:X.Y.Z-slim-CODENAME on Debian]")
 @click.option("--no-lock", is_flag=True, help="Write the spec only; run envbuild lock later.")
 def init_command(from_file: Path | None, from_host: bool, python: str | None, from_image: str | None,  # noqa: PLR0917
                  output: Path | None, index_url: str | None, mirror: str | None, security_mirror: str | None,
-                 signed_by: str | None, no_lock: bool) -> int:
+                 signed_by: str | None, python_image: str | None, no_lock: bool) -> int:
     """Write an envbuild.toml from what exists, and lock it.
 
     The spec says, in comments, what could not be captured (an editable install, a package the index does not
@@ -47,14 +50,17 @@ def init_command(from_file: Path | None, from_host: bool, python: str | None, fr
       envbuild init --from environment.yml          conda packages, channels and pip-in-conda
       envbuild init --from-host                     the training node's environment, as it is
       envbuild init --python /opt/venv/bin/python   another interpreter's environment
+      envbuild init --from-host --python-image registry.corp/python:3.11.7-slim-bookworm
       envbuild init --from-image nvcr.io/nvidia/pytorch:24.05-py3
     """
     from envbuild import progress
     from envbuild.commands.init import Source, init
     from envbuild.summary import print_lock_summary
 
+    if python_image is not None and not (from_host or python):
+        raise EnvbuildError("--python-image pins the interpreter of --from-host (or --python); give one of them")
     source = Source(file=from_file, host=from_host, python=python, image=from_image, index_url=index_url,
-                    mirror=mirror, security_mirror=security_mirror, signed_by=signed_by)
+                    mirror=mirror, security_mirror=security_mirror, signed_by=signed_by, python_image=python_image)
     result = init(source, output, lock=not no_lock, status=progress.status)
     for warning in result.draft.warnings:
         _echo_err(f"warning: {warning}")

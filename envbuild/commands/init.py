@@ -42,6 +42,7 @@ class Source:
     security_mirror: str | None = None
     signed_by: str | None = None  # the mirror's OpenPGP key file
     root: Path = Path("/")  # where the host's files are (tests give a prepared one)
+    python_image: str | None = None  # the base image that has the host's interpreter, when it is not the distro's
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def init(source: Source, output: Path | None = None, *, lock: bool = True, statu
     draft = replace(draft, index_url=source.index_url or draft.index_url, mirror=source.mirror or draft.mirror,
                     security_mirror=source.security_mirror or draft.security_mirror,
                     signed_by=_key_path(source.signed_by, output.parent) if source.signed_by else draft.signed_by)
-    text = _validated(draft, output)
+    text = _validated(draft, output, locked=lock)
     _write_new(output, text)
     if not lock:
         return InitResult(output, draft, None)
@@ -103,7 +104,7 @@ def capture(source: Source, spec_dir: Path) -> Draft:
         return capture_image(source.image)
     from envbuild.capture.host import capture_host
 
-    return capture_host(source.python, spec_dir / "envbuild.lock", source.root)
+    return capture_host(source.python, spec_dir / "envbuild.lock", source.root, source.python_image)
 
 
 def _refuse_existing(output: Path, lock: bool) -> None:
@@ -120,11 +121,11 @@ def _refuse_existing(output: Path, lock: bool) -> None:
                             "(move it away, or give --no-lock)")
 
 
-def _validated(draft: Draft, output: Path) -> str:
+def _validated(draft: Draft, output: Path, *, locked: bool = True) -> str:
     """The spec's text, read back by the spec's own parser (a draft that does not parse is envbuild's bug)."""
     from envbuild.compat import tomllib
 
-    text = spec_text(draft)
+    text = spec_text(draft, locked=locked)
     if draft.requirements or draft.requirements_files or draft.conda_packages:
         parse_spec(tomllib.loads(text), output.resolve(), shown=shown(output))
     return text
@@ -165,7 +166,9 @@ def _lock(draft: Draft, output: Path, status: Status | None) -> tuple[Draft, Loc
             draft = draft.without_requirement(missing, "the index has no such version (a private index, or a "
                                                        "local build?)")
         except EnvbuildError as exc:
-            raise InitLockFailed(output, exc) from None
+            if draft.distro_fallback is None or draft.base_image is None or draft.base_image not in str(exc):
+                raise InitLockFailed(output, exc) from None
+            draft = draft.on_the_distro_python(str(exc).removeprefix(f"{draft.base_image}: "))
         lockfile.write_atomic(output, _validated(draft, output))
     raise EnvbuildError(f"wrote {shown(output)}, but more than {RETRIES} requirements are missing from the index; "
                         "fix the spec and run envbuild lock")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from envbuild.compat import tomllib
 from tests.conftest import envbuild, write_spec
 from tests.support.apt import AptMirror
 from tests.support.pypi import LocalIndex, make_wheel
+from tests.support.registry import DEBIAN_12, Registry, dpkg_status, layer
 
 
 def sources(index: LocalIndex, apt_mirror: AptMirror) -> list[str]:
@@ -246,12 +248,69 @@ def test_the_gpu_is_recorded_and_gives_conda_its_cuda(tmp_path: Path, index: Loc
         assert "NVIDIA driver 570.86.10" in (project / "host.toml").read_text()
 
 
-def test_an_interpreter_that_is_not_the_distros_is_said(tmp_path: Path, index: LocalIndex) -> None:
-    if os.path.realpath(sys.executable).startswith("/usr/bin/"):
-        pytest.skip("the test's interpreter is the distro's; this needs one from elsewhere (pyenv, uv)")
+def test_an_interpreter_that_is_not_the_distros_is_pinned_through_an_image_that_has_it(
+        tmp_path: Path, index: LocalIndex, apt_mirror: AptMirror, registry: Registry) -> None:
+    """A venv on pyenv's (or uv's) Python of another release than the distro's: the spec pins that release exactly,
+    through a base image that has it (the official python image of this Debian release by default, or the one named
+    by --python-image), init says which, and the captured environment checks clean against its own lock."""
+    from envbuild.commands.init import Source, init
+
+    version = platform.python_version()
+    if os.path.realpath(sys.executable).startswith("/usr/bin/") or version == "3.11.2":
+        pytest.skip("the test's interpreter is the distro's release; this needs another (pyenv, uv)")
     python = _venv(tmp_path / ".venv", index, "alpha==1.0", python=sys.executable)
-    done = envbuild("init", "--python", str(python), "--no-lock", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert f"the interpreter ({os.path.realpath(sys.executable)}) is not the distro's python3." in done.stderr
-    assert "set base-image to an image with this Python" in (tmp_path / "envbuild.toml").read_text().replace(
-        "\n# ", " ")
+    root = host_root(tmp_path / "root")  # bookworm, whose python3.11 is 3.11.2
+    status = root / "var/lib/dpkg/status"
+    status.write_text(status.read_text().replace("Package: python3.11\nStatus: install ok installed\nPriority: "
+                                                 "optional\nArchitecture: amd64\nVersion: 1",
+                                                 "Package: python3.11\nStatus: install ok installed\nPriority: "
+                                                 "optional\nArchitecture: amd64\nVersion: 3.11.2-6+deb12u6"))
+    drafted = init(Source(python=str(python), root=root), tmp_path / "default.toml", lock=False)
+    default = f"docker.io/library/python:{version}-slim-bookworm"
+    assert [w for w in drafted.draft.warnings if "interpreter" in w] == [
+        f"the interpreter ({os.path.realpath(sys.executable)}) is Python {version}, and the distro's python3.11 is "
+        f"3.11.2: pinned through the base image {default}, which has it (--python-image REF names another)"]
+    written = tomllib.loads((tmp_path / "default.toml").read_text())["environment"]
+    assert (written["python"], written["base-image"], "distro" in written) == (version, default, False)
+    assert "(init did not lock it: --no-lock)" in (tmp_path / "default.toml").read_text()
+
+    image = f"{registry.host}/library/python:{version}-slim-bookworm"
+    registry.image("library/python", f"{version}-slim-bookworm", [layer({
+        "etc/os-release": DEBIAN_12, "var/lib/dpkg/status": dpkg_status({"libc6": "2.36-9+deb12u14"}),
+        "usr/local/bin/python3.11": b"\x7fELF"})], env={"PYTHON_VERSION": version})
+    project = tmp_path / "project"
+    project.mkdir()
+    result = init(Source(python=str(python), root=root, python_image=image, index_url=index.url,
+                         mirror=f"{apt_mirror.url}/debian", security_mirror=f"{apt_mirror.url}/debian-security",
+                         signed_by=str(apt_mirror.key_file)), project / "envbuild.toml")
+    lock = lockfile.read_lock(project / "envbuild.lock")
+    assert (lock.python.version, lock.python.source) == (version, "image")
+    assert lock.base_image is not None and lock.base_image.reference == image
+    assert result.verdict is not None and not [f for f in result.findings if f.startswith("interpreter")], \
+        result.findings
+
+
+def test_an_unreachable_default_image_falls_back_to_the_distro_s_python_and_says_so(
+        tmp_path: Path, index: LocalIndex) -> None:
+    """The official image init chose cannot be reached (offline, or no such tag): the spec is locked on the
+    distro's Python instead, and init says the interpreter then differs.  An image the user named must be used."""
+    from envbuild.capture import Draft
+    from envbuild.commands.init import _lock
+
+    spec = write_spec(tmp_path, index.url, ["alpha"], distro=None, python="3.11.7",
+                      base_image="127.0.0.1:9/library/python:3.11.7-slim-bookworm")
+    draft = Draft(source="a test", python="3.11.7", base_image="127.0.0.1:9/library/python:3.11.7-slim-bookworm",
+                  distro_fallback="debian:bookworm", requirements=("alpha",), index_url=index.url)
+    draft, _ = _lock(draft, spec, None)
+    assert (draft.base_image, draft.distro, draft.python) == (None, "debian:bookworm", "3.11")
+    assert draft.warnings[-1].startswith("127.0.0.1:9/library/python:3.11.7-slim-bookworm: not used (") and \
+        draft.warnings[-1].endswith("the lock pins the distro's Python 3.11 instead of the host's 3.11.7, so the "
+                                    "interpreter differs from this host's: give --python-image REF")
+    assert lockfile.read_lock(tmp_path / "envbuild.lock").python.version == "3.11.2"
+    (tmp_path / "named").mkdir()
+    named = envbuild("init", "--python", sys.executable, "--python-image", "127.0.0.1:9/python:3.11.7-slim",
+                     "--index-url", index.url, cwd=tmp_path / "named")
+    assert named.returncode == 2 and "locking it failed: 127.0.0.1:9/python:3.11.7-slim" in named.stderr
+    done = envbuild("init", "--from", "reqs.txt", "--python-image", "y", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == (
+        "envbuild: error: --python-image pins the interpreter of --from-host (or --python); give one of them")
