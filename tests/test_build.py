@@ -113,7 +113,7 @@ def test_lock_then_build_gives_an_image_that_checks_itself(project: Project, doc
     assert project.tag == f"e2e:{hashlib.sha256(lock_text.encode()).hexdigest()[:12]}"  # the lock's hash
     assert project.first is not None
     err = project.first.stderr
-    assert "Verified: OK:" in err and "secrets ca, index-env, netrc" in err
+    assert f"Verified: OK: the image {project.tag} matches " in err and "secrets ca, index-env, netrc" in err
     assert re.search(r"stage system\s+[0-9.]+ s", err) and re.search(r"stage builder\s+[0-9.]+ s", err)
     code, out = in_image(docker_engine, project.tag, ["envbuild-check"])
     first, *_, last = out.strip().splitlines()

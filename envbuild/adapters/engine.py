@@ -55,21 +55,48 @@ def _client() -> object:
     return client
 
 
+LOCAL = "docker-daemon:"  # an image of the local engine only (never pulled), as skopeo and buildah name it
+
+
+def has_image(name: str) -> bool:
+    """Whether a Docker engine answers and holds NAME (a tag or an id); False without an engine."""
+    import docker.errors
+
+    try:
+        client: Any = _client()
+    except EngineError:
+        return False
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.APIError as exc:  # a reference the engine cannot parse is no image of its
+        if exc.status_code in (400, 404):
+            return False
+        raise EngineError(f"{name}: {exc.explanation or exc}") from None
+    return True
+
+
 def run_probe(image: str, package: str, args: list[str]) -> dict[str, Any]:
     """Run the stdlib probe of PACKAGE (envbuild/check, mounted read-only) with the image's python3, as the
-    image's user, with no network; returns the facts it printed."""
+    image's user, with no network; returns the facts it printed.  IMAGE is the engine's (a tag or an id),
+    else pulled from its registry; ``docker-daemon:NAME`` is the engine's only."""
     import json
 
     import docker.errors
 
     client: Any = _client()
+    if image.startswith(LOCAL):
+        image = image.removeprefix(LOCAL)
+        if not has_image(image):
+            raise EngineError(f"{LOCAL}{image}: the local Docker engine has no such image")
     code = "import sys; sys.path.insert(0, '/opt/envbuild-probe'); from check.probe import main; sys.exit(main())"
     try:
         output = client.containers.run(
             image, entrypoint=["python3", "-I", "-c", code, *args], remove=True, network_mode="none",
             stdout=True, stderr=False, volumes={package: {"bind": "/opt/envbuild-probe/check", "mode": "ro"}})
     except docker.errors.ImageNotFound:
-        raise EngineError(f"{image}: the local Docker engine has no such image (docker pull it first)") from None
+        raise EngineError(f"{image}: neither the local Docker engine nor its registry has such an image") from None
     except docker.errors.ContainerError as exc:
         detail = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or [str(exc)]
         hint = "; the image needs a python3 (3.9+) on its PATH" if "python3" in detail[0] else ""

@@ -94,12 +94,15 @@ def subject(report: "dict[str, Any]") -> str:
     return f"Checked {what}{why} against {report['lock']['path']}{scope}"
 
 
-def verdict(report: "dict[str, Any]", *, markup: bool = False) -> str:
-    """The one-line verdict: OK or DRIFT, with the counts."""
+def verdict(report: "dict[str, Any]", *, markup: bool = False, subject: "str | None" = None) -> str:
+    """The one-line verdict: OK or DRIFT, with the counts; SUBJECT names what was checked (else the image checked
+    with --image, else the host's name)."""
     findings = report["findings"]
     errors = sum(1 for f in findings if f["severity"] == "error")
     warnings = len(findings) - errors
-    host = report["host"].get("hostname") or "this environment"
+    checked = report.get("checked") or {}
+    host = subject or (f"the image {checked['target']}" if checked.get("kind") == "image" else None) or \
+        report["host"].get("hostname") or "this environment"
     ok, drift = ("[green]OK[/green]", "[red]DRIFT[/red]") if markup else ("OK", "DRIFT")
     if report["ok"]:
         return (f"{ok}: {host} matches {report['lock']['path']}"

@@ -304,7 +304,7 @@ def build_command(lock_path: Path | None, platform: str | None, tag: str | None,
             report.show(result.report, first_line=False)
             _echo_err(f"envbuild: the image {result.tag} does not match its lock")
             return EXIT_DRIFT
-        _echo_err(f"Verified: {report.verdict(result.report)}")
+        _echo_err(f"Verified: {report.verdict(result.report, subject=f'the image {result.tag}')}")
     if result.pushed:
         _echo_err(f"Pushed  {result.tag}@{result.pushed}")
     return EXIT_OK

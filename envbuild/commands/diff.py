@@ -5,6 +5,7 @@ working tree's."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,11 +47,12 @@ def text(source: str, lock_path: Path) -> tuple[str, str, str]:
     from envbuild.adapters import git
 
     revision, _, inside = source.partition(":")
-    where = Path(inside) if inside and not _looks_like_image(source) else lock_path
+    image = _looks_like_image(source)  # REV:PATH first (main:gpu.lock), but not a registry's host:port
+    where = Path(inside) if inside and not (image and "/" in source) else lock_path
     found = git.show(revision, where) if revision else None
     if found is not None:
         return f"{revision}:{where}", found, f"{revision}:{where}"
-    if _looks_like_image(source):
+    if image:
         return source, _from_image(source), f"{source}:/{IMAGE_LOCK}"
     raise EnvbuildError(_names_nothing(source, revision, where))
 
@@ -86,21 +88,33 @@ def _head(lock_path: Path) -> tuple[str, str, str]:
     return f"HEAD:{lock_path}", found, f"HEAD:{lock_path}"
 
 
+_NAME = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
 def _looks_like_image(text: str) -> bool:
-    """REGISTRY/NAME:TAG, NAME@sha256:..., or a local image store (docker-daemon:, oci-layout:, docker-archive:)."""
+    """REGISTRY/NAME:TAG, NAME:TAG (the tag envbuild build prints), NAME@sha256:..., or a local image store
+    (docker-daemon:, oci-layout:, docker-archive:).  A lock file and a git revision are tried first."""
     if text.startswith(("docker-daemon:", "oci-layout:", "docker-archive:")):
         return True
-    return "/" in text.split("@", maxsplit=1)[0] and (":" in text.rsplit("/", 1)[-1] or "@" in text)
+    if "/" in text.split("@", maxsplit=1)[0]:
+        return ":" in text.rsplit("/", 1)[-1] or "@" in text
+    name, colon, tag = text.partition("@")[0].partition(":")
+    return bool(_NAME.fullmatch(name) and (("@" in text and not colon) or (colon and _TAG.fullmatch(tag))))
 
 
 def _from_image(reference: str) -> str:
-    """The text of the lock an envbuild image carries."""
+    """The text of the lock an envbuild image carries: a plain REFERENCE from the local Docker engine when it has
+    it (the tag envbuild build just printed), else from its registry."""
+    from envbuild.adapters import engine
     from envbuild.platforms import PLATFORMS, host
-    from envbuild.resolve.image import open_image
+    from envbuild.resolve.image import LOCAL, open_image
 
     here = host()
     platform = here if here is not None and PLATFORMS[here].linux else "linux/amd64"
-    with open_image(reference, platform) as image:
+    source = f"{engine.LOCAL}{reference}" if not reference.startswith(LOCAL) and engine.has_image(reference) else \
+        reference
+    with open_image(source, platform) as image:
         found = image.files([IMAGE_LOCK]).get(IMAGE_LOCK)
     if found is None:
         raise EnvbuildError(f"{reference}: carries no /{IMAGE_LOCK} (not an image envbuild built)")

@@ -228,6 +228,13 @@ def test_check_inside_an_image(tmp_path: Path, docker_engine: Any) -> None:
     assert report["host"]["python"].startswith("3.") and report["host"]["os"]
     assert {(f["kind"], f["name"], f["status"]) for f in report["findings"]} >= {
         ("env", "ENVBUILD_IMAGE_CHECK", "missing")}, "the variable is set nowhere in the image"
+    human = envbuild("check", "--image", image, cwd=tmp_path)
+    assert human.stdout.splitlines()[-1].startswith(f"DRIFT: the image {image} departs from "), "not the container"
+    local = envbuild("check", "--image", f"docker-daemon:{image}", "--json", cwd=tmp_path)
+    assert local.returncode == 1 and json.loads(local.stdout)["findings"] == report["findings"], local.stderr
+    gone = envbuild("check", "--image", "docker-daemon:envbuild-test-nothing:1", cwd=tmp_path)
+    assert gone.returncode == 2 and gone.stderr.strip() == (
+        "envbuild: error: docker-daemon:envbuild-test-nothing:1: the local Docker engine has no such image")
 
 
 def test_image_without_an_engine_is_a_clear_error(env: Path) -> None:

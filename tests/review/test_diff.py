@@ -229,6 +229,36 @@ def test_an_image_built_by_envbuild_carries_its_lock(pair: tuple[Path, Path], re
     assert done.returncode == 2 and "carries no /opt/envbuild/envbuild.lock" in done.stderr
 
 
+@pytest.mark.docker
+def test_an_image_by_the_local_tag_build_printed(pair: tuple[Path, Path], docker_engine: Any,
+                                                 registry: Registry) -> None:
+    """trainer:3f2a9c1b4d5e, as envbuild build prints it: read from the local engine (no registry has it); a
+    REV:PATH that looks like NAME:TAG is still read from git first."""
+    import io
+    import tarfile
+
+    content = io.BytesIO()
+    with tarfile.open(fileobj=content, mode="w") as tar:
+        for name, data in (("etc/os-release", DEBIAN_12), ("opt/envbuild/envbuild.lock", pair[0].read_bytes())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    docker_engine.api.import_image_from_data(content.getvalue(), repository="envbuild-test-trainer", tag="3f2a9c1b4d5e")
+    try:
+        done = envbuild("diff", "envbuild-test-trainer:3f2a9c1b4d5e", "new.lock", cwd=pair[0].parent)
+        assert done.returncode == 1 and done.stdout.startswith(
+            "envbuild-test-trainer:3f2a9c1b4d5e -> new.lock: 9 changes"), done.stdout + done.stderr
+        same = envbuild("diff", "docker-daemon:envbuild-test-trainer:3f2a9c1b4d5e", str(pair[0]), cwd=pair[0].parent)
+        assert same.returncode == 0, same.stdout + same.stderr
+    finally:
+        docker_engine.images.remove("envbuild-test-trainer:3f2a9c1b4d5e", force=True)
+    assert envbuild("diff", "envbuild-test-trainer:3f2a9c1b4d5e", "new.lock", cwd=pair[0].parent).returncode == 2
+    registry.image("envbuild/pushed", "v2", [layer({"etc/os-release": DEBIAN_12,
+                                                   "opt/envbuild/envbuild.lock": pair[0].read_bytes()})])
+    remote = envbuild("diff", f"{registry.host}/envbuild/pushed:v2", "new.lock", cwd=pair[0].parent)
+    assert remote.returncode == 1, "not in the engine: from the registry"
+
+
 def test_conda_changes_from_two_real_locks(tmp_path: Path, index: LocalIndex, conda_channel: Any) -> None:
     """The conda part: an upgrade, a new build of the same version (the __cuda build once the spec names a CUDA),
     a removal, an added package and the one its depends pulled in (with what brought it), and the [cuda] the
