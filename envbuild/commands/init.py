@@ -205,10 +205,16 @@ def _checked(result: InitResult, source: Source) -> InitResult:
                       summarise(data["findings"]))
 
 
+def _sides(finding: dict[str, Any]) -> str:
+    """The lock's side and this host's, in words where one side has nothing (an extra, a missing package)."""
+    lock, here = finding.get("expected"), finding.get("found")
+    return (f"lock {lock}" if lock is not None else "not in the lock") + ", " + (
+        f"here {here}" if here is not None else "not here")
+
+
 def summarise(findings: list[dict[str, Any]]) -> tuple[str, ...]:
     """One line per finding, except the apt ones, counted: a host behind its mirror has many, with one cause."""
-    lines = [f"{f['kind']} {f['name']}: {f['status']} (lock {f.get('expected')}, here {f.get('found')})"
-             for f in findings if f["kind"] != "system"]
+    lines = [f"{f['kind']} {f['name']}: {f['status']} ({_sides(f)})" for f in findings if f["kind"] != "system"]
     system = [f for f in findings if f["kind"] == "system"]
     if system:
         counts = ", ".join(f"{sum(1 for f in system if f['status'] == s)} {s}"

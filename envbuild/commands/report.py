@@ -45,6 +45,46 @@ def aggregate(paths: list[Path]) -> ClusterView:
     return ClusterView(hosts=tuple(sorted(hosts)), groups=tuple((f, tuple(sorted(h))) for f, h in ordered))
 
 
+def _values(finding: dict[str, Any]) -> str:
+    """What the lock says and what was found, leaving out the side that has nothing (an extra, a missing)."""
+    said = [f"{key} {finding[key]}" for key in ("expected", "found") if finding.get(key) is not None]
+    return f" ({', '.join(said)})" if said else ""
+
+
+def _hosts(count: int) -> str:
+    return f"{count} host{'s' if count != 1 else ''}"
+
+
+def human(view: ClusterView) -> str:
+    """The view for a terminal: the hosts that drift, then each finding with the hosts that have it."""
+    from envbuild.hostlist import shown
+
+    drifting = [h for h, ok, _ in view.hosts if not ok]
+    lines = [f"{_hosts(len(view.hosts))}, {len(drifting)} drifting" + (f": {shown(drifting)}" if drifting else "")]
+    lines += [f"  [{f.get('severity')}] {f.get('kind')} {f.get('name')}: {f.get('status')}{_values(f)} on "
+              f"{len(hosts)}: {shown(hosts)}" for f, hosts in view.groups]
+    return "\n".join(lines)
+
+
+def markdown(view: ClusterView) -> str:
+    """The view as a markdown table (a CI job's summary, a pull request comment)."""
+    from envbuild.hostlist import shown
+
+    def cell(text: object) -> str:
+        return "-" if text is None else str(text).replace("|", "\\|").replace("\n", " ")
+
+    drifting = [h for h, ok, _ in view.hosts if not ok]
+    head = (f"**{_hosts(len(view.hosts))}, {len(drifting)} drifting**"
+            + (f": {shown(drifting, quote='`')}" if drifting else "") + "\n")
+    if not view.groups:
+        return head
+    rows = ["", "| severity | kind | name | status | expected | found | hosts |", "|---|---|---|---|---|---|---|"]
+    rows += [f"| {cell(f.get('severity'))} | {cell(f.get('kind'))} | {cell(f.get('name'))} | {cell(f.get('status'))} "
+             f"| {cell(f.get('expected'))} | {cell(f.get('found'))} | {len(hosts)}: {shown(hosts, quote='`')} |"
+             for f, hosts in view.groups]
+    return head + "\n".join(rows) + "\n"
+
+
 def _validated(report: dict[str, Any], path: Path) -> tuple[str, list[dict[str, Any]], bool]:
     """(host name, findings, ok) of a report, each of the shape schema 1 gives it, else one line naming the key."""
     def bad(where: str, what: str) -> EnvbuildError:

@@ -183,7 +183,7 @@ def test_a_captured_environment_checks_clean_against_its_own_lock(tmp_path: Path
     assert lock.system is not None and {"git", "curl", "python3.11"} <= set(lock.system.by_name())
     # the check of the captured interpreter: clean, but for what init said it left out
     assert result.verdict is not None and result.findings[0] == \
-        "python private-tool: extra (lock None, here 2.0)", result.findings
+        "python private-tool: extra (not in the lock, here 2.0)", result.findings
     assert all(line.startswith("system:") for line in result.findings[1:]), "apt: this host is not the fixture's"
     again = envbuild("lock", cwd=project)  # "envbuild init --from-host && envbuild lock": the same lock
     assert again.returncode == 0 and "is unchanged" in again.stdout, again.stdout + again.stderr
