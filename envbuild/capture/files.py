@@ -98,9 +98,10 @@ def _requirements(path: Path, spec_dir: Path) -> Draft:
     except ValueError:  # another drive
         relative = path
     inside = not relative.is_absolute() and ".." not in relative.parts
+    name = clean_name(spec_dir.resolve().name)  # the project's folder: a requirements file names no project
     if inside and not options and not notes:
-        return _target_draft(str(path), None, str(path), requirements_files=(relative.as_posix(),))
-    return _target_draft(str(path), None, str(path), requirements=tuple(requirements),
+        return _target_draft(str(path), None, str(path), name=name, requirements_files=(relative.as_posix(),))
+    return _target_draft(str(path), None, str(path), name=name, requirements=tuple(requirements),
                          index_url=options.get("index-url"), extra_index_urls=tuple(options.get("extra", ())),
                          notes=tuple(notes))
 

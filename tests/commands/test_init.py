@@ -31,15 +31,18 @@ def spec_of(project: Path) -> dict[str, Any]:
 
 def test_a_plain_requirements_file_is_referenced_and_locked(tmp_path: Path, index: LocalIndex,
                                                             apt_mirror: AptMirror) -> None:
-    (tmp_path / "requirements.txt").write_text("alpha>=1.0  # the app\ngamma\n")
-    done = envbuild("init", "--from", "requirements.txt", *sources(index, apt_mirror), cwd=tmp_path)
+    project = tmp_path / "fraud-model"
+    project.mkdir()
+    (project / "requirements.txt").write_text("alpha>=1.0  # the app\ngamma\n")
+    done = envbuild("init", "--from", "requirements.txt", *sources(index, apt_mirror), cwd=project)
     assert done.returncode == 0, done.stderr
-    spec = spec_of(tmp_path)
+    spec = spec_of(project)
+    assert spec["environment"]["name"] == "fraud-model", "the project's folder, not 'default'"
     assert spec["python"]["requirements-files"] == ["requirements.txt"], "the team keeps editing its file"
     assert spec["environment"]["distro"] == "debian:bookworm" and spec["environment"]["python"] == "3.11"
-    lock = lockfile.read_lock(tmp_path / "envbuild.lock")
+    lock = lockfile.read_lock(project / "envbuild.lock")
     assert {p.name for p in lock.python.packages} == {"alpha", "beta", "gamma"}
-    assert envbuild("lock", "--check", cwd=tmp_path).returncode == 0, "the lock is the spec's"
+    assert envbuild("lock", "--check", cwd=project).returncode == 0, "the lock is the spec's"
     assert "Locked 3 Python packages" in done.stdout
 
 
