@@ -70,14 +70,25 @@ def solve(request: SolveRequest) -> list[CondaPackage]:
     rattler = _rattler()
     from rattler.exceptions import GatewayError, SolverError  # type: ignore[import-not-found,unused-ignore]
 
-    gateway = _gateway(rattler, request.cache_dir)
     virtual = [rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString(b))
                for n, v, b in request.virtual_packages]
     locked = [_record(rattler, p, {}) for p in request.preferences]
-    try:
-        records = asyncio.run(rattler.solve(
+
+    def run(gateway: Any) -> Any:
+        return asyncio.run(rattler.solve(
             list(request.channels), list(request.specs), gateway=gateway, platforms=[request.subdir, "noarch"],
             virtual_packages=virtual, locked_packages=locked or None))
+
+    try:
+        try:
+            records = run(_gateway(rattler, request.cache_dir))
+        except GatewayError as exc:
+            if "304" not in str(exc):
+                raise
+            # a server that answers 304 without a validator (Python's http.server, for sharded repodata) to the
+            # If-Modified-Since of a cached copy: rattler refuses the answer (conda/rattler#2719), so read the
+            # channels again without the cache
+            records = run(_gateway(rattler, request.cache_dir, cached=False))
     except SolverError as exc:
         raise ResolutionError(NAME, _trim(str(exc))) from None
     except GatewayError as exc:
@@ -87,19 +98,22 @@ def solve(request: SolveRequest) -> list[CondaPackage]:
     return _packages(records)
 
 
-_GATEWAYS: dict[Path | None, Any] = {}
+_GATEWAYS: dict[tuple[Path | None, bool], Any] = {}
 _GATEWAYS_LOCK = threading.Lock()
 
 
-def _gateway(rattler: Any, cache_dir: Path | None) -> Any:
+def _gateway(rattler: Any, cache_dir: Path | None, *, cached: bool = True) -> Any:
     """The process's one gateway for CACHE_DIR, as py-rattler means a gateway to be used: it is thread-safe,
     coalesces concurrent requests for a channel, and keeps the repodata it read in memory, so the platforms of one
     lock (solved at once, in threads) read the shared noarch subdir once.  It lives to the end of the process,
-    which also keeps the release of its memory (20 ms for 20,000 records) off the lock's critical path."""
+    which also keeps the release of its memory (20 ms for 20,000 records) off the lock's critical path.
+    CACHED false: one that fetches every file again (and still writes the cache)."""
     with _GATEWAYS_LOCK:
-        if cache_dir not in _GATEWAYS:
-            _GATEWAYS[cache_dir] = rattler.Gateway(cache_dir=str(cache_dir) if cache_dir else None)
-        return _GATEWAYS[cache_dir]
+        if (cache_dir, cached) not in _GATEWAYS:
+            config = None if cached else rattler.SourceConfig(cache_action="no-cache")
+            _GATEWAYS[cache_dir, cached] = rattler.Gateway(cache_dir=str(cache_dir) if cache_dir else None,
+                                                          default_config=config)
+        return _GATEWAYS[cache_dir, cached]
 
 
 def install(packages: Sequence[CondaPackage], prefix: Path, *, subdir: str, credentials: Mapping[str, str],

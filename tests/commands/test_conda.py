@@ -248,3 +248,41 @@ def test_the_channels_are_read_from_the_spec_alone(tmp_path: Path, index: LocalI
     assert done.returncode == 0, done.stderr
     assert eval(done.stderr.strip().splitlines()[-1]) == []  # noqa: S307 - our own repr of a list of names
     assert records(tmp_path / "envbuild.lock") == {"liba": ("1.1", "h0_0"), "libb": ("2.0", "h1_0")}
+
+
+def test_a_channel_served_by_python_s_http_server_relocks(tmp_path: Path, index: LocalIndex,
+                                                         conda_channel_dir: Path) -> None:
+    """Sharded repodata behind `python -m http.server`, which answers the re-lock's If-Modified-Since with a 304
+    that has no validator: rattler refuses that answer (conda/rattler#2719), so the re-lock reads the channel again
+    without the cache instead of failing."""
+    import asyncio
+    import functools
+    import http.server
+    import inspect
+    import shutil
+    import threading
+
+    from rattler.index import index_fs
+
+    root = tmp_path / "served" / "channel"
+    shutil.copytree(conda_channel_dir, root)
+    indexed = index_fs(root, force=True, write_shards=True)
+    if inspect.isawaitable(indexed):
+        asyncio.run(indexed)  # type: ignore[arg-type]
+    assert (root / "noarch" / "repodata_shards.msgpack.zst").is_file()
+    class Plain(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Plain, directory=str(root.parent)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        channel = type("Served", (), {"url": f"http://127.0.0.1:{server.server_address[1]}/channel"})()
+        first = conda_lock(tmp_path, index, channel, ["libb"])
+        assert first.returncode == 0, first.stderr
+        again = envbuild("lock", "-U", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert "is unchanged" in again.stdout
+    finally:
+        server.shutdown()
+        server.server_close()
