@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv demo test test-all lint provision ci bench fuzz clean
 
 help:
-	@echo "make demo   - set up .venv and lock the bundled example (examples/trainer), then export it"
+	@echo "make demo   - install envbuild into .venv-demo, lock a copy of examples/trainer in build/demo, show diff/why/export"
 	@echo "make test   - set up .venv and run the hermetic test suite (no network, no Docker)"
 	@echo "make ci     - provision (Docker engine, base image, registry, slurm), lint, then every test"
 	@echo "make lint   - ruff and mypy (strict for envbuild/)"
@@ -24,11 +24,30 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: venv
-	$(BIN)/envbuild lock -s examples/trainer
-	$(BIN)/envbuild lock -s examples/trainer --check
-	$(BIN)/envbuild export -l examples/trainer/envbuild.lock --format requirements -o examples/trainer/requirements.txt
-	@echo "demo: examples/trainer/envbuild.lock and examples/trainer/requirements.txt are ready"
+# The demo installs envbuild alone (no test tools) into its own venv and works on a copy of the example in build/demo,
+# so the checkout stays as it was (git status clean): the tracked lock is the team's, the copy is re-locked against
+# today's index and mirror, and diff says what moved since.
+DEMO_VENV ?= .venv-demo
+DEMO      := build/demo
+DEMO_BIN  := $(DEMO_VENV)/bin
+
+$(DEMO_VENV)/.installed-stamp: pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_BIN)/python -m pip install --quiet --upgrade pip
+	$(DEMO_BIN)/python -m pip install --quiet .
+	touch $@
+
+demo: $(DEMO_VENV)/.installed-stamp
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	cp examples/trainer/envbuild.toml examples/trainer/envbuild.lock $(DEMO)/
+	$(DEMO_BIN)/envbuild lock -s $(DEMO)
+	$(DEMO_BIN)/envbuild lock -s $(DEMO) --check
+	$(DEMO_BIN)/envbuild diff examples/trainer/envbuild.lock $(DEMO)/envbuild.lock || test $$? -eq 1
+	$(DEMO_BIN)/envbuild why -l $(DEMO)/envbuild.lock triton
+	$(DEMO_BIN)/envbuild export -l $(DEMO)/envbuild.lock --format requirements -o $(DEMO)/requirements.txt
+	$(DEMO_BIN)/envbuild export -l $(DEMO)/envbuild.lock --format cyclonedx -o $(DEMO)/sbom.cdx.json
+	@echo "demo: $(DEMO)/ holds the re-locked envbuild.lock, its requirements.txt and an SBOM; the checkout is as it"
+	@echo "      was (git status).  Next: cd $(DEMO) && $(CURDIR)/$(DEMO_BIN)/envbuild sync && ...envbuild check"
 
 XDIST = -n auto --maxprocesses=4 --dist loadfile
 
@@ -62,4 +81,4 @@ bench: venv
 	$(BIN)/python bench/sdists.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results
+	rm -rf $(VENV) $(DEMO_VENV) build/demo .pytest_cache .mypy_cache .ruff_cache bench/results
