@@ -343,20 +343,21 @@ def sync(python: Path, requirements_text: str, index_url: str, extra_index_urls:
         raise SyncError(f"uv pip sync failed: {trim_error(done.stderr)}")
 
 
+_BUNDLED = ("import ensurepip, os, sysconfig; print(sysconfig.get_config_var('WHEEL_PKG_DIR') or "
+            "os.path.join(os.path.dirname(ensurepip.__file__), '_bundled'))")  # where ensurepip keeps its pip wheel
+
+
 def add_pip(python: Path, index_url: str, extra_index_urls: Sequence[str]) -> str:
-    """Install pip into the venv of PYTHON (the newest the indexes have, else the interpreter's bundled copy), so
-    that ``pip install`` in the activated venv goes into it, not into another interpreter; its version."""
-    argv = [binary(), "pip", "install", "pip", "--python", str(python), "--no-config", "--color", "never", "--quiet",
-            *_index_args(index_url, extra_index_urls)]
-    done = process.run(argv, env={**_env(), "VIRTUAL_ENV": os.fspath(python.parent.parent)})
+    """Install pip into the venv of PYTHON (the newest the indexes have, else the wheel the interpreter bundles for
+    ensurepip), so that ``pip install`` in the activated venv goes into it, not into another Python; its version."""
+    argv = [binary(), "pip", "install", "pip", "--python", str(python), "--no-config", "--color", "never", "--quiet"]
+    env = {**_env(), "VIRTUAL_ENV": os.fspath(python.parent.parent)}
+    done = process.run([*argv, *_index_args(index_url, extra_index_urls)], env=env)
     if done.returncode != 0:  # an index without pip (a private one): the interpreter's own copy, offline
-        before = installed(python)
-        bundled = process.run([str(python), "-m", "ensurepip", "--default-pip"])
-        if bundled.returncode != 0:
+        bundled = process.run([str(python), "-I", "-c", _BUNDLED]).stdout.strip()
+        if not bundled or process.run([*argv, "--no-index", "--find-links", bundled], env=env).returncode != 0:
             raise SyncError(f"could not install pip into {python.parent.parent}: the index has none "
-                            f"({trim_error(done.stderr)}) and {python} has no ensurepip")
-        if "setuptools" not in before:  # ensurepip of Python < 3.12 adds setuptools too, which the lock lacks
-            process.run([binary(), "pip", "uninstall", "setuptools", "--python", str(python), "--quiet"], env=_env())
+                            f"({trim_error(done.stderr)}) and {python} bundles none for ensurepip")
     return installed(python).get("pip", "?")
 
 
