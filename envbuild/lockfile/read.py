@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from envbuild.compat import tomllib
-from envbuild.errors import ConfigError, LockfileError, MissingLockfileVersion, UnknownLockfileVersion
+from envbuild.errors import LockfileError, MissingLockfileVersion, UnknownLockfileVersion
 from envbuild.lockfile.model import (
     LOCK_FILE,
     LOCK_VERSION,
@@ -150,9 +150,9 @@ def _parse_v2(top: Table, version: int = 2) -> LockFile:
     for t in top.tables("targets"):
         cuda = _cuda(t.table("cuda")) if t.raw.get("cuda") is not None else None
         targets.append(TargetLock(
-            platform=t.required("platform"), distro=t.string("distro"), python_platform=t.string("python-platform"),
-            python_version=t.string("python"), python_source=t.string("python-source"),
-            base_digest=t.string("base-image-digest"),
+            platform=t.required_word("platform"), distro=t.word("distro"),
+            python_platform=t.word("python-platform"), python_version=t.word("python"),
+            python_source=t.word("python-source"), base_digest=_digest(t, "base-image-digest"),
             base_packages=_name_versions(t, "base-image-packages") if "base-image-packages" in t.raw else None,
             apt_sources=t.strings("apt-sources") if "apt-sources" in t.raw else None, cuda=cuda,
             apt_releases=_releases(t) if version >= 3 else ()))
@@ -166,7 +166,7 @@ def _parse_v2(top: Table, version: int = 2) -> LockFile:
     base_reference = None
     if top.raw.get("base-image") is not None:
         b = top.table("base-image")
-        base_reference = b.required("reference")
+        base_reference = b.required_word("reference")
         b.done()
     else:
         top.get("base-image")
@@ -177,8 +177,7 @@ def _parse_v2(top: Table, version: int = 2) -> LockFile:
         s = top.table("system")
         system = tuple(_system_package(p, platforms) for p in s.tables("packages"))
         if version >= 3:
-            key = s.string("signed-by")
-            apt_key = key.strip() if key is not None else None
+            apt_key = s.lines("signed-by")  # the armored key: a file in the image, never a line of one
         s.done()
     else:
         top.get("system")
@@ -206,16 +205,17 @@ def _conda(c: Table, platforms: list[str]) -> CondaLock:
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
             raise p.error(["size"], f"must be a size in bytes, not {size!r}")
         packages.append(CondaPackage(
-            name=p.required("name"), version=p.required("version"), build=p.required("build"),
-            build_number=p.integer("build-number"), subdir=p.required("subdir"), channel=p.required("channel"),
-            url=p.required("url"), sha256=_hex(p, "sha256", 64), md5=_hex(p, "md5", 32), size=size,
+            name=p.required_word("name"), version=p.required_word("version"),
+            build=p.required_word("build"), build_number=p.integer("build-number"),
+            subdir=p.required_word("subdir"), channel=p.required_word("channel"),
+            url=p.required_word("url"), sha256=_hex(p, "sha256", 64), md5=_hex(p, "md5", 32), size=size,
             depends=p.strings("depends"), constrains=p.strings("constrains"), noarch=p.string("noarch"),
             license=p.string("license"), platforms=_platforms(p, platforms), requested=p.boolean("requested")))
         p.done()
     prefix = c.required("prefix")
-    if not prefix.startswith("/") or any(ord(ch) < 32 or ord(ch) == 127 for ch in prefix):
-        raise c.error(["prefix"], f"{prefix!r} is not an absolute path (control characters are not allowed)")
-    conda = CondaLock(channels=c.strings("channels"), prefix=prefix, packages=tuple(packages),
+    if not prefix.startswith("/"):
+        raise c.error(["prefix"], f"{prefix!r} is not an absolute path")
+    conda = CondaLock(channels=c.words("channels"), prefix=prefix, packages=tuple(packages),
                       cuda=c.string("cuda"))
     c.done()
     return conda
@@ -246,41 +246,42 @@ def _python(py: Table, platforms: list[str]) -> PythonLock:
     for p in py.tables("packages"):
         files = []
         for f in p.tables("files"):
-            files.append(PythonFile(name=f.required("name"), url=f.required("url"), hash=f.required("hash"),
+            files.append(PythonFile(name=f.required_word("name"), url=f.required_word("url"),
+                                    hash=f.required_word("hash"),
                                     platforms=_platforms(f, platforms)))
             f.done()
         path = p.string("path")
         if path is not None and (path.startswith("/") or "\\" in path or ".." in path.split("/")):
             raise p.error(["path"], f"{path!r} must be relative to the lock's directory, inside it")
-        packages.append(PythonPackage(name=p.required("name"), version=p.required("version"),
-                                      hashes=p.strings("hashes"), files=tuple(files),
-                                      platforms=_platforms(p, platforms), index=p.string("index"),
-                                      direct_url=p.string("direct-url"), path=path, vcs=p.string("vcs"),
-                                      requested=p.boolean("requested"), via=p.strings("via")))
+        packages.append(PythonPackage(name=_python_name(p), version=p.required_word("version"),
+                                      hashes=p.words("hashes"), files=tuple(files),
+                                      platforms=_platforms(p, platforms), index=p.word("index"),
+                                      direct_url=p.word("direct-url"), path=path, vcs=p.word("vcs"),
+                                      requested=p.boolean("requested"), via=p.words("via")))
         p.done()
     indexes = []
     for i in py.tables("indexes"):
-        indexes.append(PythonIndex(name=i.required("name"), url=i.required("url"), explicit=i.boolean("explicit")))
+        indexes.append(PythonIndex(name=i.required_word("name"), url=i.required_word("url"),
+                                   explicit=i.boolean("explicit")))
         i.done()
     build = py.table("build-dependencies")
     deps = []
-    for name in sorted(build.raw):
-        deps.append((name, build.strings(name)))
+    for name in build.names():
+        deps.append((name, build.words(name)))
     env = py.table("build-env")
-    python = PythonLock(requested=py.required("requested"), resolver=py.required("resolver"),
-                        index_url=py.required("index-url"), extra_index_urls=py.strings("extra-index-urls"),
+    python = PythonLock(requested=py.required_word("requested"), resolver=py.required("resolver"),
+                        index_url=py.required_word("index-url"), extra_index_urls=py.words("extra-index-urls"),
                         packages=tuple(packages), indexes=tuple(indexes), build_dependencies=tuple(deps),
-                        no_build_isolation=py.strings("no-build-isolation"),
-                        build_env=tuple((k, env.required(k)) for k in sorted(env.raw)))
+                        no_build_isolation=py.words("no-build-isolation"), build_env=env.variables())
     py.done()
     return python
 
 
 def _system_package(p: Table, platforms: list[str]) -> SystemPackage:
-    package = SystemPackage(name=p.required("name"), version=p.required("version"),
-                            architecture=p.required("architecture"), sha256=p.required("sha256"),
+    package = SystemPackage(name=p.required_word("name"), version=p.required_word("version"),
+                            architecture=p.required_word("architecture"), sha256=_hex(p, "sha256", 64),
                             platforms=_platforms(p, platforms), requested=p.boolean("requested"),
-                            via=p.strings("via"))
+                            via=p.words("via"))
     p.done()
     return package
 
@@ -304,13 +305,31 @@ def _name_versions(table: Table, key: str) -> tuple[tuple[str, str], ...]:
 
 
 def _env_and_check(top: Table) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
-    env_raw = top.get("env") or {}
-    if not isinstance(env_raw, dict) or not all(isinstance(v, str) for v in env_raw.values()):
-        raise ConfigError(top.shown, "[env]", "must be a table of strings")
+    env = top.table("env").variables()  # names of variables, values of one printable line
     chk = top.table("check")
-    ignore = chk.strings("ignore-extra")
+    ignore = chk.words("ignore-extra")
     chk.done()
-    return tuple(sorted(env_raw.items())), ignore
+    return env, ignore
+
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
+
+
+def _python_name(p: Table) -> str:
+    """A locked distribution's name: a project name (PEP 508), as the lock writes it (normalised, PEP 503)."""
+    name = p.required_word("name")
+    if not _NAME_CHARS.issuperset(name) or not name[0].isalnum() or not name[-1].isalnum():
+        raise p.error(["name"], f"{name!r} is not a project name (letters, digits, and . _ - between them)")
+    return name
+
+
+def _digest(t: Table, key: str) -> str | None:
+    """A sha256 digest (``sha256:`` and 64 lowercase hex digits), or None when absent."""
+    value = t.word(key)
+    if value is not None and (not value.startswith("sha256:") or len(value) != 71
+                              or not _LOWER_HEX.issuperset(value[7:])):
+        raise t.error([key], f"{value!r} is not a sha256 digest (sha256: and 64 lowercase hex digits)")
+    return value
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def parse_build(t: Table) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tupl
     env_raw = t.get("build-env")
     if env_raw is not None and not isinstance(env_raw, dict):
         raise t.error(["build-env"], 'must be a table of NAME = "value", e.g. {MAX_JOBS = "4"}')
-    env = t.table("build-env").variables(forbidden="\n\r\0")  # a line of a shell script in the image
+    env = t.table("build-env").variables()  # a line of a shell script in the image
     return tuple(sorted(deps.items())), isolation, env
 
 
