@@ -85,11 +85,16 @@ def secrets_for(lock: Lock, environ: Mapping[str, str], scratch: Path) -> dict[s
         secrets["netrc"] = netrc
     from envbuild.spec import placeholders
 
-    names = sorted({m for url in (lock.python.index_url, *lock.python.extra_index_urls) for m in placeholders(url)})
+    urls = (lock.python.index_url, *lock.python.extra_index_urls, *(i.url for i in lock.python.indexes))
+    names = sorted({m for url in urls for m in placeholders(url)})  # named indexes' too, as lock and sync expand
     missing = [n for n in names if n not in environ]
     if missing:
         raise BuildError(f"the index URL needs ${{{missing[0]}}}: set {', '.join(missing)} in the environment "
                          "(it goes to the build as a BuildKit secret, never into the image)")
+    for name in names:  # the value is a secret: never said
+        if not environ[name].isprintable() or " " in environ[name]:
+            raise BuildError(f"${{{name}}} holds a space or a line break, which would make an index URL more than "
+                             "one word of a requirements file; percent-encode it")
     if names:
         path = scratch / "index-env"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -57,3 +57,27 @@ def test_stage_times_come_from_buildkit_plain_progress() -> None:
                  "#10 DONE 0.3s"]:
         clock.feed(line)
     assert clock.summary() == (("system", 12.75, 1, 1), ("builder", 2.0, 1, 0))
+
+
+def test_a_named_index_s_credentials_reach_the_build_as_the_index_url_s_do(tmp_path: Path) -> None:
+    """[python] indexes URLs with ${VAR}s are expanded for builds as index-url is: as a BuildKit secret.  A value
+    with a line break is refused, and never said (it is a secret)."""
+    import dataclasses
+
+    from envbuild import lockfile
+    from envbuild.build import secrets_for
+    from envbuild.errors import BuildError
+    from envbuild.lockfile import PythonIndex
+
+    lock = lockfile.read_lock(LOCK)
+    lock = dataclasses.replace(lock, python=dataclasses.replace(lock.python, indexes=(
+        PythonIndex("private", "https://${PRIVATE_USER}:${PRIVATE_TOKEN}@private.example/simple", True),)))
+    environ = {"USER": "me", "TOKEN": "t", "PRIVATE_USER": "ci", "PRIVATE_TOKEN": "p4ss"}
+    written = secrets_for(lock, environ, tmp_path)["index-env"].read_text()
+    assert "export PRIVATE_TOKEN=p4ss\n" in written and "export PRIVATE_USER=ci\n" in written
+    try:
+        secrets_for(lock, {**environ, "PRIVATE_TOKEN": "p4ss\nexport EVIL=1"}, tmp_path)
+    except BuildError as exc:
+        assert "${PRIVATE_TOKEN} holds a space or a line break" in str(exc) and "p4ss" not in str(exc)
+    else:
+        raise AssertionError("a value with a line break must be refused")

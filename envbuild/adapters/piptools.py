@@ -36,14 +36,16 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
                 "".join(f"{p.name}=={p.version}\n" for p in request.preferences), encoding="utf-8")
         argv = [sys.executable, "-m", "piptools", "compile", "requirements.in", "--output-file",
                 "requirements.txt", "--generate-hashes", "--no-header", "--no-annotate", "--strip-extras",
-                "--quiet", "--no-config", "--index-url", request.index_url]
-        for url in request.extra_index_urls:
-            argv += ["--extra-index-url", url]
+                "--quiet", "--no-config"]
         if request.upgrade:
             argv.append("--upgrade")
         for name in request.upgrade_packages:
             argv += ["--upgrade-package", name]
-        env = process.scrubbed_env(["PIP_"], keep=_KEEP, extra={"PIP_CONFIG_FILE": os.devnull})
+        # the indexes go in the environment, never the argv: their URLs may hold credentials, and a process's
+        # command line is anyone's to read on a shared node (/proc/PID/cmdline), its environment its owner's
+        indexes = {"PIP_INDEX_URL": request.index_url, **({"PIP_EXTRA_INDEX_URL": " ".join(request.extra_index_urls)}
+                                                          if request.extra_index_urls else {})}
+        env = process.scrubbed_env(["PIP_"], keep=_KEEP, extra={"PIP_CONFIG_FILE": os.devnull, **indexes})
         done = process.run(argv, env=env, cwd=work)
         if done.returncode != 0:
             raise ResolutionError(NAME, trim_error(done.stderr or done.stdout))
@@ -51,8 +53,10 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
 
 
 def trim_error(output: str) -> str:
-    """pip's own words: the ERROR lines (and what a conflict explanation adds), on one line."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    """pip's own words: the ERROR lines (and what a conflict explanation adds), on one line, no URL's credentials."""
+    from envbuild.lockfile import strip_credentials_in
+
+    lines = [line.strip() for line in strip_credentials_in(output).splitlines() if line.strip()]
     keep = [line for line in lines if line.startswith(("ERROR:", "The conflict is caused by", "Could not find"))]
     picked = keep or lines[-3:]
     text = " ".join(line.removeprefix("ERROR:").strip() for line in picked)

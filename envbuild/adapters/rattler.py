@@ -92,6 +92,8 @@ def solve(request: SolveRequest) -> list[CondaPackage]:
     except SolverError as exc:
         raise ResolutionError(NAME, _trim(str(exc))) from None
     except GatewayError as exc:
+        from envbuild.lockfile import strip_credentials_in
+
         raise EnvbuildError(f"cannot read the conda channels ({_trim(strip_credentials_in(str(exc)))})") from None
     except ValueError as exc:  # a MatchSpec or channel rattler cannot parse
         raise ResolutionError(NAME, _trim(str(exc))) from None
@@ -132,6 +134,8 @@ def install(packages: Sequence[CondaPackage], prefix: Path, *, subdir: str, cred
             platform=rattler.Platform(subdir), execute_link_scripts=False, show_progress=False,
             alternative_target_prefix=as_prefix))
     except Exception as exc:  # rattler raises its own kinds for downloads, hashes and links; all are the same news
+        from envbuild.lockfile import strip_credentials_in
+
         raise EnvbuildError(f"could not install the conda packages into {prefix}: "
                             f"{_trim(strip_credentials_in(str(exc)))}") from None
 
@@ -165,13 +169,6 @@ def _packages(records: Sequence[Any]) -> list[CondaPackage]:
             noarch="python" if noarch.python else "generic" if noarch.generic else None,
             license=record.license or None))
     return sorted(out, key=lambda p: p.name)
-
-
-def strip_credentials_in(text: str) -> str:
-    """TEXT with any user:password@ of a URL in it removed (rattler's errors quote URLs)."""
-    import re
-
-    return re.sub(r"(\w+://)[^/\s@]+@", r"\1", text)
 
 
 def _trim(message: str) -> str:

@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 from envbuild.adapters import process
 from envbuild.compat import tomllib
 from envbuild.errors import ResolutionError, SyncError, ToolMissing
-from envbuild.lockfile import PythonFile, PythonPackage, strip_credentials
+from envbuild.lockfile import PythonFile, PythonPackage, strip_credentials, strip_credentials_in
 
 if TYPE_CHECKING:
     from envbuild.resolve.python import CompileRequest
@@ -69,11 +69,29 @@ def _env(share: int = 1) -> dict[str, str]:
     return env
 
 
-def _index_args(index_url: str, extra_index_urls: Sequence[str]) -> list[str]:
-    args = ["--index-url", index_url]
-    for url in extra_index_urls:
-        args += ["--extra-index-url", url]
-    return args
+def _index_env(index_url: str, extra_index_urls: Sequence[str]) -> dict[str, str]:
+    """The indexes as uv's environment (UV_DEFAULT_INDEX, UV_INDEX), never its argv: their URLs may hold
+    credentials, and any user of a shared login node can read a process's command line (/proc/PID/cmdline), while
+    its environment is its owner's alone."""
+    return {"UV_DEFAULT_INDEX": index_url, **({"UV_INDEX": " ".join(extra_index_urls)} if extra_index_urls else {})}
+
+
+def _named_index_env(indexes: Sequence[tuple[str, str, bool]]) -> tuple[list[tuple[str, str, bool]], dict[str, str]]:
+    """Named indexes ([tool.uv.index] of the project file) without credentials in their URLs, and those credentials
+    as uv reads them for a named index: UV_INDEX_<NAME>_USERNAME and _PASSWORD."""
+    from urllib.parse import unquote, urlsplit
+
+    out, env = [], {}
+    for name, url, explicit in indexes:
+        userinfo = urlsplit(url).netloc.rpartition("@")[0]
+        if userinfo:
+            user, _, password = userinfo.partition(":")
+            key = re.sub(r"[^A-Z0-9]", "_", name.upper())
+            env[f"UV_INDEX_{key}_USERNAME"] = unquote(user)
+            if password:
+                env[f"UV_INDEX_{key}_PASSWORD"] = unquote(password)
+        out.append((name, strip_credentials(url), explicit))
+    return out, env
 
 
 def compile(request: CompileRequest) -> list[PythonPackage]:
@@ -82,7 +100,8 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
 
     with tempfile.TemporaryDirectory(prefix="envbuild-uv-") as tmp:
         work = Path(tmp)
-        (work / "pyproject.toml").write_text(_project(request), encoding="utf-8")
+        indexes, credentials = _named_index_env(request.indexes)
+        (work / "pyproject.toml").write_text(_project(request, indexes), encoding="utf-8")
         (work / "uv.toml").write_text(_settings(request), encoding="utf-8")
         preferences = [p for p in request.preferences if not (p.direct_url or p.path)]  # a URL is its own pin
         if preferences:
@@ -99,17 +118,17 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
         base = [binary(), "pip", "compile", "pyproject.toml",
                 "--python-version", request.python_version, "--python-platform", request.python_platform,
                 "--python", sys.executable, "--no-config", "--config-file", "uv.toml",
-                "--quiet", "--color", "never", "--no-header", *provided,
-                *_index_args(request.index_url, request.extra_index_urls)]
+                "--quiet", "--color", "never", "--no-header", *provided]
         argv = [*base, "--output-file", OUTPUT, "--generate-hashes"]
         if request.upgrade:
             argv.append("--upgrade")
         for name in request.upgrade_packages:
             argv += ["--upgrade-package", name]
-        env = _env(share=request.network_share)
+        env = {**_env(share=request.network_share), **_index_env(request.index_url, request.extra_index_urls),
+               **credentials}
         done = process.run(argv, env=env, cwd=work)
         if done.returncode != 0:
-            raise ResolutionError(NAME, trim_error(done.stderr), full=done.stderr)
+            raise ResolutionError(NAME, trim_error(done.stderr), full=strip_credentials_in(done.stderr))
         packages = parse_pylock((work / OUTPUT).read_text(encoding="utf-8"), sources=dict(request.sources),
                                 local=dict(request.local_files))
         edges = _edges(base, packages, work, env)
@@ -153,8 +172,9 @@ def _edges(base: list[str], packages: list[PythonPackage], work: Path,
             for name, found in parents.items()}
 
 
-def _project(request: CompileRequest) -> str:
-    """The requirements as a pyproject.toml, the one input of uv that carries index pins ([tool.uv.sources])."""
+def _project(request: CompileRequest, indexes: Sequence[tuple[str, str, bool]]) -> str:
+    """The requirements as a pyproject.toml, the one input of uv that carries index pins ([tool.uv.sources]), with
+    the named INDEXES (their URLs without credentials)."""
     import tomlkit
     from packaging.requirements import Requirement
 
@@ -167,12 +187,12 @@ def _project(request: CompileRequest) -> str:
         requirements.append(str(req))
     doc = tomlkit.document()
     doc.add("project", {"name": "envbuild-requirements", "version": "0", "dependencies": requirements})
-    if request.sources or request.indexes:
+    if request.sources or indexes:
         uv = tomlkit.table(is_super_table=True)
         if request.sources:
             uv.add("sources", {name: {"index": index} for name, index in request.sources})
-        if request.indexes:
-            uv.add("index", [{"name": n, "url": u, "explicit": e} for n, u, e in request.indexes])
+        if indexes:
+            uv.add("index", [{"name": n, "url": u, "explicit": e} for n, u, e in indexes])
         doc.add("tool", {"uv": uv})
     return tomlkit.dumps(doc)
 
@@ -197,7 +217,9 @@ _DECLARED = re.compile(r"depends on `([^`]+)`, but doesn't declare it as a build
 
 def trim_error(stderr: str) -> str:
     """uv's ``error:`` line and its ``cause:`` chain, in uv's own words, on one line; for an sdist whose build
-    failed: the package, the failing step and the last line of its output, with a hint for the known case."""
+    failed: the package, the failing step and the last line of its output, with a hint for the known case.  No URL
+    in it keeps its credentials (uv quotes the URLs it fetched)."""
+    stderr = strip_credentials_in(stderr)
     build = _build_failure(stderr)
     if build is not None:
         return build
@@ -335,10 +357,11 @@ def sync(python: Path, requirements_text: str, index_url: str, extra_index_urls:
         req = Path(tmp) / "requirements.txt"
         req.write_text(requirements_text, encoding="utf-8")
         argv = [binary(), "pip", "sync", str(req), "--python", str(python), "--require-hashes", "--no-config",
-                "--color", "never", "--quiet", *_index_args(index_url, extra_index_urls)]
+                "--color", "never", "--quiet"]
         if extra_index_urls:
             argv += ["--index-strategy", "unsafe-best-match"]
-        done = process.run(argv, env={**_env(), "VIRTUAL_ENV": os.fspath(python.parent.parent)})
+        done = process.run(argv, env={**_env(), **_index_env(index_url, extra_index_urls),
+                                      "VIRTUAL_ENV": os.fspath(python.parent.parent)})
     if done.returncode != 0:
         raise SyncError(f"uv pip sync failed: {trim_error(done.stderr)}")
 
@@ -352,7 +375,7 @@ def add_pip(python: Path, index_url: str, extra_index_urls: Sequence[str]) -> st
     ensurepip), so that ``pip install`` in the activated venv goes into it, not into another Python; its version."""
     argv = [binary(), "pip", "install", "pip", "--python", str(python), "--no-config", "--color", "never", "--quiet"]
     env = {**_env(), "VIRTUAL_ENV": os.fspath(python.parent.parent)}
-    done = process.run([*argv, *_index_args(index_url, extra_index_urls)], env=env)
+    done = process.run(argv, env={**env, **_index_env(index_url, extra_index_urls)})
     if done.returncode != 0:  # an index without pip (a private one): the interpreter's own copy, offline
         bundled = process.run([str(python), "-I", "-c", _BUNDLED]).stdout.strip()
         if not bundled or process.run([*argv, "--no-index", "--find-links", bundled], env=env).returncode != 0:
@@ -369,9 +392,10 @@ def build_in_environment(python: Path, requirements_text: str, index_url: str, e
         req = Path(tmp) / "requirements.txt"
         req.write_text(requirements_text, encoding="utf-8")
         argv = [binary(), "pip", "install", "-r", str(req), "--python", str(python), "--no-deps",
-                "--no-config", "--color", "never", "--quiet", *_index_args(index_url, extra_index_urls),
+                "--no-config", "--color", "never", "--quiet",
                 *(["--require-hashes"] if hashed else []), *([] if isolated else ["--no-build-isolation"])]
-        done = process.run(argv, env={**_env(), **env, "VIRTUAL_ENV": os.fspath(python.parent.parent)})
+        done = process.run(argv, env={**_env(), **env, **_index_env(index_url, extra_index_urls),
+                                      "VIRTUAL_ENV": os.fspath(python.parent.parent)})
     if done.returncode != 0:
         raise SyncError(f"building {', '.join(_names(requirements_text))} against the environment failed: "
                         f"{trim_error(done.stderr)}")
@@ -395,8 +419,8 @@ def install_exact(python: Path, requirements_text: str, index_url: str, extra_in
         req = Path(tmp) / "requirements.txt"
         req.write_text(requirements_text, encoding="utf-8")
         argv = [binary(), "pip", "install", "-r", str(req), "--python", str(python), "--require-hashes", "--no-deps",
-                "--no-config", "--color", "never", "--quiet", *_index_args(index_url, extra_index_urls)]
-        done = process.run(argv, env=_env())
+                "--no-config", "--color", "never", "--quiet"]
+        done = process.run(argv, env={**_env(), **_index_env(index_url, extra_index_urls)})
     if done.returncode != 0:
         raise SyncError(f"uv pip install failed: {trim_error(done.stderr)}")
     extra = sorted(set(installed(python)) - wanted - {str(canonicalize_name(n)) for n in keep})

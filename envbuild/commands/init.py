@@ -68,6 +68,7 @@ def init(source: Source, output: Path | None = None, *, lock: bool = True, statu
     draft = replace(draft, index_url=source.index_url or draft.index_url, mirror=source.mirror or draft.mirror,
                     security_mirror=source.security_mirror or draft.security_mirror,
                     signed_by=_key_path(source.signed_by, output.parent) if source.signed_by else draft.signed_by)
+    draft = _without_credentials(draft)
     text = _validated(draft, output, locked=lock)
     _write_new(output, text)
     if not lock:
@@ -78,6 +79,30 @@ def init(source: Source, output: Path | None = None, *, lock: bool = True, statu
     if not (source.host or source.python):
         return InitResult(output, draft, result)
     return _checked(InitResult(output, draft, result), source)
+
+
+def _without_credentials(draft: Draft) -> Draft:
+    """DRAFT with every URL's userinfo left out (a token alone, user:password) but ${VAR} placeholders: a spec is
+    committed, and a token in it is a leaked token.  Said, with where credentials go instead."""
+    from envbuild.capture import Note
+    from envbuild.lockfile import strip_credentials
+    from envbuild.spec.urls import literal_credentials
+
+    def clean(url: str | None) -> str | None:
+        if url is None or not literal_credentials(url):
+            return url
+        left_out.append(strip_credentials(url))
+        return strip_credentials(url)
+
+    left_out: list[str] = []
+    cleaned = replace(draft, index_url=clean(draft.index_url), mirror=clean(draft.mirror),
+                      security_mirror=clean(draft.security_mirror),
+                      extra_index_urls=tuple(clean(u) or u for u in draft.extra_index_urls))
+    if not left_out:
+        return draft
+    note = Note("python", f"the credentials in {', '.join(left_out)} were left out of the spec (it is committed): "
+                          "put them in ~/.netrc, or write https://${USER_VAR}:${TOKEN_VAR}@host/... and set those")
+    return replace(cleaned, notes=(*draft.notes, note))
 
 
 def _key_path(key: str, spec_dir: Path) -> str:

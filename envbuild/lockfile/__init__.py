@@ -6,7 +6,7 @@
 """
 
 from envbuild.lockfile.diff import LockDiff, diff_python, diff_system
-from envbuild.lockfile.files import exclusive, is_special, strip_credentials, write_atomic
+from envbuild.lockfile.files import exclusive, is_special, strip_credentials, strip_credentials_in, write_atomic
 from envbuild.lockfile.model import (
     LOCK_FILE,
     LOCK_VERSION,
@@ -79,5 +79,6 @@ __all__ = [
     "read_lockfile",
     "read_spec_hash",
     "strip_credentials",
+    "strip_credentials_in",
     "write_atomic",
 ]

@@ -23,6 +23,16 @@ def strip_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+def strip_credentials_in(text: str) -> str:
+    """TEXT (a tool's message) with the userinfo of every URL in it removed: resolvers and installers quote the
+    URLs they fetched, credentials and all."""
+    if "@" not in text:
+        return text
+    import re
+
+    return re.sub(r"(\w+://)[^/\s@]+@", r"\1", text)
+
+
 @contextlib.contextmanager
 def exclusive(lock_path: Path) -> Iterator[None]:
     """Hold an exclusive flock on the lock's directory, so two ``envbuild lock`` runs do not interleave.

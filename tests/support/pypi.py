@@ -67,6 +67,7 @@ class LocalIndex(LoopbackServer):
         self.root = root
         self.auth = auth
         self.hang = threading.Event()
+        self.delay = 0.0  # seconds each answer waits (a slow index: what runs meanwhile can be watched)
         self.requests: list[str] = []
         index = self
 
@@ -79,6 +80,7 @@ class LocalIndex(LoopbackServer):
                 if index.hang.is_set():
                     time.sleep(60)
                     return
+                time.sleep(index.delay)
                 if self.refused(index.auth, "test"):
                     return
                 status, body, ctype = index.respond(self.path)
