@@ -162,7 +162,8 @@ def test_a_control_character_in_any_string_of_a_lock_is_refused_with_its_key(
 
 def test_the_armored_key_keeps_its_lines_but_no_other_control_character() -> None:
     lockfile.loads(LOCK_TEXT)
-    with pytest.raises(ConfigError, match=r"\[system\] -> signed-by: line 1 holds a control character \(U\+001B\) at 23"):
+    said = r"\[system\] -> signed-by: line 1 holds a control character \(U\+001B\) at 23"
+    with pytest.raises(ConfigError, match=said):
         lockfile.loads(tomlkit.dumps(mutated(LOCK_RAW, ("system", "signed-by"), "\x1b", 22)))
 
 
@@ -189,7 +190,8 @@ def _replace(lock: Lock, where: str, value: str) -> Lock:
         "direct-url": lambda: dataclasses.replace(lock, python=package("flash-attn", direct_url=value)),
         "vcs": lambda: dataclasses.replace(lock, python=package("mytool", vcs=value)),
         "env": lambda: dataclasses.replace(lock, env=(("PYTHONHASHSEED", value),)),
-        "build-env": lambda: dataclasses.replace(lock, python=dataclasses.replace(py, build_env=(("MAX_JOBS", value),))),
+        "build-env": lambda: dataclasses.replace(lock, python=dataclasses.replace(
+            py, build_env=(("MAX_JOBS", value),))),
         "apt source": lambda: dataclasses.replace(lock, system=dataclasses.replace(system, sources=(value,))),
         "apt version": lambda: dataclasses.replace(lock, system=dataclasses.replace(system, packages=(
             dataclasses.replace(system.packages[0], version=value),))),
@@ -224,16 +226,10 @@ def line_files(lock: Lock) -> dict[str, str]:
     context = build_context(lock, LOCK_TEXT)
     env = environment(None)
     for fmt in ("dockerfile", "apptainer"):
-        files = plan(lock, LOCK_TEXT, context, env, fmt, base=None) if fmt == "dockerfile" else plan(
-            lock, LOCK_TEXT, context, env, fmt, base=None)
+        files = plan(lock, LOCK_TEXT, context, env, fmt, base=None)
         out.update({f"{fmt}: {name}": data.decode("utf-8", "replace") for name, data in files.items()
                     if not name.endswith((".pyz", ".json", ".lock", ".whl"))})
     return out
-
-
-@pytest.fixture(scope="module")
-def wheel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ctx")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
