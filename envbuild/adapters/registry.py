@@ -217,7 +217,20 @@ def remote_image(manifest: RemoteManifest) -> Image:
 def oci_layout_image(path: Path, tag: str | None, os_name: str, arch: str, where: str) -> Image:
     """An image in an OCI image layout directory (``index.json`` + ``blobs/sha256/``)."""
     def blob(digest: str) -> Path:
-        return path / "blobs" / digest.replace(":", "/", 1)
+        """The file of DIGEST: only a sha256 digest names one (``sha256:../..`` names no file in the layout), and only
+        a regular file is one (a FIFO would hang the read)."""
+        import stat
+
+        if not isinstance(digest, str) or not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+            raise RegistryError(f"{where}: {str(digest)[:80]!r} is not a sha256 digest of a blob")
+        file = path / "blobs" / "sha256" / digest[len("sha256:"):]
+        try:
+            mode = file.lstat().st_mode
+        except OSError as exc:
+            raise RegistryError(f"{where}: blob {digest[:19]} cannot be read ({exc.strerror})") from None
+        if not stat.S_ISREG(mode):
+            raise RegistryError(f"{where}: blob {digest[:19]} is not a regular file")
+        return file
 
     try:
         index = json.loads((path / "index.json").read_text())
@@ -231,8 +244,9 @@ def oci_layout_image(path: Path, tag: str | None, os_name: str, arch: str, where
     if not manifests:
         raise RegistryError(f"{where}: the layout holds no image")
     def read(digest: str) -> bytes:  # a blob read whole: it must be what its name says
+        file = blob(digest)
         try:
-            data = blob(digest).read_bytes()
+            data = file.read_bytes()
         except OSError as exc:
             raise RegistryError(f"{where}: blob {digest[:19]} cannot be read ({exc.strerror})") from None
         check_digest(digest, sha256_of(data), f"{where}: blob {digest[:19]}")
@@ -261,12 +275,18 @@ def docker_archive_image(path: Path, where: str) -> Image:
         archive.close()
         raise RegistryError(f"{where}: not a docker save archive ({exc})") from None
     layers = tuple(manifest["Layers"])
+    config = json.loads(config_bytes)
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if len(diff_ids) != len(layers):
+        archive.close()
+        raise RegistryError(f"{where}: its config names {len(diff_ids)} layers and its manifest {len(layers)}")
+    expected = dict(zip(layers, diff_ids, strict=True))
 
-    def read_blob(name: str) -> IO[bytes]:
-        return _member(archive, name)
+    def read_blob(name: str) -> IO[bytes]:  # a layer tar, checked against its diff_id (the tar's sha256)
+        return Verified(_member(archive, name), expected[name], f"{where}: layer {name[:40]}")  # type: ignore[return-value]
 
     # docker save has no registry manifest: the image id (sha256 of the config) identifies the image.
-    return Image(digest="sha256:" + hashlib.sha256(config_bytes).hexdigest(), config=json.loads(config_bytes),
+    return Image(digest="sha256:" + hashlib.sha256(config_bytes).hexdigest(), config=config,
                  layers=layers, read_blob=read_blob)
 
 

@@ -120,7 +120,7 @@ def _facts(text: str, image: Image) -> ImageFacts:
     env = image.env()
     promised = promised_interpreter(env)  # a build runs pythonX.Y by the image's PATH: a file, or a link to one
     interpreters = promised[1] if promised else []
-    files = image.files((*FILES, *interpreters), also=LINK_TARGETS)
+    files = image.files((*FILES, *interpreters), also=LINK_TARGETS, present=interpreters)
     release = files.get("etc/os-release")
     if release is None:  # no etc/os-release at all: the other place the os-release spec allows
         release = image.files(LINK_TARGETS).get("usr/lib/os-release")

@@ -148,8 +148,10 @@ def test_a_whiteout_hides_the_dpkg_status_of_a_lower_layer(registry: Registry) -
 
 
 def test_images_on_disk_oci_layout_and_docker_archive(tmp_path: Path) -> None:
-    top = layer({"etc/os-release": DEBIAN_12, "var/lib/dpkg/status": dpkg_status(BASE_DPKG)})
-    config = json.dumps({"os": "linux", "architecture": "amd64", "config": {"Env": ["PYTHON_VERSION=3.11.9"]}}).encode()
+    top = layer({"etc/os-release": DEBIAN_12, "var/lib/dpkg/status": dpkg_status(BASE_DPKG),
+                 "usr/local/bin/python3.11": b"\x7fELF"})
+    config = json.dumps({"os": "linux", "architecture": "amd64", "config": {"Env": ["PYTHON_VERSION=3.11.9"]},
+                         "rootfs": {"type": "layers", "diff_ids": [digest_of(top)]}}).encode()  # the tar as saved
     # OCI layout
     blobs = tmp_path / "oci" / "blobs" / "sha256"
     blobs.mkdir(parents=True)
@@ -284,6 +286,73 @@ def test_a_tampered_layer_read_whole_is_refused_and_init_writes_nothing(registry
         done = envbuild("init", "--from-image", f"{proxy.host}/envbuild/layers:bookworm", "--no-lock", cwd=tmp_path)
     assert done.returncode == 2 and "does not match its digest" in done.stderr and "layer sha256:" in done.stderr
     assert not (tmp_path / "envbuild.toml").exists() and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_facts_read_through_a_lying_registry_are_refused_and_never_cached(registry: Registry) -> None:
+    """A proxy that answers a layer's digest with another layer (Ubuntu's os-release, other packages): the lock
+    reads that layer whole, finds it is not what its digest names, and caches nothing, so the genuine registry's
+    facts are the ones a later lock gets."""
+    push_base(registry, repo="envbuild/poisoned")
+    lie = layer({"etc/os-release": b"ID=ubuntu\nVERSION_ID=22.04\n", "var/lib/dpkg/status": dpkg_status({"x": "1"})})
+    with AuthProxy(registry.host, "none", tamper="swap", swap=lie) as proxy:
+        with pytest.raises(RegistryError, match="does not match its digest"):
+            resolve_image(f"{proxy.host}/envbuild/poisoned:bookworm", "linux/amd64")
+    genuine = resolve_image(f"{registry.host}/envbuild/poisoned:bookworm", "linux/amd64")
+    assert genuine.distro.name == "debian:12" and dict(genuine.installed) == BASE_DPKG
+
+
+def test_a_whiteout_at_the_top_of_a_layer_hides_a_folder_and_all_below(registry: Registry) -> None:
+    bottom = layer({"etc/os-release": DEBIAN_12, "opt/py/bin/python3.11": b"\x7fELF"})
+    env = {"PYTHON_VERSION": "3.11.7", "PATH": "/opt/py/bin:/usr/bin"}
+    registry.image("envbuild/gone-opt", "1", [bottom, layer({}, whiteouts=("opt",))], env=env)  # .wh.opt
+    assert resolve_image(f"{registry.host}/envbuild/gone-opt:1", "linux/amd64").python_path is None
+    registry.image("envbuild/kept-opt", "1", [bottom, layer({"opt/.wh.other": b""})], env=env)
+    assert resolve_image(f"{registry.host}/envbuild/kept-opt:1", "linux/amd64").python_path == "/opt/py/bin/python3.11"
+
+
+def test_a_file_too_large_to_read_is_refused_before_it_is_read(registry: Registry, tmp_path: Path) -> None:
+    """A 65 MiB dpkg status is a 65 KB gzip layer: refused by its size, never inflated into memory."""
+    from envbuild.adapters.layers import MAX_FILE
+
+    huge = layer({"etc/os-release": DEBIAN_12, "var/lib/dpkg/status": bytes(MAX_FILE + 1)})
+    assert len(huge) < 1 << 20
+    registry.image("envbuild/bomb", "1", [huge])
+    with pytest.raises(RegistryError, match=r"/var/lib/dpkg/status in the image is \d+ bytes, more than envbuild "
+                                            r"reads \(64 MiB\)"):
+        resolve_image(f"{registry.host}/envbuild/bomb:1", "linux/amd64")
+
+
+def test_an_oci_layout_names_blobs_by_digest_only(tmp_path: Path) -> None:
+    """A digest that is a path (sha256:../..) reads nothing outside the layout, and a blob that is a FIFO is
+    refused without a read that would hang."""
+    layout = tmp_path / "oci"
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    (tmp_path / "secret").write_text('{"schemaVersion": 2}')
+    entry = {"digest": "sha256:../../../secret", "size": 1}
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
+    with pytest.raises(RegistryError, match="is not a sha256 digest of a blob"):
+        resolve_image(f"oci-layout:{layout}", "linux/amd64")
+    fifo = "sha256:" + "f" * 64
+    os.mkfifo(layout / "blobs" / "sha256" / ("f" * 64))
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{"digest": fifo, "size": 1}]}))
+    with pytest.raises(RegistryError, match="is not a regular file"):
+        resolve_image(f"oci-layout:{layout}", "linux/amd64")
+
+
+def test_a_docker_archive_s_layers_are_checked_against_its_diff_ids(tmp_path: Path) -> None:
+    top = layer({"etc/os-release": DEBIAN_12})
+    other = layer({"etc/os-release": b"ID=ubuntu\nVERSION_ID=22.04\n"})
+    config = json.dumps({"os": "linux", "architecture": "amd64", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": [digest_of(top)]}}).encode()
+    archive = tmp_path / "image.tar"
+    with tarfile.open(archive, "w") as tar:
+        saved_manifest = json.dumps([{"Config": "config.json", "Layers": ["layer.tar"]}]).encode()
+        for name, data in (("config.json", config), ("layer.tar", other), ("manifest.json", saved_manifest)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(RegistryError, match="does not match its digest"):
+        resolve_image(f"docker-archive:{archive}", "linux/amd64")
 
 
 def test_opaque_whiteouts_hide_the_lower_layers_os_release_and_dpkg_status(registry: Registry) -> None:

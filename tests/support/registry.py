@@ -133,11 +133,13 @@ class AuthProxy(LoopbackServer):
     USER:PASSWORD, as Docker Hub's does for private repositories), ``bearer-anonymous`` (a token for anyone,
     as Docker Hub gives for public images), ``basic``, or ``none``. ``fail_once`` answers the
     first request for each path with a 503. ``log`` records (method, path, status).  ``tamper`` names what the
-    proxy alters on the way (a registry that lies): "manifest", "index", "config" or "layer"; headers are kept."""
+    proxy alters on the way (a registry that lies): "manifest", "index", "config", "layer" (a byte) or "swap" (each
+    layer answered with SWAP, whose files say something else); headers are kept."""
 
     def __init__(self, upstream: str, mode: str, user: str = "bob", password: str = "hunter2", *,
-                 fail_once: bool = False, tamper: str | None = None) -> None:
+                 fail_once: bool = False, tamper: str | None = None, swap: bytes = b"") -> None:
         self.upstream, self.mode, self.fail_once, self.tamper = upstream, mode, fail_once, tamper
+        self.swap = swap  # tamper "swap": every layer blob answered with this other layer
         self.basic = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.token = "tok-" + hashlib.sha256(password.encode()).hexdigest()[:12]
         self.failed: set[str] = set()
@@ -203,6 +205,8 @@ class AuthProxy(LoopbackServer):
                 return body.replace(b'"schemaVersion": 2', b'"schemaVersion":  2', 1)
         if kind == "blob" and self.tamper == "config" and body.lstrip().startswith(b"{"):
             return body.replace(b'"os": "linux"', b'"os":  "linux"', 1)
+        if kind == "blob" and self.tamper == "swap" and body[:2] == b"\x1f\x8b":
+            return self.swap
         if kind == "blob" and self.tamper == "layer" and body[:2] == b"\x1f\x8b":
             return body[:4] + bytes([body[4] ^ 1]) + body[5:]  # the gzip header's MTIME: still a valid layer
         return body
