@@ -294,9 +294,9 @@ def test_facts_read_through_a_lying_registry_are_refused_and_never_cached(regist
     facts are the ones a later lock gets."""
     push_base(registry, repo="envbuild/poisoned")
     lie = layer({"etc/os-release": b"ID=ubuntu\nVERSION_ID=22.04\n", "var/lib/dpkg/status": dpkg_status({"x": "1"})})
-    with AuthProxy(registry.host, "none", tamper="swap", swap=lie) as proxy:
-        with pytest.raises(RegistryError, match="does not match its digest"):
-            resolve_image(f"{proxy.host}/envbuild/poisoned:bookworm", "linux/amd64")
+    with AuthProxy(registry.host, "none", tamper="swap", swap=lie) as proxy, \
+            pytest.raises(RegistryError, match="does not match its digest"):
+        resolve_image(f"{proxy.host}/envbuild/poisoned:bookworm", "linux/amd64")
     genuine = resolve_image(f"{registry.host}/envbuild/poisoned:bookworm", "linux/amd64")
     assert genuine.distro.name == "debian:12" and dict(genuine.installed) == BASE_DPKG
 
