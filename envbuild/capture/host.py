@@ -30,7 +30,7 @@ def capture_host(python: str | None, lock: Path, root: Path = Path("/"), python_
     where = locate.target(python=python, lock=str(lock))
     executable = str(where["path"])
     info = locate.describe(executable)
-    found = probe.distributions([*info["base"], *info["sites"]], tuple(info["sites"]))
+    found = probe.distributions(info["path"])
     installed = []
     for name, dist in found["packages"].items():
         meta = read_dist_info(dist["path"])

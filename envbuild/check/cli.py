@@ -222,7 +222,7 @@ def _gather_here(target: "Target", env_names: list[str], dpkg: bool, cuda: bool,
                            dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"], read_dpkg=cache.dpkg_status)
     info = locate.describe(target["path"])
     interpreter = {k: info[k] for k in ("version", "implementation", "executable", "prefix")}
-    return probe.probe(paths=info["base"] + info["sites"], site_dirs=tuple(info["sites"]), interpreter=interpreter,
+    return probe.probe(paths=info["path"], interpreter=interpreter,
                        env_names=env_names, deep=deep, dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"],
                        read_dpkg=cache.dpkg_status)
 

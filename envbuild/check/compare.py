@@ -106,6 +106,17 @@ def _python(expected: "Expected", facts: "Facts", out: "list[Finding]", checked:
         out.append(finding("python", name, "extra", None, installed[name]["version"]))
     for problem in (facts.get("python") or {}).get("problems", []):
         out.append(finding("python", problem["path"], "unverifiable", None, problem["problem"], severity="warning"))
+    for dup in (facts.get("python") or {}).get("duplicates", []):
+        # two installs of one project: in one folder, which Python reads is a matter of chance (an install that a
+        # tool left half-removed): drift; in two folders of the path, the first shadows the second: said
+        import os
+
+        same = os.path.dirname(dup["path"]) == os.path.dirname(dup["first"])
+        checked.append(("python", dup["name"]))
+        out.append(finding("python", dup["name"], "changed", expected["packages"].get(dup["name"]),
+                           f"two installs: {dup['first_version']} ({dup['first']}) and {dup['version']} "
+                           f"({dup['path']}{', shadowed' if not same else ''})",
+                           severity="error" if same else "warning"))
 
 
 def _expected_file(name: str, dist: "dict[str, Any]", allowed: "str | None") -> bool:

@@ -16,9 +16,9 @@ A lock with a conda part has its conda environment read too: ``--prefix``, else 
 prefix.  Inside an image, ``envbuild-check`` checks the interpreter it runs under (the image's venv).
 Another interpreter (``--python``, a venv) is asked once what it sees at start-up (``python -I -c ...``: its
 version and the directories on its path, without the user's PYTHONPATH or user site), and the answer is cached,
-keyed by the interpreter's binary and its venv's ``pyvenv.cfg``, as uv caches its interpreter queries.  The
-directories ``.pth`` files add are not cached: the probe reads them each time, so an editable install made after
-the query is still seen.
+keyed by the interpreter's binary, its venv's ``pyvenv.cfg`` and the ``.pth`` files of its site directories, as
+uv caches its interpreter queries: what the check reads is the path that Python itself builds, so an editable
+install made after the query (a new ``.pth``) is seen, and a hidden ``.pth`` counts where that Python reads it.
 """
 
 import os
@@ -141,22 +141,41 @@ path = [os.path.abspath(p) for p in sys.path if p]
 first = min([path.index(s) for s in sites if s in path] or [len(path)])
 print(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3], "implementation": sys.implementation.name,
                   "executable": sys.executable, "prefix": sys.prefix, "base": path[:first],
-                  "sites": [s for s in path if s in sites]}))
+                  "sites": [s for s in path if s in sites], "path": path}))
 """
 
 
 def describe(executable: str) -> "dict[str, Any]":
-    """``{version, implementation, executable, prefix, base, sites}``: BASE is the path before the site
-    directories, SITES the site directories in path order."""
+    """``{version, implementation, executable, prefix, base, sites, path}``: BASE is the path before the site
+    directories, SITES the site directories in path order, PATH the whole of it as the interpreter builds it at
+    start-up (with what its ``.pth`` files add, by that Python's own rules: hidden ones from 3.13 on, ``import``
+    lines run).  The answer is kept until the binary, its ``pyvenv.cfg`` or a ``.pth`` file of its site
+    directories changes (one is added, removed or edited)."""
     key = _fingerprint(executable)
     name = f"python-{cache.slug(executable)}"
     cached = cache.read(name)
-    if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == key:
-        info: dict[str, Any] = cached[1]
+    if isinstance(cached, tuple) and len(cached) == 3 and cached[0] == key and isinstance(cached[2], dict) \
+            and cached[1] == _pth_files(cached[2].get("sites") or []):
+        info: dict[str, Any] = cached[2]
         return info
     info = _ask(executable)
-    cache.write(name, (key, info))
+    cache.write(name, (key, _pth_files(info["sites"]), info))
     return info
+
+
+def _pth_files(sites: "list[str]") -> "tuple[Any, ...]":
+    """Every ``.pth`` file of the site directories SITES (hidden ones too), with what changes when it does."""
+    out: list[tuple[str, str | None, int, int, int]] = []
+    for directory in sites:
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".pth"):
+                        stat = entry.stat()
+                        out.append((directory, entry.name, stat.st_mtime_ns, stat.st_size, stat.st_ino))
+        except OSError:
+            out.append((directory, None, 0, 0, 0))
+    return tuple(sorted(out, key=lambda row: (row[0], row[1] or "")))
 
 
 def _fingerprint(executable: str) -> "tuple[Any, ...]":

@@ -74,18 +74,16 @@ def normalise(name: str) -> str:
     return name
 
 
-def distributions(paths: list[str], site_dirs: tuple[str, ...] = ()) -> "dict[str, Any]":
-    """name -> {version, direct_url, path} for the first dist-info of each name on PATHS.
-
-    In the SITE_DIRS among PATHS, ``.pth`` files add directories right after theirs, as ``site`` does at start-up
-    (for an interpreter whose path was read before those files changed)."""
+def distributions(paths: list[str]) -> "dict[str, Any]":
+    """``packages``: name -> {version, direct_url, path} of the first distribution of each name on PATHS (the
+    interpreter's whole path, as it builds it: what importlib.metadata sees), from ``*.dist-info`` and
+    ``*.egg-info`` in any case; ``duplicates``: the later ones of a name, which Python does not import;
+    ``problems``: what cannot be read."""
     found: dict[str, Any] = {}
     problems: list[dict[str, str]] = []
-    queue, seen, sites = list(paths), set(), set(site_dirs)
-    index = 0
-    while index < len(queue):
-        directory = queue[index]
-        index += 1
+    duplicates: list[dict[str, str]] = []
+    seen = set()
+    for directory in paths:
         if directory in seen:
             continue
         seen.add(directory)
@@ -93,26 +91,31 @@ def distributions(paths: list[str], site_dirs: tuple[str, ...] = ()) -> "dict[st
             entries = sorted(os.listdir(directory or "."))
         except OSError:
             continue
-        if directory in sites:
-            queue[index:index] = _pth_directories(directory, entries)
         for entry in entries:
-            if not entry.endswith(".dist-info"):
+            tail = entry[-10:].lower()  # importlib.metadata matches these suffixes in any case
+            kind = ".dist-info" if tail == ".dist-info" else ".egg-info" if tail.endswith(".egg-info") else None
+            if kind is None:
                 continue
             info = f"{directory}/{entry}" if directory else entry
-            metadata = _read(f"{info}/METADATA", 4096)  # Name and Version come first
+            # a dist-info's METADATA; an egg-info folder's PKG-INFO, or the egg-info file itself (setup.py install)
+            source = f"{info}/METADATA" if kind == ".dist-info" else (
+                f"{info}/PKG-INFO" if os.path.isdir(info) else info)
+            metadata = _read(source, 4096)  # Name and Version come first
             if metadata is None:
-                problems.append({"path": info, "problem": "no METADATA (a dangling dist-info)"})
+                problems.append({"path": info, "problem": f"no {os.path.basename(source)} (a dangling {kind[1:]})"})
                 continue
             headers = _headers(metadata)
             name, version = headers.get("Name"), headers.get("Version")
             if (not name or not version) and len(metadata) == 4096:  # unusually long headers: read them all
-                headers = _headers(_read(f"{info}/METADATA", 1 << 20) or b"")
+                headers = _headers(_read(source, 1 << 20) or b"")
                 name, version = headers.get("Name"), headers.get("Version")
             if not name or not version:
-                problems.append({"path": info, "problem": "METADATA has no Name or Version"})
+                problems.append({"path": info, "problem": f"{os.path.basename(source)} has no Name or Version"})
                 continue
             key = normalise(name)
-            if key in found:
+            if key in found:  # Python imports the first; the second is said (a stale or half-removed install)
+                duplicates.append({"name": key, "version": version, "path": info,
+                                   "first": found[key]["path"], "first_version": found[key]["version"]})
                 continue
             direct_url = None
             raw = _read(f"{info}/direct_url.json", 65536)
@@ -124,27 +127,12 @@ def distributions(paths: list[str], site_dirs: tuple[str, ...] = ()) -> "dict[st
                 except ValueError:
                     problems.append({"path": info, "problem": "direct_url.json is not JSON"})
             found[key] = {"version": version, "direct_url": direct_url, "path": info}
-    return {"packages": found, "problems": problems}
+    return {"packages": found, "problems": problems, "duplicates": duplicates}
 
 
 def installer(dist_info: str) -> "str | None":
     """Who installed a distribution (its INSTALLER file: pip, uv, debian, conda, ...)."""
     return (_read(f"{dist_info}/INSTALLER", 200) or b"").decode("utf-8", "replace").strip() or None
-
-
-def _pth_directories(site_dir: str, entries: list[str]) -> list[str]:
-    """The directories that the ``.pth`` files of SITE_DIR add to the path (``site.addpackage``'s rules)."""
-    out = []
-    for entry in entries:
-        if not entry.endswith(".pth") or entry.startswith("."):
-            continue
-        for line in (_read(os.path.join(site_dir, entry), 1 << 20) or b"").decode("utf-8", "replace").splitlines():
-            if not line.strip() or line.startswith(("#", "import ", "import\t")):
-                continue
-            directory = os.path.abspath(os.path.join(site_dir, line.rstrip()))
-            if os.path.exists(directory) and directory not in out:
-                out.append(directory)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -289,18 +277,18 @@ def this_interpreter() -> "dict[str, Any]":
             "executable": sys.executable, "prefix": sys.prefix}
 
 
-def probe(*, paths: list[str], site_dirs: tuple[str, ...] = (), interpreter: "dict[str, Any] | None" = None,
+def probe(*, paths: list[str], interpreter: "dict[str, Any] | None" = None,
           root: str = "/", host: bool = True, env_names: "list[str] | None" = None, deep: bool = False,
           dpkg: bool = True, cuda: bool = False, conda_prefix: "str | None" = None,
           read_dpkg: "Any" = None) -> "dict[str, Any]":
     """Every fact, as JSON-able data.
 
-    PATHS (and SITE_DIRS among them) are the interpreter's path; INTERPRETER describes it (None for a mounted
+    PATHS is the interpreter's path; INTERPRETER describes it (None for a mounted
     root).  HOST: the facts of this machine apply (hostname, glibc, environment, GPUs); false for a mounted
     root.  DPKG and CUDA say whether the lock has an apt part and a CUDA stack (each costs a read or a load).
     CONDA_PREFIX: the conda environment to read (under ROOT), when the lock has one.  READ_DPKG replaces
     ``dpkg_status`` (envbuild's host check caches it)."""
-    dists = distributions(paths, site_dirs)
+    dists = distributions(paths)
     gpu = libraries = None
     if host and cuda:  # NVML and the CUDA libraries: only for a lock with CUDA
         from . import nvidia

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from envbuild.check import nvidia, probe, report
 from envbuild.check.compare import compare
 from envbuild.check.expect import from_lock
-from envbuild.lockfile import BaseImage, CudaLock, Lock, PythonLock, SystemLock, SystemPackage, Target
+from envbuild.lockfile import BaseImage, CudaLock, Lock, PythonLock, PythonPackage, SystemLock, SystemPackage, Target
 from tests.check.test_nvidia import RecordedNVML, build_cuda_13_wheels, build_fake_cuda_libraries
 
 CUDA_124 = CudaLock(runtime="12.4.127", cudnn="9.1.0.70", nccl="2.21.5", min_driver="525.60.13",
@@ -165,3 +165,25 @@ def test_a_conda_packages_own_dist_info_is_checked_as_conda_and_any_other_is_an_
     assert _errors_and_warnings(lock, facts) == (set(), set())
     conda["records"] = {"ruamel.yaml": ["0.18.5", "py311_0"]}
     assert _errors_and_warnings(lock, facts)[0] == {("conda", "changed", "0.18.6 py311_0", "0.18.5 py311_0")}
+
+
+def test_two_installs_of_one_project_are_said() -> None:
+    """In one folder, which one Python reads is chance (a half-removed install): drift.  In two folders of the path,
+    the first shadows the second: a warning."""
+    lock = _lock(cuda=None, python=PythonLock(requested="3.11", resolver="uv", index_url="x", packages=(
+        PythonPackage("numpy", "1.26.4", ("sha256:" + "0" * 64,)),)))
+    same = {"name": "numpy", "version": "1.26.3", "path": "/v/site/numpy-1.26.3.dist-info",
+            "first": "/v/site/numpy-1.26.4.dist-info", "first_version": "1.26.4"}
+    other = {**same, "path": "/usr/lib/python3/dist-packages/numpy-1.26.3.dist-info"}
+    python = {"packages": {"numpy": {"version": "1.26.4", "direct_url": None, "path": same["first"]}},
+              "problems": []}
+    clean = compare(from_lock(lock), _facts(python={**python, "duplicates": []}))
+    assert [f for f in clean.findings if f["kind"] == "python"] == []
+    found = compare(from_lock(lock), _facts(python={**python, "duplicates": [same]}))
+    assert [(f["name"], f["status"], f["severity"]) for f in found.findings if f["kind"] == "python"] == [
+        ("numpy", "changed", "error")]
+    assert found.findings[0]["found"] == ("two installs: 1.26.4 (/v/site/numpy-1.26.4.dist-info) and 1.26.3 "
+                                          "(/v/site/numpy-1.26.3.dist-info)")
+    shadowed = compare(from_lock(lock), _facts(python={**python, "duplicates": [other]}))
+    assert [(f["status"], f["severity"]) for f in shadowed.findings if f["kind"] == "python"] == [
+        ("changed", "warning")] and shadowed.ok

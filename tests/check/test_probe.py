@@ -47,16 +47,70 @@ def test_names_are_normalised_and_the_first_on_the_path_wins(tmp_path: Path) -> 
     assert probe.normalise("A__b.-C") == "a-b-c"
 
 
-def test_pth_files_of_a_site_directory_add_their_directories(tmp_path: Path) -> None:
-    """What `site` does at start-up, read each time: an editable install made after the interpreter was asked."""
-    site, extra, gone = tmp_path / "site", tmp_path / "extra", tmp_path / "gone"
+_IMPORTLIB = ("import importlib.metadata as m, json, re\n"
+              "seen = {}\n"
+              "for d in m.distributions():\n"
+              "    name = re.sub(r'[-_.]+', '-', d.metadata['Name']).lower()\n"
+              "    seen.setdefault(name, d.version)\n"
+              "print(json.dumps(seen))")
+
+
+def _views(python: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(what the check reads, what importlib.metadata reads) in the environment of PYTHON."""
+    from envbuild.check import locate
+
+    info = locate.describe(str(python))
+    found = probe.distributions(info["path"])["packages"]
+    ours = {name: dist["version"] for name, dist in found.items()}
+    theirs = json.loads(subprocess.run([str(python), "-I", "-c", _IMPORTLIB], capture_output=True, text=True,
+                                       check=True).stdout)
+    return ours, theirs
+
+
+def test_the_check_reads_what_importlib_metadata_reads(tmp_path: Path, monkeypatch: object) -> None:
+    """A venv with what Python sees and a directory walk misses: a .pth added after the interpreter was asked
+    (and cached), a hidden .pth and a .pth whose import line adds a folder (as that Python reads them), an
+    egg-info folder and an egg-info file, a DIST-INFO in upper case, and two installs of one project."""
+    import os
+
+    os.environ["ENVBUILD_CACHE_DIR"] = str(tmp_path / "cache")  # this test's own interpreter cache
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "uv", "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True).stdout.strip())
     _dist(site, "alpha", "1.0")
-    _dist(extra, "beta", "2.0")
-    (site / "a.pth").write_text(f"# a comment\n{extra}\nimport os\n{gone}\n\n")
+    ours, theirs = _views(python)  # fills the cache
+    assert ours == theirs == {"alpha": "1.0"}
+    for folder, name in (("extra", "beta"), ("hidden", "gamma"), ("imported", "delta")):
+        _dist(tmp_path / folder, name, "2.0")
+    (site / "a.pth").write_text(f"# a comment\n{tmp_path / 'extra'}\n{tmp_path / 'gone'}\n\n")
     (site / ".hidden.pth").write_text(f"{tmp_path / 'hidden'}\n")
-    _dist(tmp_path / "hidden", "hidden", "1.0")
-    assert set(probe.distributions([str(site)], (str(site),))["packages"]) == {"alpha", "beta"}
-    assert set(probe.distributions([str(site)])["packages"]) == {"alpha"}, "not a site directory: no .pth reading"
+    (site / "b.pth").write_text(f"import sys; sys.path.append({str(tmp_path / 'imported')!r})\n")
+    (site / "Eggy-3.0.egg-info").mkdir()
+    (site / "Eggy-3.0.egg-info" / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: Eggy\nVersion: 3.0\n")
+    (site / "flat-4.0-py3.11.egg-info").write_text("Metadata-Version: 1.1\nName: flat\nVersion: 4.0\n")
+    upper = _dist(site, "Shouty", "5.0")
+    upper.rename(site / "Shouty-5.0.DIST-INFO")
+    _dist(site, "twice", "1.0")
+    _dist(site, "twice", "1.1")
+    ours, theirs = _views(python)
+    assert ours == theirs, "the check reads what importlib.metadata reads, after the cache was filled"
+    assert {"beta", "delta", "eggy", "flat", "shouty", "twice"} <= set(ours)
+    assert ("gamma" in ours) == (sys.version_info < (3, 13)), "a hidden .pth: read where that Python reads it"
+    uv = json.loads(subprocess.run([sys.executable, "-m", "uv", "pip", "list", "--python", str(python), "--format",
+                                    "json"], capture_output=True, text=True, check=True).stdout)
+    uv_view = {probe.normalise(p["name"]): p["version"] for p in uv}
+    duplicates = probe.distributions(_views_path(python))["duplicates"]
+    assert [(d["name"], d["first_version"], d["version"]) for d in duplicates] == [("twice", "1.0", "1.1")]
+    assert {k: v for k, v in uv_view.items() if k != "twice"}.items() <= ours.items(), "uv's view is in ours"
+    assert uv_view["twice"] in ("1.0", "1.1"), "two installs of one project: uv and importlib may each take one"
+
+
+def _views_path(python: Path) -> list[str]:
+    from envbuild.check import locate
+
+    return list(locate.describe(str(python))["path"])
 
 
 def _record_line(path: str, data: bytes) -> str:
