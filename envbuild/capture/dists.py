@@ -9,6 +9,7 @@ editable install's dependencies) is pinned itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from envbuild.capture import Note
+from envbuild.validate import escaped
 
 IGNORED = frozenset({"pip", "setuptools", "wheel"})  # the check ignores them as extras: never asked for by name
 OWNED = ("debian", "dpkg", "rpm", "conda")  # INSTALLER of a distribution another package manager owns
@@ -149,9 +151,35 @@ def _source(direct_url: Mapping[str, Any], missing: str) -> str:
     return where
 
 
+_PROJECT_NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")  # normalised PEP 508 names
+
+
+def malformed(dist: Installed) -> str | None:
+    """Why DIST's metadata cannot become a requirement (a name that is no project name, a version that is no PEP 440
+    version, a direct URL that is not one word), or None.  Metadata from an image or a host is not trusted: it is
+    said, escaped, and left out, never written into a spec."""
+    from packaging.version import InvalidVersion, Version
+
+    if not _PROJECT_NAME.fullmatch(dist.name):
+        return f"its name {dist.name!r} is not a project name"
+    try:
+        Version(dist.version)
+    except InvalidVersion:
+        return f"its version {dist.version!r} is not a version (PEP 440)"
+    url = (dist.direct_url or {}).get("url") if isinstance(dist.direct_url, Mapping) else None
+    if url is not None and (not isinstance(url, str) or not url.isprintable() or " " in url):
+        return f"its direct_url.json names {str(url)[:80]!r}, which is not one URL"
+    return None
+
+
 def top_level(installed: Sequence[Installed], markers: Mapping[str, str]) -> Captured:
     """The requirements that bring back INSTALLED (under the interpreter whose MARKERS are given)."""
     notes: list[Note] = []
+    for dist in installed:
+        why = malformed(dist)
+        if why is not None:
+            notes.append(Note("python", f"{escaped(dist.name)}: not captured, {escaped(why)}"))
+    installed = [d for d in installed if malformed(d) is None]
     by_name = {d.name: d for d in installed}
     owned = sorted(d.name for d in installed if (d.installer or "").lower() in OWNED)
     if owned:

@@ -170,6 +170,8 @@ def _pyproject(path: Path) -> Draft:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(str(path), "", f"cannot read: {exc}") from None
+    except RecursionError:
+        raise ConfigError(str(path), "", "cannot read: nested deeper than a pyproject.toml can be") from None
     project = doc.get("project")
     if not isinstance(project, dict):
         raise ConfigError(str(path), "[project]", "missing: init reads [project] dependencies")
@@ -213,6 +215,8 @@ def _environment_yml(path: Path) -> Draft:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(str(path), "", f"cannot read: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise ConfigError(str(path), "", "cannot read: nested deeper than an environment file can be") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("dependencies"), list):
         raise ConfigError(str(path), "dependencies", "missing: a conda environment file lists its dependencies")
     channels = [str(c) for c in doc.get("channels") or [] if str(c) != "nodefaults"] or ["conda-forge"]

@@ -62,7 +62,7 @@ def image_distributions(files: dict[str, bytes]) -> tuple[list[Installed], list[
             installer = OWNED[0]  # Debian's python3-* packages put them there
         try:
             direct_url = json.loads(parts["direct_url.json"]) if "direct_url.json" in parts else None
-        except ValueError:
+        except (ValueError, RecursionError):
             direct_url = None
         name = str(canonicalize_name(meta[0]))
         if name not in out:

@@ -77,5 +77,9 @@ def _table(draft: Draft, section: str, values: dict[str, Any]) -> Table:
 
 
 def _comment(container: Any, text: str) -> None:
-    for line in textwrap.wrap(text, WIDTH - 2, break_long_words=False, break_on_hyphens=False) or [""]:
+    """TEXT as comment lines; what does not print (from a host's or an image's metadata) is escaped: a comment
+    holds no control character, and no line of it becomes anything but a comment."""
+    from envbuild.validate import escaped
+
+    for line in textwrap.wrap(escaped(text), WIDTH - 2, break_long_words=False, break_on_hyphens=False) or [""]:
         container.add(tomlkit.comment(line))

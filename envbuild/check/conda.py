@@ -53,7 +53,7 @@ def verify(prefix: str, found: "dict[str, Any]") -> list[dict[str, str]]:
         except OSError:
             out.append({"package": name, "path": record, "status": "unverifiable"})
             continue
-        except ValueError:
+        except (ValueError, RecursionError):
             out.append({"package": name, "path": record, "status": "modified"})
             continue
         if (data.get("name"), data.get("version"), data.get("build")) != (name, version, build):

@@ -124,7 +124,7 @@ def distributions(paths: list[str]) -> "dict[str, Any]":
 
                 try:
                     direct_url = json.loads(raw)
-                except ValueError:
+                except (ValueError, RecursionError):
                     problems.append({"path": info, "problem": "direct_url.json is not JSON"})
             found[key] = {"version": version, "direct_url": direct_url, "path": info}
     return {"packages": found, "problems": problems, "duplicates": duplicates}

@@ -59,9 +59,9 @@ def find_lock(lock: str | None = None) -> str | None:
 
 
 def record(lock: str | None = None, python: str | None = None) -> dict[str, Any]:
-    """The fingerprint (plain data: JSON-able).  A named LOCK that cannot be read, or a named PYTHON that is no
-    interpreter, raises ``EnvbuildError``; a lock found but the check failing is recorded as the verdict's
-    ``error``, never raised (training goes on)."""
+    """The fingerprint (plain data: JSON-able).  A named LOCK (or $ENVBUILD_LOCK) that cannot be read or is no
+    lock, or a named PYTHON that is no interpreter, raises ``EnvbuildError``; a lock found but the check failing is
+    recorded as the verdict's ``error``, never raised (training goes on)."""
     if python is not None:
         from envbuild.check.locate import interpreter
 
@@ -93,6 +93,10 @@ def record(lock: str | None = None, python: str | None = None) -> dict[str, Any]
         facts["python"] = report["host"]["python"]
         facts["executable"] = report["checked"]["python"]
     except EnvbuildError as exc:
+        from envbuild.errors import ConfigError, LockfileError
+
+        if (lock or os.environ.get("ENVBUILD_LOCK")) and isinstance(exc, (LockfileError, ConfigError)):
+            raise  # a lock the user named that is no lock: said (exit 2), as an unreadable file is
         verdict = {"ok": None, "findings": {}, "error": str(exc)}
     image = {"lock": IN_IMAGE_LOCK, "reference": os.environ.get("ENVBUILD_IMAGE")} if in_image else None
     return {"schema": SCHEMA, "lock": entry, "image": image, "verdict": verdict, "host": facts}

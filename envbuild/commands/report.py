@@ -34,6 +34,8 @@ def aggregate(paths: list[Path]) -> ClusterView:
             report = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise EnvbuildError(f"{path}: not a readable check report ({exc})") from None
+        except RecursionError:
+            raise EnvbuildError(f"{path}: not a readable check report (nested deeper than a report can be)") from None
         if not isinstance(report, dict) or report.get("schema") != SCHEMA:
             raise EnvbuildError(f"{path}: not an envbuild check --json report of schema {SCHEMA}")
         host, findings, ok = _validated(report, path)

@@ -65,6 +65,7 @@ def _remove_stale_temporaries(lock_path: Path) -> None:
 
 def write_atomic(path: Path, text: str) -> bool:
     """Replace PATH with TEXT atomically.  Returns False (and leaves the file alone) when it already holds TEXT.
+    A PATH that is a symbolic link stays one: the file it points to is replaced (atomically, in its folder).
 
     A PATH that is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO) is written into, never replaced:
     a rename over a device would turn it into a plain file that breaks every other program.  Any failure (no such
@@ -92,6 +93,11 @@ def _write_atomic(path: Path, text: str) -> bool:
     import tempfile
 
     data = text.encode("utf-8")
+    if path.is_symlink():  # a lock shared between projects by a link: written where the link points, link kept
+        target = Path(os.path.realpath(path))
+        if not target.parent.is_dir():
+            raise EnvbuildError(f"{path}: a link to {os.readlink(path)}, whose folder does not exist")
+        path = target
     if path.is_dir():
         raise EnvbuildError(f"{path}: is a directory; give a file name")
     if is_special(path):

@@ -33,6 +33,9 @@ def parsed(text: str, shown: str) -> dict[str, Any]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise LockfileError(shown, f"not valid TOML ({exc}); regenerate it with envbuild lock") from None
+    except RecursionError:  # tomllib's own limit for inline arrays and tables, or Python's
+        raise LockfileError(shown, "not valid TOML (nested deeper than a lock can be); regenerate it with "
+                                   "envbuild lock") from None
     if name:
         cache.write(name, (data, raw))  # a TOML date or time cannot be marshalled: then nothing is kept
     return raw

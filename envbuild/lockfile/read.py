@@ -8,9 +8,9 @@ version 1 lock (one platform, ``[target]``) is read into the same model as a ver
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from envbuild.compat import tomllib
 from envbuild.errors import LockfileError, MissingLockfileVersion, UnknownLockfileVersion
@@ -128,6 +128,8 @@ def read_spec_hash(path: Path) -> str | None:
         return None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise LockfileError(str(path), f"cannot read: {exc}") from None
+    except RecursionError:
+        raise LockfileError(str(path), "cannot read: nested deeper than a lock can be") from None
     if "version" not in raw:
         raise MissingLockfileVersion(str(path))
     if raw["version"] not in READABLE_VERSIONS or isinstance(raw["version"], bool):
@@ -176,6 +178,7 @@ def _parse_v2(top: Table, version: int = 2) -> LockFile:
     if top.raw.get("system") is not None:
         s = top.table("system")
         system = tuple(_system_package(p, platforms) for p in s.tables("packages"))
+        _once(system, lambda p: f"{p.name}:{p.architecture}", platforms, s, "packages")
         if version >= 3:
             apt_key = s.lines("signed-by")  # the armored key: a file in the image, never a line of one
         s.done()
@@ -215,6 +218,7 @@ def _conda(c: Table, platforms: list[str]) -> CondaLock:
     prefix = c.required("prefix")
     if not prefix.startswith("/"):
         raise c.error(["prefix"], f"{prefix!r} is not an absolute path")
+    _once(packages, lambda p: f"{p.name} ({p.subdir})", platforms, c, "packages")
     conda = CondaLock(channels=c.words("channels"), prefix=prefix, packages=tuple(packages),
                       cuda=c.string("cuda"))
     c.done()
@@ -271,7 +275,8 @@ def _python(py: Table, platforms: list[str]) -> PythonLock:
     env = py.table("build-env")
     python = PythonLock(requested=py.required_word("requested"), resolver=py.required("resolver"),
                         index_url=py.required_word("index-url"), extra_index_urls=py.words("extra-index-urls"),
-                        packages=tuple(packages), indexes=tuple(indexes), build_dependencies=tuple(deps),
+                        packages=tuple(_once(packages, lambda p: p.name, platforms, py, "packages")),
+                        indexes=tuple(indexes), build_dependencies=tuple(deps),
                         no_build_isolation=py.words("no-build-isolation"), build_env=env.variables())
     py.done()
     return python
@@ -313,6 +318,24 @@ def _env_and_check(top: Table) -> tuple[tuple[tuple[str, str], ...], tuple[str, 
 
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
+
+
+Record = TypeVar("Record", PythonPackage, SystemPackage, CondaPackage)
+
+
+def _once(records: Sequence[Record], key: Callable[[Record], str], platforms: list[str], table: Table,
+          where: str) -> Sequence[Record]:
+    """RECORDS, where no two of one KEY are installed on one platform (a lock of several platforms may hold two
+    versions of a package, each on its own platforms): a hand-edited lock with two would install both, or one by
+    chance."""
+    on: dict[tuple[str, str], int] = {}
+    for i, record in enumerate(records):
+        for platform in record.platforms or platforms:
+            first = on.setdefault((key(record), platform), i)
+            if first != i:
+                raise table.error([where, i], f"{key(record)} is locked twice for {platform} (and at "
+                                              f"{where}[{first}]); regenerate the lock with envbuild lock")
+    return records
 
 
 def _python_name(p: Table) -> str:
@@ -358,6 +381,7 @@ def _parse_v1(top: Table) -> LockFile:
         s = top.table("system")
         sources = s.strings("sources")
         system = tuple(_system_package(p, [platform]) for p in s.tables("packages"))
+        _once(system, lambda p: f"{p.name}:{p.architecture}", [platform], s, "packages")
         s.done()
     else:
         top.get("system")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,15 @@ def _local_archive(pkg: PythonPackage, base: Path | None) -> bytes:
     if base is None:
         raise RenderError(f"{where}: a local archive needs the lock's directory")
     path = base / pkg.path
+    step = base
+    for part in pkg.path.split("/"):  # the archive itself, beside the lock: never what a link points to
+        step = step / part
+        if step.is_symlink():
+            raise RenderError(f"{where}: {step} is a symbolic link; the lock names the archive itself, in the "
+                              "project (copy it there, then run envbuild lock)")
     try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            raise RenderError(f"{where}: {path} is not a regular file")
         data = path.read_bytes()
     except OSError as exc:
         raise RenderError(f"{where}: {path}: cannot read it ({exc.strerror or exc}); it sits beside the lock, "

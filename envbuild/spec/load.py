@@ -59,6 +59,8 @@ def load_spec(path: Path | None = None) -> Spec:
         raw = tomllib.loads(spec_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, "", f"invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib's own limit for inline arrays and tables, or Python's
+        raise ConfigError(shown, "", "invalid TOML: nested deeper than a spec can be") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(shown, "", f"cannot read: {exc}") from None
     prefix = ""

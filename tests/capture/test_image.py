@@ -64,3 +64,30 @@ def test_an_image_that_does_not_exist_is_one_line(tmp_path: Path, registry: Regi
     done = envbuild("init", "--from-image", f"{registry.host}/envbuild/nothing:v1", cwd=tmp_path)
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
     assert not (tmp_path / "envbuild.toml").exists()
+
+
+def test_metadata_that_is_no_requirement_is_said_and_left_out(tmp_path: Path, registry: Registry) -> None:
+    """An image's metadata is not trusted: a name with a quote, a version with a marker, a direct_url.json whose
+    URL carries a line of pip options.  init says each (escaped) and writes none of them into the spec."""
+    import json
+
+    bottom = layer({"etc/os-release": DEBIAN_12, "usr/local/bin/python3.11": b"\x7fELF",
+                    f"{SITE}/alpha-1.0.dist-info/METADATA": metadata("alpha", "1.0"),
+                    f"{SITE}/evil-1.0.dist-info/METADATA": metadata('evil"name', "1.0"),
+                    f"{SITE}/marked-1.0.dist-info/METADATA": metadata("marked", "1.0; python_version<'3'"),
+                    f"{SITE}/hooked-1.0.dist-info/METADATA": metadata("hooked", "1.0"),
+                    f"{SITE}/hooked-1.0.dist-info/direct_url.json": json.dumps(
+                        {"url": "https://x.example/h.whl\n--index-url http://evil.example/", "archive_info": {}}
+                    ).encode()})
+    registry.image("envbuild/untrusted", "v1", [bottom], env={"PYTHON_VERSION": "3.11.9"})
+    done = envbuild("init", "--from-image", f"{registry.host}/envbuild/untrusted:v1", "--no-lock", cwd=tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    text = (tmp_path / "envbuild.toml").read_text()
+    spec = tomllib.loads(text)
+    assert spec["python"]["requirements"] == ["alpha==1.0"]
+    assert "evil.example" not in spec["python"]["requirements"][0] and "\n--index-url" not in text
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert "warning: evil\"name: not captured, its name 'evil\"name' is not a project name" in warnings
+    assert any(w.startswith("warning: marked: not captured, its version") for w in warnings)
+    assert any(w.startswith("warning: hooked: not captured, its direct_url.json names") and "\\n--index-url" in w
+               for w in warnings), warnings
