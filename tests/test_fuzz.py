@@ -35,8 +35,14 @@ CASES = int(os.environ.get("ENVBUILD_FUZZ", "0") or 0)
 SETTINGS = settings(max_examples=CASES or 25, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 CANARY = "/tmp/envbuild-fuzz-PWNED"
+EVIL = "http://127.0.0.1:9/evil"
+# every character that ends a line for pip, apt, a shell or Python's splitlines, then something that must not
+# become a line of its own: a command, a pip option
+BREAKS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\t"]
 INJECTIONS = [f"x'; touch {CANARY}; echo '", f"$(touch {CANARY})", f"`touch {CANARY}`", f"x\nRUN touch {CANARY}",
-              f'x" && touch {CANARY} && "', "{{ 7*7 }}", "{% raw %}", "\\", "\x00", "\x1b[31m", "\u202e", "A" * 5000]
+              f'x" && touch {CANARY} && "', "{{ 7*7 }}", "{% raw %}", "\\", "\x00", "\x1b[31m", "\u202e", "A" * 5000,
+              *(f"x{b}RUN touch {CANARY}" for b in BREAKS), *(f"x{b}--index-url {EVIL}" for b in BREAKS)]
+DEEP = 1000  # levels of nesting: past tomllib's limit (400) and Python's recursion limit for JSON
 THROUGHPUT: dict[str, list[float]] = {}
 
 text = st.one_of(st.text(max_size=30), st.sampled_from(INJECTIONS),
@@ -97,11 +103,29 @@ def _report_throughput() -> Iterator[None]:
                                  f"{len(seconds) / sum(seconds):.1f} per second\n")
 
 
-def dump(doc: Any) -> str | None:
+def dump(doc: Any, deep: int | None = None) -> str | None:
+    """DOC as TOML; DEEP: the value of its DEEP-th assignment (counted round the lines) nested a thousand levels."""
     try:
-        return tomlkit.dumps(doc)
+        text = tomlkit.dumps(doc)
     except Exception:
         return None
+    if deep is None:
+        return text
+    lines = text.splitlines()
+    assignments = [i for i, line in enumerate(lines) if " = " in line and not line.startswith("#")]
+    if not assignments:
+        return text
+    i = assignments[deep % len(assignments)]
+    lines[i] = lines[i].split(" = ", 1)[0] + " = " + "[" * DEEP + "]" * DEEP
+    return "\n".join(lines) + "\n"
+
+
+def _no_injected_line(text: str, name: str) -> None:
+    """No line of a generated file starts with what an injection carried: a command, a pip option."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        assert not stripped.startswith(("RUN touch", f"--index-url {EVIL}", "touch ")), (name, line)
+        assert not (stripped.startswith("--") and EVIL in stripped), (name, line)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -134,11 +158,12 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @SETTINGS
-@given(specs())
-@example({**GOOD, "env": {"X": "a\nb"}})
-@example({**GOOD, "system": {"signed-by": "../../etc/passwd", "mirror": "http://127.0.0.1:1/x"}})
-def test_any_spec_is_checked_without_a_traceback(tmp_path: Path, spec: dict[str, Any]) -> None:
-    body = dump(spec)
+@given(specs(), st.none() | st.integers(0, 50))
+@example({**GOOD, "env": {"X": "a\nb"}}, None)
+@example({**GOOD, "system": {"signed-by": "../../etc/passwd", "mirror": "http://127.0.0.1:1/x"}}, None)
+@example(GOOD, 3)
+def test_any_spec_is_checked_without_a_traceback(tmp_path: Path, spec: dict[str, Any], deep: int | None) -> None:
+    body = dump(spec, deep)
     if body is None:
         return
     (tmp_path / "envbuild.toml").write_text(body, encoding="utf-8")
@@ -175,7 +200,13 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]
 @st.composite
 def locks(draw: st.DrawFn) -> str | None:
     doc = tomllib.loads(draw(st.sampled_from(LOCKS)).read_text())
-    for _ in range(draw(st.integers(1, 3))):
+    strings = [p for p in _paths(doc) if p and isinstance(_at(doc, p), str)]
+    for _ in range(draw(st.integers(0, 2))):  # a control character and a line of its own into a string slot
+        path = draw(st.sampled_from(strings))
+        value = _at(doc, path[:-1])[path[-1]]
+        at = draw(st.integers(1, max(1, len(value))))
+        _at(doc, path[:-1])[path[-1]] = value[:at] + draw(st.sampled_from(INJECTIONS)) + value[at:]
+    for _ in range(draw(st.integers(0, 3))):
         paths = [p for p in _paths(doc) if p]
         path = draw(st.sampled_from(paths))
         parent = doc
@@ -190,7 +221,13 @@ def locks(draw: st.DrawFn) -> str | None:
             parent[path[-1]] = parent[path[-1]] + draw(st.sampled_from(INJECTIONS))
         else:
             parent[path[-1]] = draw(values)
-    return dump(doc)
+    return dump(doc, draw(st.none() | st.none() | st.integers(0, 200)))
+
+
+def _at(doc: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        doc = doc[part]
+    return doc
 
 
 def _no_injected_command(build_file: str) -> None:
@@ -219,6 +256,9 @@ def test_any_lock_renders_safely_or_is_refused(tmp_path: Path, lock: str | None,
         for name in ("Dockerfile", "envbuild.def"):
             for found in out.rglob(name):
                 _no_injected_command(found.read_text())
+        for found in out.rglob("*"):
+            if found.is_file() and found.suffix in ("", ".txt", ".sources", ".sha256", ".def", ".json"):
+                _no_injected_line(found.read_text(errors="replace"), found.name)
 
 
 @SETTINGS
@@ -228,7 +268,9 @@ def test_any_lock_exports_or_is_refused(tmp_path: Path, lock: str | None, fmt: s
         return
     (tmp_path / "envbuild.lock").write_text(lock, encoding="utf-8")
     platform = ["--platform", "linux/amd64"] if fmt != "conda-lock" else []
-    run(["export", "--format", fmt, *platform, "-o", "-"], tmp_path)
+    code, out, _ = run(["export", "--format", fmt, *platform, "-o", "-"], tmp_path)
+    if code == 0 and fmt in ("requirements", "explicit"):  # the line-oriented ones
+        _no_injected_line(out, fmt)
 
 
 @SETTINGS
@@ -252,9 +294,15 @@ def test_any_lock_is_checked_or_refused(tmp_path: Path, lock: str | None) -> Non
 def test_any_report_is_aggregated_or_refused(tmp_path: Path, reports: list[Any]) -> None:
     names = []
     for i, report in enumerate(reports):
-        (tmp_path / f"{i}.json").write_text(json.dumps(report))
+        text = json.dumps(report)
+        if i == 1 and len(text) % 3 == 0:  # now and then, a report nested deeper than Python's JSON reader goes
+            text = "[" * 100 * DEEP + "]" * 100 * DEEP
+        (tmp_path / f"{i}.json").write_text(text)
         names.append(f"{i}.json")
-    run(["report", *names], tmp_path)
+    for fmt in ("human", "markdown"):
+        code, out, _ = run(["report", "--format", fmt, *names], tmp_path)
+        if code in (0, 1):
+            _no_injected_line(out, f"report {fmt}")
 
 
 # ---------------------------------------------------------------------------------------------------------

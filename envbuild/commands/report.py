@@ -49,8 +49,15 @@ def aggregate(paths: list[Path]) -> ClusterView:
 
 def _values(finding: dict[str, Any]) -> str:
     """What the lock says and what was found, leaving out the side that has nothing (an extra, a missing)."""
-    said = [f"{key} {finding[key]}" for key in ("expected", "found") if finding.get(key) is not None]
+    said = [f"{key} {_text(finding[key])}" for key in ("expected", "found") if finding.get(key) is not None]
     return f" ({', '.join(said)})" if said else ""
+
+
+def _text(value: object) -> str:
+    """A value of a node's report, for one line: a report is a host's word, and a host may be anything."""
+    from envbuild.validate import escaped
+
+    return escaped(str(value))
 
 
 def _hosts(count: int) -> str:
@@ -63,8 +70,10 @@ def human(view: ClusterView) -> str:
 
     drifting = [h for h, ok, _ in view.hosts if not ok]
     lines = [f"{_hosts(len(view.hosts))}, {len(drifting)} drifting" + (f": {shown(drifting)}" if drifting else "")]
-    lines += [f"  [{f.get('severity')}] {f.get('kind')} {f.get('name')}: {f.get('status')}{_values(f)} on "
-              f"{len(hosts)}: {shown(hosts)}" for f, hosts in view.groups]
+    lines = [_text(lines[0])]
+    lines += [f"  [{_text(f.get('severity'))}] {_text(f.get('kind'))} {_text(f.get('name'))}: "
+              f"{_text(f.get('status'))}{_values(f)} on {len(hosts)}: {_text(shown(hosts))}"
+              for f, hosts in view.groups]
     return "\n".join(lines)
 
 
@@ -73,16 +82,16 @@ def markdown(view: ClusterView) -> str:
     from envbuild.hostlist import shown
 
     def cell(text: object) -> str:
-        return "-" if text is None else str(text).replace("|", "\\|").replace("\n", " ")
+        return "-" if text is None else _text(text).replace("|", "\\|")
 
     drifting = [h for h, ok, _ in view.hosts if not ok]
     head = (f"**{_hosts(len(view.hosts))}, {len(drifting)} drifting**"
-            + (f": {shown(drifting, quote='`')}" if drifting else "") + "\n")
+            + (f": {_text(shown(drifting, quote='`'))}" if drifting else "") + "\n")
     if not view.groups:
         return head
     rows = ["", "| severity | kind | name | status | expected | found | hosts |", "|---|---|---|---|---|---|---|"]
     rows += [f"| {cell(f.get('severity'))} | {cell(f.get('kind'))} | {cell(f.get('name'))} | {cell(f.get('status'))} "
-             f"| {cell(f.get('expected'))} | {cell(f.get('found'))} | {len(hosts)}: {shown(hosts, quote='`')} |"
+             f"| {cell(f.get('expected'))} | {cell(f.get('found'))} | {len(hosts)}: {cell(shown(hosts, quote='`'))} |"
              for f, hosts in view.groups]
     return head + "\n".join(rows) + "\n"
 
