@@ -259,3 +259,22 @@ def test_the_baseline_writes_every_file(monkeypatch: pytest.MonkeyPatch) -> None
     files = line_files(full_lock())
     assert "--extra-index-url https://download.example/whl/cu124" in files["requirements.txt"]
     assert any(name.endswith("apt.sources") for name in files) and "dockerfile: Dockerfile" in files
+
+
+def test_a_host_s_strings_stay_within_their_line_of_a_check_report(capsys: pytest.CaptureFixture[str]) -> None:
+    """A dist-info folder's name (a path of the host) with a line break in it: the text report's finding is one
+    line, and the JUnit XML is XML."""
+    import xml.etree.ElementTree as ET
+
+    from envbuild.check import report
+
+    finding = {"kind": "python", "name": "/site/x\nOK: all clean\n.dist-info", "status": "unverifiable",
+               "expected": None, "found": "no METADATA\x1b[2J", "severity": "warning"}
+    data = {"ok": True, "lock": {"path": "envbuild.lock"}, "host": {"hostname": "node1"}, "findings": [finding]}
+    report.show(data, first_line=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["python\t/site/x\\nOK: all clean\\n.dist-info\tunverifiable\t-\tno METADATA\\x1b[2J\twarning",
+                     "OK: node1 matches envbuild.lock (1 warning)"]
+    xml = report.junit(data, [("python", finding["name"])])
+    case = ET.fromstring(xml.split("?>", 1)[1]).find("testcase")  # noqa: S314 - our own output
+    assert case is not None and case.get("name") == "/site/x\\nOK: all clean\\n.dist-info"

@@ -120,6 +120,7 @@ def show(report: "dict[str, Any]", *, first_line: bool = True) -> None:
     if findings and sys.stdout.isatty():
         try:
             from rich.console import Console
+            from rich.markup import escape
             from rich.table import Table
         except ImportError:  # the stdlib checker inside an image
             pass
@@ -128,14 +129,23 @@ def show(report: "dict[str, Any]", *, first_line: bool = True) -> None:
             for column in COLUMNS:
                 table.add_column(column)
             for f in findings:
-                table.add_row(*(f[c] or "-" for c in COLUMNS), style="red" if f["severity"] == "error" else "yellow")
+                table.add_row(*(escape(one_line(f[c])) if f[c] else "-" for c in COLUMNS),
+                              style="red" if f["severity"] == "error" else "yellow")
             console = Console()
             console.print(table)
             console.print(verdict(report, markup=True))
             return
     for f in findings:
-        print("\t".join(f[c] or "-" for c in COLUMNS))
+        print("\t".join(one_line(f[c]) if f[c] else "-" for c in COLUMNS))
     print(verdict(report))
+
+
+def one_line(text: str) -> str:
+    """TEXT as one line of printable characters: a host's facts (a dist-info folder's name, a path) are not
+    trusted, and a report line is read by scripts and by people.  What does not print is escaped (\\n, \\x1b)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def junit(report: "dict[str, Any]", checked: list[tuple[str, str]]) -> str:
@@ -148,10 +158,10 @@ def junit(report: "dict[str, Any]", checked: list[tuple[str, str]]) -> str:
     failures = sum(1 for key in cases if key in by_item and by_item[key]["severity"] == "error")
     suite = ET.Element("testsuite", name=f"envbuild check {report['host'].get('hostname') or ''}".strip(),
                        tests=str(len(cases)), failures=str(failures))
-    for kind, name in cases:
-        case = ET.SubElement(suite, "testcase", classname=f"envbuild.{kind}", name=name)
+    for kind, name in cases:  # XML holds no control character: what does not print is escaped
+        case = ET.SubElement(suite, "testcase", classname=f"envbuild.{kind}", name=one_line(name))
         f = by_item.get((kind, name))
         if f is not None:
-            text = f"{f['status']}: expected {f['expected']}, found {f['found']}"
+            text = one_line(f"{f['status']}: expected {f['expected']}, found {f['found']}")
             ET.SubElement(case, "failure" if f["severity"] == "error" else "skipped", message=text).text = text
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

@@ -98,7 +98,7 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
     if cuda is not None:  # the NVIDIA container toolkit mounts the driver, and refuses one too old to run it
         image_env += [("NVIDIA_VISIBLE_DEVICES", "all"), ("NVIDIA_DRIVER_CAPABILITIES", "compute,utility"),
                       ("NVIDIA_REQUIRE_CUDA", cuda["require"])]
-    return {
+    context: dict[str, Any] = {
         "name": lock.name,
         "image_env": image_env + env,
         "base": {"reference": base.reference, "digest": base.digest,
@@ -122,6 +122,25 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
         "uid": UID,
         "marker": MARKER,
     }
+    _one_line_each(context)
+    return context
+
+
+def _one_line_each(value: Any, where: str = "") -> None:
+    """VALUE (the templates' context), once every string in it is one line of printable characters: whatever the
+    checks above let through, a template (the built-in ones, and yours) never prints a line break or a control
+    character from the lock."""
+    if isinstance(value, str):
+        if not value.isprintable():
+            from envbuild.validate import escaped, unprintable
+
+            raise RenderError(f"{where or 'a value'} {unprintable(value)}: {escaped(value[:80])!r}; not written")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _one_line_each(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _one_line_each(item, f"{where}[{index}]")
 
 
 def _variables(pairs: tuple[tuple[str, str], ...], where: str, refused: re.Pattern[str],

@@ -23,20 +23,10 @@ def environment(templates: Path | None) -> Any:
     loaders.append(builtin)
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
                              autoescape=False, keep_trailing_newline=True, trim_blocks=True,  # noqa: S701
-                             lstrip_blocks=True, finalize=_one_line)
+                             lstrip_blocks=True)
     filters: dict[str, Callable[[str], str]] = {"dq": dockerfile_string, "sh": shell_word}
     env.filters.update(filters)
     return env
-
-
-def _one_line(value: Any) -> Any:
-    """Every value a template prints (``{{ ... }}``, the built-in templates' and yours alike) stays within its line:
-    a value with a line break or another control character is refused, whatever let it through before."""
-    if isinstance(value, str) and not value.isprintable():
-        from envbuild.validate import unprintable
-
-        raise RenderError(f"a value for a template {unprintable(value)}: {value[:60]!r}; not written")
-    return value
 
 
 def templates_dir() -> Path:
