@@ -8,7 +8,7 @@ every job parses it once, and a changed lock is never mistaken for the cached on
 import os
 import sys
 
-from envbuild.check import cache
+from envbuild import cache
 from envbuild.errors import LockfileError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)

@@ -24,7 +24,7 @@ install made after the query (a new ``.pth``) is seen, and a hidden ``.pth`` cou
 import os
 import sys
 
-from envbuild.check import cache
+from envbuild import cache
 from envbuild.errors import EnvbuildError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)

@@ -2,7 +2,7 @@
 reads another lock.
 
 tomllib takes 60 ms on a lock of 1,000 packages (tomli 23 ms), reading its parse back from the cache 2 ms, and
-every command reads the lock: a large lock's parse is kept in the check's marshal cache (``envbuild.check.cache``).
+every command reads the lock: a large lock's parse is kept in the check's marshal cache (``envbuild.cache``).
 The entry is named by the text's length and CRC-32 and holds the text itself, which must match: two texts sharing
 a name cost a miss, never a wrong parse (no cryptographic hash is needed for that, and hashlib alone takes 5 ms to
 import).
@@ -22,7 +22,7 @@ CACHED_FROM = 1 << 16  # bytes: a smaller lock parses in about the time its cach
 
 def parsed(text: str, shown: str) -> dict[str, Any]:
     """TEXT parsed as TOML (from the cache when it holds this very text); an error names SHOWN."""
-    from envbuild.check import cache
+    from envbuild import cache
 
     data = text.encode("utf-8", "surrogateescape")
     name = _entry(data)
@@ -61,7 +61,7 @@ def apart(text: str) -> int | None:
     threading = sys.modules.get("threading")  # not imported: no thread was started
     if threading is not None and threading.active_count() > 1:
         return None
-    from envbuild.check import cache
+    from envbuild import cache
 
     name = _entry(text.encode("utf-8", "surrogateescape"))
     if name is None or cache.exists(name):

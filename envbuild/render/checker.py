@@ -16,7 +16,7 @@ _CHECKER_MODULES = (
     "__init__.py", "errors.py", "options.py", "compat.py", "validate.py", "versions.py", "cachedir.py", "platforms.py",
     "lockfile/__init__.py", "lockfile/model.py", "lockfile/parse.py", "lockfile/read.py", "lockfile/write.py",
     "lockfile/files.py", "lockfile/diff.py", "data/__init__.py", "data/torch_cuda.toml", "check/__init__.py",
-    "check/cli.py", "check/cache.py", "check/expect.py", "check/locate.py", "check/probe.py", "check/nvidia.py",
+    "cache.py", "check/cli.py", "check/expect.py", "check/locate.py", "check/probe.py", "check/nvidia.py",
     "check/kernels.py", "check/conda.py", "check/compare.py", "check/report.py", "check/venv.py")
 
 

@@ -163,7 +163,8 @@ def test_read_gives_none_for_what_cannot_be_read(tmp_path: Path) -> None:
 def test_the_dpkg_status_is_reread_when_dpkg_replaces_it(tmp_path: Path) -> None:
     """The host's dpkg facts are cached by the status file's identity; dpkg writes a new file and renames it over
     the old one, so every change is seen (and a damaged cache entry costs a re-read, never a wrong answer)."""
-    from envbuild.check import cache
+    from envbuild import cache
+    from envbuild.check.cli import cached_dpkg_status
 
     status = tmp_path / "var/lib/dpkg/status"
     status.parent.mkdir(parents=True)
@@ -174,20 +175,20 @@ def test_the_dpkg_status_is_reread_when_dpkg_replaces_it(tmp_path: Path) -> None
         new.replace(status)
 
     install("1:2.39.5-0+deb12u1")
-    first = cache.dpkg_status(str(tmp_path))
+    first = cached_dpkg_status(str(tmp_path))
     assert first == {"git": "1:2.39.5-0+deb12u1"}
-    assert cache.dpkg_status(str(tmp_path)) == first
+    assert cached_dpkg_status(str(tmp_path)) == first
     install("1:2.39.5-0+deb12u2")
-    assert cache.dpkg_status(str(tmp_path)) == {"git": "1:2.39.5-0+deb12u2"}
+    assert cached_dpkg_status(str(tmp_path)) == {"git": "1:2.39.5-0+deb12u2"}
     entry = Path(cache._path(f"dpkg-{cache.slug(str(status))}"))
     entry.write_bytes(b"\x00garbage")
-    assert cache.dpkg_status(str(tmp_path)) == {"git": "1:2.39.5-0+deb12u2"}
+    assert cached_dpkg_status(str(tmp_path)) == {"git": "1:2.39.5-0+deb12u2"}
     status.unlink()
-    assert cache.dpkg_status(str(tmp_path)) is None
+    assert cached_dpkg_status(str(tmp_path)) is None
 
 
 def test_cache_names_are_file_names() -> None:
-    from envbuild.check import cache
+    from envbuild import cache
 
     assert cache.slug("/opt/x%y/envbuild.lock") == "%2Fopt%2Fx%25y%2Fenvbuild.lock"
     long = cache.slug("/a" * 200)

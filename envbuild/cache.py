@@ -1,4 +1,5 @@
-"""The drift check's own cache: what it learnt once and can reuse while its source is unchanged.
+"""The marshal cache: what a command learnt once and can reuse while its source is unchanged (a base module:
+the drift check and the lock reader both keep things here, and it imports nothing of theirs).
 
 Four things go here: the check's view of a lock (keyed by the lock's exact bytes), what another interpreter
 said about itself (keyed by the interpreter binary and its venv's ``pyvenv.cfg``), the host's dpkg status
@@ -66,26 +67,3 @@ def write(name: str, value: "Any") -> None:
             os.unlink(temporary)
         except OSError:
             pass
-
-
-def dpkg_status(root: str) -> "dict[str, str] | None":
-    """``probe.dpkg_status(ROOT)``, kept while dpkg's status file is the same file: dpkg writes a new one and renames
-    it over the old on every change, so its inode, size and mtime identify its contents.  Parsing the status of a
-    700-package host takes longer (6 ms) than the rest of a warm check."""
-    from envbuild.check import probe
-
-    path = os.path.join(root, "var/lib/dpkg/status")
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    key = (path, status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
-    name = f"dpkg-{slug(path)}"
-    cached = read(name)
-    if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == key:
-        facts: dict[str, str] = cached[1]
-        return facts
-    facts_now = probe.dpkg_status(root)
-    if facts_now is not None:
-        write(name, (key, facts_now))
-    return facts_now
