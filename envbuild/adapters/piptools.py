@@ -20,7 +20,7 @@ from envbuild.errors import ResolutionError
 from envbuild.lockfile import PythonPackage
 
 if TYPE_CHECKING:
-    from envbuild.resolve.python import CompileRequest
+    from envbuild.adapters.resolver import CompileRequest
 
 NAME = "pip-tools"
 _KEEP = (r"PIP_CERT", r"PIP_CLIENT_CERT", r"PIP_DEFAULT_TIMEOUT", r"PIP_TIMEOUT", r"PIP_RETRIES", r"PIP_CACHE_DIR",

@@ -25,7 +25,7 @@ from envbuild.errors import ResolutionError, SyncError, ToolMissing
 from envbuild.lockfile import PythonFile, PythonPackage, strip_credentials, strip_credentials_in
 
 if TYPE_CHECKING:
-    from envbuild.resolve.python import CompileRequest
+    from envbuild.adapters.resolver import CompileRequest
 
 NAME = "uv"
 OUTPUT = "pylock.envbuild.toml"
@@ -96,7 +96,7 @@ def _named_index_env(indexes: Sequence[tuple[str, str, bool]]) -> tuple[list[tup
 
 def compile(request: CompileRequest) -> list[PythonPackage]:
     """Resolve REQUEST for its target platform and Python, with hashes."""
-    from envbuild.export import pylock_text
+    from envbuild.lockfile.pylock import pylock_text
 
     with tempfile.TemporaryDirectory(prefix="envbuild-uv-") as tmp:
         work = Path(tmp)

@@ -5,8 +5,9 @@ of the whole environment; ``sbom``)."""
 from __future__ import annotations
 
 from envbuild.errors import ExportError
-from envbuild.export.python import pylock_for, pylock_text, requirements_text
+from envbuild.export.python import pylock_for, requirements_text
 from envbuild.lockfile import LockFile
+from envbuild.lockfile.pylock import pylock_text
 
 FORMATS = ("requirements", "pylock", "conda-lock", "explicit", "cyclonedx")
 

@@ -1,42 +1,20 @@
 """Resolve the spec's Python requirements into hash-pinned packages for the *target* platform and Python.
 
 The resolver itself (uv by default, or pip-tools) sits behind an adapter with one function,
-``compile(CompileRequest) -> list[PythonPackage]``.
+``compile(CompileRequest) -> list[PythonPackage]`` (``envbuild.adapters.resolver``, beside the adapters).
 """
 
 from __future__ import annotations
 
 import platform
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
+from envbuild.adapters.resolver import CompileRequest, Resolver
 from envbuild.errors import UnsupportedTarget
-from envbuild.lockfile import PythonIndex, PythonLock, PythonPackage
+from envbuild.lockfile import PythonIndex, PythonLock
 from envbuild.platforms import PLATFORMS, host
 from envbuild.spec import Distro, Spec, expand_url
 from envbuild.versions import within
-
-
-@dataclass(frozen=True)
-class CompileRequest:
-    requirements: tuple[str, ...]
-    python_version: str  # "3.11" or an exact "3.11.2"
-    python_platform: str  # uv's spelling: "x86_64-manylinux_2_36"
-    index_url: str  # expanded: may hold credentials, so it never reaches the lock
-    extra_index_urls: tuple[str, ...] = ()
-    preferences: tuple[PythonPackage, ...] = ()  # the previous lock's pins, kept unless freed
-    upgrade: bool = False
-    upgrade_packages: tuple[str, ...] = ()
-    network_share: int = 1  # how many resolutions run at once (several platforms): they share the connections
-    provided: tuple[tuple[str, str], ...] = ()  # (name, version) the environment has already (from conda)
-    indexes: tuple[tuple[str, str, bool], ...] = ()  # (name, expanded URL, explicit): [python] indexes
-    sources: tuple[tuple[str, str], ...] = ()  # (package, index name)
-    build_dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()  # what an sdist's metadata build needs
-    build_env: tuple[tuple[str, str], ...] = ()
-    root: Path | None = None  # the spec's directory: local archives (`name @ ./x.whl`) are relative to it
-    local_files: tuple[tuple[str, str], ...] = ()  # (package, path relative to ROOT)
 
 
 def python_platform(platform: str, distro: Distro | None) -> str:
@@ -44,7 +22,7 @@ def python_platform(platform: str, distro: Distro | None) -> str:
     return PLATFORMS[platform].python_platform(distro.glibc if distro else None)
 
 
-def _adapter(resolver: str) -> Callable[[CompileRequest], list[PythonPackage]]:
+def _adapter(resolver: str) -> Resolver:
     if resolver == "pip-tools":
         from envbuild.adapters import piptools
 
