@@ -2,7 +2,7 @@
 
 ``envbuild check ...`` goes straight to the drift check (``envbuild.check.cli``), which parses its own options
 (``envbuild.options``): it runs before every job on every node and must not wait for click to load.  So does
-``envbuild diff ...`` (``envbuild.review.cli``), where click took 25-30 ms of CPU time of a 150 ms target.  Every
+``envbuild diff ...`` (``envbuild.cli.diff``), where click took 25-30 ms of CPU time of a 150 ms target.  Every
 other command, and ``envbuild --help``, is the click CLI (``envbuild.cli``), whose ``check`` and ``diff`` commands
 forward to the same functions.
 
@@ -60,7 +60,7 @@ def _run(args: list[str]) -> int | str | None:
 
         return check(args[1:])
     if args[:1] == ["diff"]:
-        from envbuild.review.cli import main as diff
+        from envbuild.cli.diff import main as diff
 
         return diff(args[1:])
     from envbuild.cli import main as full

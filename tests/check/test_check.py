@@ -61,7 +61,7 @@ def test_the_check_parses_its_own_options(env: Path) -> None:
     assert helped.returncode == 0 and "Examples:" in helped.stdout and "$VIRTUAL_ENV" in helped.stdout
     from click.testing import CliRunner
 
-    from envbuild.cli import cli
+    from envbuild.cli.app import cli
 
     via_click = CliRunner().invoke(cli, ["check", "--help"])
     assert via_click.exit_code == 0 and via_click.output == helped.stdout

@@ -100,7 +100,7 @@ def test_the_diff_parses_its_own_options_and_never_loads_click(pair: tuple[Path,
     assert "Examples:" in helped.stdout and "--format FORMAT" in helped.stdout and "-l, --lock PATH" in helped.stdout
     from click.testing import CliRunner
 
-    from envbuild.cli import cli
+    from envbuild.cli.app import cli
 
     via_click = CliRunner().invoke(cli, ["diff", "--help"])
     assert via_click.exit_code == 0 and via_click.output == helped.stdout

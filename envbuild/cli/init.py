@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from envbuild.cli import _echo_err, cli
+from envbuild.cli.group import cli, echo_err
 from envbuild.errors import EXIT_OK, EnvbuildError
 
 
@@ -53,9 +53,9 @@ def init_command(from_file: Path | None, from_host: bool, python: str | None, fr
       envbuild init --from-host --python-image registry.corp/python:3.11.7-slim-bookworm
       envbuild init --from-image nvcr.io/nvidia/pytorch:24.05-py3
     """
-    from envbuild import progress
+    from envbuild.cli import progress
+    from envbuild.cli.summary import print_lock_summary
     from envbuild.commands.init import Source, init
-    from envbuild.summary import print_lock_summary
 
     if python_image is not None and not (from_host or python):
         raise EnvbuildError("--python-image pins the interpreter of --from-host (or --python); give one of them")
@@ -63,11 +63,11 @@ def init_command(from_file: Path | None, from_host: bool, python: str | None, fr
                     mirror=mirror, security_mirror=security_mirror, signed_by=signed_by, python_image=python_image)
     result = init(source, output, lock=not no_lock, status=progress.status)
     for warning in result.draft.warnings:
-        _echo_err(f"warning: {warning}")
+        echo_err(f"warning: {warning}")
     click.echo(f"Wrote {result.spec} from {result.draft.source}")
     if result.lock is not None:
         for warning in result.lock.warnings:
-            _echo_err(f"warning: {warning}")
+            echo_err(f"warning: {warning}")
         print_lock_summary(result.lock)
     elif not no_lock:
         click.echo("  not locked: the spec lists nothing to lock yet; add requirements and run envbuild lock")
