@@ -34,17 +34,12 @@ def export_command(lock_path: Path | None, platform: str | None, fmt: str, outpu
       envbuild export --format explicit --platform linux/amd64 -o explicit.txt && micromamba create -n t -f explicit.txt
       envbuild export --format cyclonedx -o sbom.cdx.json
     """
-    from envbuild import lockfile
-    from envbuild.export import export
+    from envbuild.commands.export import export_lock, write_output
 
-    path = default_lock(lock_path)
-    source = lockfile.read_lock_text(path)
-    whole = lockfile.loads_file(source, shown=str(path))
-    text = export(whole, lockfile.choose_platform(whole, platform, str(path)), fmt, source,
-                  local=str(path.parent.resolve()))
+    text = export_lock(default_lock(lock_path), platform, fmt)
     if output is None or str(output) == "-":
         click.echo(text, nl=False)
     else:
-        lockfile.write_atomic(output, text)
+        write_output(output, text)
         echo_err(f"Wrote {output}")
     return EXIT_OK

@@ -28,18 +28,14 @@ def why_command(name: str, lock_path: Path | None, platform: str | None, as_json
     """
     import json
 
-    from envbuild import lockfile
-    from envbuild.review.why import why
+    from envbuild.commands.why import explain
 
-    path = default_lock(lock_path)
-    whole = lockfile.read_lockfile(path)
-    view = whole.view(lockfile.choose_platform(whole, platform, str(path)))
-    chains = why(view, name)
+    result = explain(default_lock(lock_path), name, platform)
     if as_json:
-        click.echo(json.dumps({"schema": 1, "name": name, "platform": view.target.platform,
-                               "chains": [{"part": c.part, "steps": list(c.steps)} for c in chains]}, indent=2))
+        click.echo(json.dumps({"schema": 1, "name": name, "platform": result.platform,
+                               "chains": [{"part": c.part, "steps": list(c.steps)} for c in result.chains]}, indent=2))
         return EXIT_OK
-    for chain in chains:
+    for chain in result.chains:
         note = "   (the spec asks for it)" if len(chain.steps) == 1 else ""
         click.echo(f"{chain.part:<7} {chain}{note}")
     return EXIT_OK
