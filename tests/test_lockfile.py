@@ -251,7 +251,7 @@ def lockfiles(draw: st.DrawFn) -> LockFile:
                                base_digest=draw(st.none() | hashes), cuda=draw(st.none() | st.builds(
                                    CudaLock, runtime=versions, min_driver=versions))) for p in sorted(platforms))
     python = PythonLock(requested="3.11", resolver="uv", index_url="https://i/simple", packages=tuple(
-        draw(st.lists(packages(platforms), max_size=5, unique_by=lambda p: (p.name, p.version)))),
+        draw(st.lists(packages(platforms), max_size=5, unique_by=lambda p: p.name))),  # two of one name: refused
         indexes=tuple(draw(st.lists(st.builds(PythonIndex, names, names.map(lambda n: f"https://{n}/simple"),
                                               st.booleans()), max_size=2, unique_by=lambda i: i.name))),
         build_dependencies=tuple(sorted(draw(st.dictionaries(names, st.lists(names, min_size=1, max_size=2).map(

@@ -15,15 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envbuild.errors import ConfigError, LockfileError, UnknownLockfileVersion
-from envbuild.spec import PYPROJECT, SPEC_FILE, Distro, Spec, load_spec, spec_hash
+from envbuild.spec import PYPROJECT, SPEC_FILE, Spec, load_spec, spec_hash
 from envbuild.validate import shown
 
 if TYPE_CHECKING:
-    import threading
-
-    from envbuild.lockfile import CondaLock, LockDiff, LockFile, PythonLock
+    from envbuild.lockfile import LockDiff, LockFile
     from envbuild.resolve.builds import Sdist
-    from envbuild.resolve.target import Options, Resolved
 
 Status = Callable[[str], AbstractContextManager[None]]
 
@@ -78,13 +75,12 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
     STRICT_WHEELS: a package that only an sdist provides is an error (and the old lock stays)."""
     started = time.monotonic()
     spec = load_spec(spec_path)
-    reading = _read_channels(spec)
+    from envbuild import resolve
+
+    reading = resolve.prefetch(spec)
     from packaging.utils import canonicalize_name
 
     from envbuild import lockfile
-    from envbuild.resolve.builds import check_build_dependencies, refuse, sdists
-    from envbuild.resolve.merge import merge
-    from envbuild.resolve.target import Options
 
     if reading is not None:  # the writer's tomlkit too, beside the read, rather than after the solve
         lockfile.load_writer()
@@ -106,78 +102,23 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
             pinned = {p.name for p in previous.python.packages}
             warnings += [f"-P {n}: not in the previous lock; it is resolved fresh anyway"
                          for n in sorted(names - pinned)]
-        stages: list[tuple[str, float]] = []
         env = spec.environment
         what = f"{len(spec.python.requirements)} Python requirements with {spec.python.resolver}"
         if env.linux:
             what = f"{len(spec.system.packages)} system packages and {what}"
         with status(f"Resolving {what} for {', '.join(env.platforms)}, Python {env.python}"):
-            results = _resolve_all(spec, previous, Options(upgrade, tuple(sorted(names)),
-                                                           network_share=len(spec.environment.platforms),
-                                                           prefer=prefer), stages)
-        if reading is not None:
-            reading.join()  # done with the solves' own reads: no thread outlives the lock
-        for result in results.values():
-            warnings += result.warnings
-        new = merge(spec, results, spec_hash(spec))
-        built = sdists(new)
-        if strict_wheels:
-            refuse(built)
-        check_build_dependencies(new, built)
-        if spec.system.insecure_unsigned:
-            warnings.append("[system] insecure-unsigned: the apt Release files were taken without checking a "
-                            "signature, so nothing vouches for the packages' sha256s (the lock records it)")
+            resolution = resolve.resolve(spec, previous, resolve.Options(
+                upgrade, tuple(sorted(names)), network_share=len(env.platforms), prefer=prefer),
+                reading=reading, strict_wheels=strict_wheels)
+        new = resolution.lock
+        warnings += resolution.warnings
         text = lockfile.dumps(new, regenerate=regenerate_command(spec, path))
         written = lockfile.write_atomic(path, text)
     return LockResult(path=path, lock=new, diff=lockfile.diff_python(previous.python if previous else None,
                                                                      new.python),
                       system_diff=lockfile.diff_system(previous.system if previous else None, new.system),
                       written=written, created=previous is None, seconds=time.monotonic() - started,
-                      warnings=tuple(warnings), stages=tuple(stages), sdists=built)
-
-
-def _read_channels(spec: Spec) -> threading.Thread | None:
-    """Start reading the spec's conda channels, in a thread (None: the spec has no [conda])."""
-    if not spec.conda.present:
-        return None
-    from envbuild.resolve.conda import prefetch
-
-    return prefetch(spec)
-
-
-def _resolve_all(spec: Spec, previous: LockFile | None, options: Options,
-                 stages: list[tuple[str, float]]) -> dict[str, Resolved]:
-    """Every platform of the spec: first what each needs from the network (its base image, its apt indexes), then
-    the resolutions, all platforms at once (threads: uv and the apt closures overlap), then made consistent: the
-    later platforms prefer the first one's pins."""
-    from concurrent.futures import Future, ThreadPoolExecutor
-
-    from envbuild.platforms import PLATFORMS
-    from envbuild.resolve.merge import make_consistent
-    from envbuild.resolve.target import Options, prepare_target, resolve_target, solve_conda
-
-    platforms = spec.environment.platforms
-    with ThreadPoolExecutor(max_workers=len(platforms)) as pool, \
-            ThreadPoolExecutor(max_workers=len(platforms)) as conda_pool:
-        def solve(platform: str, distro: Distro | None) -> Future[CondaLock]:
-            return conda_pool.submit(solve_conda, spec, platform, distro, previous, options=options, stages=stages)
-
-        # a conda solve needs only the distro (its __glibc): with one the spec names, it starts now, beside the
-        # base image and apt indexes; else once the base image has told it.  Each platform is solved once.
-        conda = {p: solve(p, spec.environment.distro if PLATFORMS[p].linux else None) for p in platforms
-                 if spec.conda.present and (spec.environment.distro or not PLATFORMS[p].linux)}
-        prepared = dict(zip(platforms, pool.map(lambda p: prepare_target(spec, p, stages), platforms), strict=True))
-        conda.update({p: solve(p, prepared[p].distro) for p in platforms if spec.conda.present and p not in conda})
-
-        def one(platform: str, preferences: PythonLock | None = None, opts: Options = options) -> Resolved:
-            before = previous.view(platform) if previous is not None and platform in previous.platforms else None
-            return resolve_target(spec, prepared[platform], before, opts, stages, preferences=preferences,
-                                  conda=conda[platform].result() if platform in conda else None)
-
-        results = dict(zip(platforms, pool.map(one, platforms), strict=True))
-        # the first platform's pins lead: the others are asked again, preferring them, without -U/-P (which the
-        # first platform's resolution already applied)
-        return make_consistent(results, platforms[0], lambda platform, lead: one(platform, lead, Options()))
+                      warnings=tuple(warnings), stages=resolution.stages, sdists=resolution.sdists)
 
 
 def _previous(path: Path, warnings: list[str]) -> LockFile | None:

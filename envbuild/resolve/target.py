@@ -16,6 +16,7 @@ from packaging.utils import canonicalize_name
 from envbuild.errors import EnvbuildError
 from envbuild.lockfile import CondaLock, CudaLock, Lock, LockFile, PythonLock, PythonPackage, SystemLock
 from envbuild.platforms import PLATFORMS
+from envbuild.resolve.options import Options
 from envbuild.versions import within
 
 if TYPE_CHECKING:
@@ -34,14 +35,6 @@ class Resolved:
     cuda: CudaLock | None = None
     conda: CondaLock | None = None
     warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Options:
-    upgrade: bool = False
-    upgrade_packages: tuple[str, ...] = ()
-    network_share: int = 1  # resolutions running at once
-    prefer: tuple[tuple[str, str], ...] = ()  # (name, version) to keep where allowed, when there is no previous lock
 
 
 Stages = list[tuple[str, float]]
