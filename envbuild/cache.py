@@ -55,15 +55,12 @@ def exists(name: str) -> bool:
 
 def write(name: str, value: "Any") -> None:
     """Store VALUE under NAME atomically (a concurrent reader sees the old entry or the new one)."""
+    from envbuild import atomic
+
     path = _path(name)
-    temporary = f"{path}.{os.getpid()}.tmp"
     try:
+        data = marshal.dumps(value)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(temporary, "wb") as handle:
-            marshal.dump(value, handle)
-        os.replace(temporary, path)
+        atomic.write(path, data, unchanged=False)
     except (OSError, ValueError):
-        try:  # noqa: SIM105 - contextlib would be one more import on the check's path
-            os.unlink(temporary)
-        except OSError:
-            pass
+        pass  # not kept: the work is done again next time

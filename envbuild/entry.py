@@ -1,10 +1,10 @@
 """The console script, ``envbuild``.
 
-``envbuild check ...`` goes straight to the drift check (``envbuild.check.cli``), which parses its own options
-(``envbuild.options``): it runs before every job on every node and must not wait for click to load.  So does
-``envbuild diff ...`` (``envbuild.cli.diff``), where click took 25-30 ms of CPU time of a 150 ms target.  Every
-other command, and ``envbuild --help``, is the click CLI (``envbuild.cli``), whose ``check`` and ``diff`` commands
-forward to the same functions.
+``envbuild check ...`` goes straight to the drift check (``envbuild.commands.check``, then the core's ``check.cli``),
+which parses its own options (``envbuild.options``): it runs before every job on every node and must not wait for
+click to load.  So does ``envbuild diff ...`` (``envbuild.cli.diff``), where click took 25-30 ms of CPU time of a
+150 ms target.  Every other command, and ``envbuild --help``, is the click CLI (``envbuild.cli.app``), whose
+``check`` and ``diff`` commands forward to the same functions.
 
 The check and ``envbuild diff`` are short processes that make tens of thousands of small objects and no cycles
 worth collecting, so they run without the cyclic garbage collector (6 ms of a cold diff of two large locks,
@@ -56,7 +56,7 @@ def _run(args: list[str]) -> int | str | None:
     else:
         gc.set_threshold(200_000, *gc.get_threshold()[1:])  # see above; main() gives a caller its own back
     if args[:1] == ["check"]:
-        from envbuild.check.cli import main as check
+        from envbuild.commands.check import main as check
 
         return check(args[1:])
     if args[:1] == ["diff"]:

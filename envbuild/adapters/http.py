@@ -58,9 +58,6 @@ def reason(exc: Exception) -> str:
 
 def write_cache(path: Path, data: bytes) -> None:
     """Replace a cache file atomically (a concurrent reader sees the old file or the new one)."""
-    import tempfile  # 6 ms (shutil, lzma, random): only once a file is written, not on the way to a conda read
+    from envbuild import atomic
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+    atomic.write(path, data, unchanged=False)

@@ -18,21 +18,24 @@ import sys
 
 from envbuild.errors import EnvbuildError
 from envbuild.options import command_line, listing
+from envbuild.paths import IMAGE_LOCK
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from envbuild.check.compare import Outcome
     from envbuild.check.shapes import Expected, Facts, Target
     from envbuild.options import Option
 
-IN_IMAGE_LOCK = "/opt/envbuild/envbuild.lock"
+    ProbeImage = Callable[[str, list[str]], Facts]  # (image, the probe's arguments) -> its facts, from a container
+
 
 # flags, destination, metavar (None: a flag without a value), help, where it exists ("" both, "host", "image")
 OPTIONS: "tuple[tuple[tuple[str, ...], str, str | None, str, str], ...]" = (
     (("-l", "--lock"), "lock", "LOCK", "The lock to check against. [default: ./envbuild.lock]", "host"),
-    (("-l", "--lock"), "lock", "LOCK", f"The lock to check against. [default: $ENVBUILD_LOCK, else {IN_IMAGE_LOCK}]",
+    (("-l", "--lock"), "lock", "LOCK", f"The lock to check against. [default: $ENVBUILD_LOCK, else {IMAGE_LOCK}]",
      "image"),
     (("--json",), "json", None, "Print the report as JSON (schema 1) instead of text.", ""),
     (("--junit",), "junit", "FILE", "Also write a JUnit XML file: one testcase per checked item, for CI.", ""),
@@ -100,7 +103,7 @@ IMAGE_MORE = """\
 """
 
 
-def main(argv: "list[str] | None" = None, *, in_image: bool = False) -> int:
+def main(argv: "list[str] | None" = None, *, in_image: bool = False, probe_image: "ProbeImage | None" = None) -> int:
     """Run the check with ARGV (default: sys.argv[1:]); returns the exit code."""
     prog = "envbuild-check" if in_image else "envbuild check"
     args = sys.argv[1:] if argv is None else argv
@@ -108,7 +111,7 @@ def main(argv: "list[str] | None" = None, *, in_image: bool = False) -> int:
     if isinstance(options, int):  # --help, or a usage error: answered
         return options
     try:
-        return run(options, in_image=in_image)
+        return run(options, in_image=in_image, probe_image=probe_image)
     except EnvbuildError as exc:
         sys.stderr.write(f"{'envbuild-check' if in_image else 'envbuild'}: error: {exc}\n")
         return exc.exit_code
@@ -128,11 +131,11 @@ def usage(in_image: bool = False) -> str:
                        more=IMAGE_MORE if in_image else HOST_MORE, options=listing(_options(in_image)))
 
 
-def run(options: "dict[str, Any]", *, in_image: bool = False) -> int:
+def run(options: "dict[str, Any]", *, in_image: bool = False, probe_image: "ProbeImage | None" = None) -> int:
     """The check itself: find, read, probe, compare, report.  Returns 0 (no drift) or 1 (drift)."""
     from envbuild.check import report
 
-    data, outcome = evaluate(options, in_image=in_image)
+    data, outcome = evaluate(options, in_image=in_image, probe_image=probe_image)
     if options.get("junit"):
         _write(options["junit"], report.junit(data, outcome.checked))
     try:
@@ -146,11 +149,12 @@ def run(options: "dict[str, Any]", *, in_image: bool = False) -> int:
     return 0 if outcome.ok else 1
 
 
-def evaluate(options: "dict[str, Any]", *, in_image: bool = False) -> "tuple[dict[str, Any], Outcome]":
+def evaluate(options: "dict[str, Any]", *, in_image: bool = False,
+             probe_image: "ProbeImage | None" = None) -> "tuple[dict[str, Any], Outcome]":
     """Find, read, probe and compare: the report (as JSON data) and the outcome, printed by no one yet."""
     from envbuild.check import compare, expect, locate, report
 
-    lock = options.get("lock") or (os.environ.get("ENVBUILD_LOCK", IN_IMAGE_LOCK) if in_image
+    lock = options.get("lock") or (os.environ.get("ENVBUILD_LOCK", IMAGE_LOCK) if in_image
                                    else locate.DEFAULT_LOCK)
     expected = expect.load(lock, options.get("platform"))
     target = locate.target(python=options.get("python"), root=options.get("root"), image=options.get("image"),
@@ -158,7 +162,7 @@ def evaluate(options: "dict[str, Any]", *, in_image: bool = False) -> "tuple[dic
                            conda=expected["conda"]["prefix"] if expected["conda"] else None)
     strict = not options.get("no_strict") if in_image else bool(options.get("strict"))
     target["scope"] = _scope(options.get("scope"), target, strict)
-    facts = gather(target, expected, deep=bool(options.get("deep")), strict=strict)
+    facts = gather(target, expected, deep=bool(options.get("deep")), strict=strict, probe_image=probe_image)
     outcome = compare.compare(expected, facts, strict=strict, scope=target["scope"])
     return report.as_json(expected, facts, outcome, target), outcome
 
@@ -183,20 +187,22 @@ def _scope(given: "str | None", target: "Target", strict: bool) -> str:
     return "venv" if home is not None and venv.synced_from(home) and not strict else "host"
 
 
-def gather(target: "Target", expected: "Expected", *, deep: bool = False, strict: bool = False) -> "Facts":
+def gather(target: "Target", expected: "Expected", *, deep: bool = False, strict: bool = False,
+           probe_image: "ProbeImage | None" = None) -> "Facts":
     """The probe's facts about TARGET: here for an interpreter or a root, in a container for an image."""
     from envbuild.check import probe
 
     env_names = sorted(expected["env"])
     dpkg = (expected["system"] is not None or strict) and target.get("scope") != "venv"
     cuda = expected["cuda"] is not None
-    if target["kind"] == "image":
-        from envbuild.adapters.engine import run_probe
-
+    if target["kind"] == "image":  # the probe runs in a container: the engine is one floor up (the command's)
+        if probe_image is None:
+            raise EnvbuildError("--image needs a Docker engine, which this checker alone does not drive: run "
+                                "envbuild check --image where envbuild is installed")
         args = [*(f"--env={n}" for n in env_names), *(["--deep"] if deep else []),
                 *([] if dpkg else ["--no-dpkg"]), *(["--cuda"] if cuda else []),
                 *([f"--conda-prefix={target['conda']}"] if target["conda"] else [])]
-        return run_probe(target["path"], os.path.dirname(os.path.abspath(probe.__file__)), args)
+        return probe_image(target["path"], args)
     if target["kind"] == "root":
         return probe.probe(paths=probe.site_dirs_under(target["path"]), root=target["path"], host=False,
                            deep=deep, dpkg=dpkg, conda_prefix=target["conda"])
@@ -252,21 +258,11 @@ def cached_dpkg_status(root: str) -> "dict[str, str] | None":
 
 
 def _write(path: str, text: str) -> None:
-    """Write TEXT to PATH: atomically over a regular file (a reader never sees half a report), in place over
-    anything else (/dev/stdout, a FIFO), which must never be replaced by a file."""
-    data = text.encode("utf-8")
+    """Write TEXT to PATH whole (``envbuild.atomic``): a reader never sees half a report, and /dev/stdout or a FIFO
+    is written into, never replaced by a file."""
+    from envbuild import atomic
+
     try:
-        if os.path.exists(path) and not os.path.isfile(path):
-            with open(path, "wb") as handle:
-                handle.write(data)
-            return
-        temporary = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
-        try:
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+        atomic.write(path, text.encode("utf-8"), unchanged=False)
     except OSError as exc:
         raise EnvbuildError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -26,6 +26,7 @@ import sys
 
 from envbuild import cache
 from envbuild.errors import EnvbuildError
+from envbuild.paths import LOCK_FILE
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
     from envbuild.check.shapes import Target
 
-DEFAULT_LOCK = "envbuild.lock"
+DEFAULT_LOCK = LOCK_FILE
 
 
 def target(*, python: "str | None" = None, root: "str | None" = None, image: "str | None" = None,

@@ -14,6 +14,7 @@ import os
 import sys
 
 from envbuild.errors import EnvbuildError
+from envbuild.paths import IMAGE_LOCK, LOCK_FILE
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from envbuild.options import Option
 
 SCHEMA = 1
-IN_IMAGE_LOCK = "/opt/envbuild/envbuild.lock"
 OPTIONS: tuple[Option, ...] = (
     (("-l", "--lock"), "lock", "LOCK", "The lock. [default: $ENVBUILD_LOCK, else /opt/envbuild/envbuild.lock, else "
                                        "./envbuild.lock]"),
@@ -52,7 +52,7 @@ def find_lock(lock: str | None = None) -> str | None:
         return lock
     if os.environ.get("ENVBUILD_LOCK"):  # named: used even if missing, so that the mistake is said, not hidden
         return os.environ["ENVBUILD_LOCK"]
-    for candidate in (IN_IMAGE_LOCK, "envbuild.lock"):
+    for candidate in (IMAGE_LOCK, LOCK_FILE):
         if candidate and os.path.isfile(candidate):
             return candidate
     return None
@@ -78,7 +78,7 @@ def record(lock: str | None = None, python: str | None = None) -> dict[str, Any]
     import hashlib
 
     entry: dict[str, Any] = {"path": path, "sha256": "sha256:" + hashlib.sha256(data).hexdigest(), "spec-hash": None}
-    in_image = os.path.abspath(path) == IN_IMAGE_LOCK
+    in_image = os.path.abspath(path) == IMAGE_LOCK
     verdict: dict[str, Any]
     try:
         from envbuild.check.cli import evaluate
@@ -98,7 +98,7 @@ def record(lock: str | None = None, python: str | None = None) -> dict[str, Any]
         if (lock or os.environ.get("ENVBUILD_LOCK")) and isinstance(exc, (LockfileError, ConfigError)):
             raise  # a lock the user named that is no lock: said (exit 2), as an unreadable file is
         verdict = {"ok": None, "findings": {}, "error": str(exc)}
-    image = {"lock": IN_IMAGE_LOCK, "reference": os.environ.get("ENVBUILD_IMAGE")} if in_image else None
+    image = {"lock": IMAGE_LOCK, "reference": os.environ.get("ENVBUILD_IMAGE")} if in_image else None
     return {"schema": SCHEMA, "lock": entry, "image": image, "verdict": verdict, "host": facts}
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from envbuild.errors import EXIT_DRIFT, EXIT_OK, EnvbuildError
 from envbuild.options import command_line, listing, usage_error
+from envbuild.paths import LOCK_FILE
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def main(argv: list[str]) -> int:
     if options.get("format", "human") not in FORMATS:
         return usage_error("envbuild diff", f"--format takes {' or '.join(FORMATS)}, not {options['format']!r}")
     try:
-        return run(options.get("old"), options.get("new"), Path(options.get("lock", "envbuild.lock")),
+        return run(options.get("old"), options.get("new"), Path(options.get("lock", LOCK_FILE)),
                    "json" if options.get("json") else options.get("format", "human"))
     except EnvbuildError as exc:
         return exc.report()

@@ -23,7 +23,7 @@ def record_command(args: tuple[str, ...]) -> int:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def check_command(args: tuple[str, ...]) -> int:
     """Compare a Python environment and this host with the lock (see envbuild check --help)."""
-    from envbuild.check.cli import main as check
+    from envbuild.commands.check import main as check
 
     return check(list(args))
 

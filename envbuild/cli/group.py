@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from envbuild import __version__
+from envbuild.paths import LOCK_FILE
 
 HELP = """Freeze a whole ML training environment into one lockfile, and use it.
 
@@ -37,7 +38,7 @@ def echo_err(message: str) -> None:
 
 def default_lock(lock: Path | None) -> Path:
     """-l LOCK as given, else envbuild.lock in the working directory (beside the spec)."""
-    return lock if lock is not None else Path("envbuild.lock")
+    return lock if lock is not None else Path(LOCK_FILE)
 
 
 @click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

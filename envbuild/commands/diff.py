@@ -9,11 +9,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from envbuild import lockfile
+from envbuild import lockfile, paths
 from envbuild.errors import EnvbuildError
 from envbuild.review.diff import Change, diff
 
-IMAGE_LOCK = "opt/envbuild/envbuild.lock"
+IMAGE_LOCK = paths.IMAGE_LOCK.lstrip("/")  # as a path inside the image's layers
 
 
 @dataclass(frozen=True)

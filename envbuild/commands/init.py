@@ -8,7 +8,6 @@ or an apt package the mirror does not have is left out, said in the spec, and th
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from envbuild.capture import Draft
 from envbuild.capture.write import spec_text
 from envbuild.errors import EnvbuildError, ResolutionError
+from envbuild.paths import LOCK_FILE
 from envbuild.spec import PYPROJECT, SPEC_FILE, parse_spec
 from envbuild.validate import shown
 
@@ -129,7 +129,7 @@ def capture(source: Source, spec_dir: Path) -> Draft:
         return capture_image(source.image)
     from envbuild.capture.host import capture_host
 
-    return capture_host(source.python, spec_dir / "envbuild.lock", source.root, source.python_image)
+    return capture_host(source.python, spec_dir / LOCK_FILE, source.root, source.python_image)
 
 
 def _refuse_existing(output: Path, lock: bool) -> None:
@@ -140,7 +140,7 @@ def _refuse_existing(output: Path, lock: bool) -> None:
         raise EnvbuildError(f"{shown(pyproject)} already holds the spec ([tool.envbuild]); init never overwrites one")
     if not output.parent.is_dir():
         raise EnvbuildError(f"{shown(output.parent)}: no such directory")
-    beside = output.parent / "envbuild.lock"
+    beside = output.parent / LOCK_FILE
     if lock and beside.exists():
         raise EnvbuildError(f"{shown(beside)} already exists; init locks a new spec and never replaces a lock "
                             "(move it away, or give --no-lock)")
@@ -157,18 +157,17 @@ def _validated(draft: Draft, output: Path, *, locked: bool = True) -> str:
 
 
 def _write_new(output: Path, text: str) -> None:
-    """Write OUTPUT, which must not exist: a link from a finished temporary file, so no half file is ever seen and
-    nothing that appeared meanwhile is replaced."""
-    temporary = output.parent / f".{output.name}.{os.getpid()}.tmp"
+    """Write OUTPUT, which must not exist (``envbuild.atomic``: a link from a finished temporary file, so no half
+    file is ever seen and nothing that appeared meanwhile is replaced)."""
+    from envbuild import atomic
+
     try:
-        temporary.write_text(text, encoding="utf-8")
-        os.link(temporary, output)
+        atomic.write(output, text.encode("utf-8"), replace=False)
     except FileExistsError:
         raise EnvbuildError(f"{shown(output)} already exists; init never overwrites a spec") from None
     except OSError as exc:
         raise EnvbuildError(f"{shown(output)}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
+
 
 
 def _lock(draft: Draft, output: Path, status: Status | None) -> tuple[Draft, LockResult]:
@@ -222,7 +221,7 @@ def _checked(result: InitResult, source: Source) -> InitResult:
     from envbuild.check.cli import evaluate
     from envbuild.check.report import verdict
 
-    options: dict[str, Any] = {"lock": str(result.lock.path if result.lock else result.spec.parent / "envbuild.lock")}
+    options: dict[str, Any] = {"lock": str(result.lock.path if result.lock else result.spec.parent / LOCK_FILE)}
     if source.python:
         options["python"] = source.python
     data, outcome = evaluate(options)

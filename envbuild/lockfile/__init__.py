@@ -8,7 +8,6 @@
 from envbuild.lockfile.diff import LockDiff, diff_python, diff_system
 from envbuild.lockfile.files import exclusive, is_special, strip_credentials, strip_credentials_in, write_atomic
 from envbuild.lockfile.model import (
-    LOCK_FILE,
     LOCK_VERSION,
     READABLE_VERSIONS,
     AptRelease,
@@ -40,6 +39,7 @@ from envbuild.lockfile.read import (
     read_spec_hash,
 )
 from envbuild.lockfile.write import dumps, header, load_writer
+from envbuild.paths import LOCK_FILE
 
 __all__ = [
     "LOCK_FILE",

@@ -64,67 +64,25 @@ def _remove_stale_temporaries(lock_path: Path) -> None:
 
 
 def write_atomic(path: Path, text: str) -> bool:
-    """Replace PATH with TEXT atomically.  Returns False (and leaves the file alone) when it already holds TEXT.
-    A PATH that is a symbolic link stays one: the file it points to is replaced (atomically, in its folder).
-
-    A PATH that is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO) is written into, never replaced:
-    a rename over a device would turn it into a plain file that breaks every other program.  Any failure (no such
-    directory, no permission, a full disk) leaves the old file as it was and is raised as an ``EnvbuildError``
-    naming the path.
+    """Replace PATH with TEXT atomically and durably (``envbuild.atomic``).  Returns False (and leaves the file
+    alone) when it already holds TEXT.  A PATH that is a symbolic link stays one: the file it points to is
+    replaced.  A device or FIFO is written into.  Any failure (no such directory, no permission, a full disk)
+    leaves the old file as it was and is raised as an ``EnvbuildError`` naming the path.
     """
+    from envbuild import atomic
+
+    if path.is_dir():
+        raise EnvbuildError(f"{path}: is a directory; give a file name")
+    if path.is_symlink() and not Path(os.path.realpath(path)).parent.is_dir():
+        raise EnvbuildError(f"{path}: a link to {os.readlink(path)}, whose folder does not exist")
     try:
-        return _write_atomic(path, text)
+        return atomic.write(path, text.encode("utf-8"), sync=True)
     except OSError as exc:
         raise EnvbuildError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 def is_special(path: Path) -> bool:
     """Is PATH something other than a regular file or a directory (a device, a FIFO, a socket)?"""
-    import stat
+    from envbuild import atomic
 
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
-
-
-def _write_atomic(path: Path, text: str) -> bool:
-    import tempfile
-
-    data = text.encode("utf-8")
-    if path.is_symlink():  # a lock shared between projects by a link: written where the link points, link kept
-        target = Path(os.path.realpath(path))
-        if not target.parent.is_dir():
-            raise EnvbuildError(f"{path}: a link to {os.readlink(path)}, whose folder does not exist")
-        path = target
-    if path.is_dir():
-        raise EnvbuildError(f"{path}: is a directory; give a file name")
-    if is_special(path):
-        with open(path, "wb") as handle:
-            handle.write(data)
-        return True
-    try:
-        if path.read_bytes() == data:
-            return False
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return True
+    return atomic.is_special(path)

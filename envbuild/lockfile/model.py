@@ -15,7 +15,6 @@ LOCK_VERSION = 4  # 2: several platforms ([[targets]], per-record platforms), [t
 #                   3: [targets] apt-releases (each apt suite's signed Release: date and signer)
 #                   4: [python] indexes and build options; a package's index, direct-url or path
 READABLE_VERSIONS = (1, 2, 3, 4)
-LOCK_FILE = "envbuild.lock"
 
 
 @dataclass(frozen=True)

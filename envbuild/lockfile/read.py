@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from envbuild.compat import tomllib
 from envbuild.errors import LockfileError, MissingLockfileVersion, UnknownLockfileVersion
 from envbuild.lockfile.model import (
-    LOCK_FILE,
     LOCK_VERSION,
     READABLE_VERSIONS,
     AptRelease,
@@ -32,6 +31,7 @@ from envbuild.lockfile.model import (
     TargetLock,
 )
 from envbuild.lockfile.parse import apart, join, parsed
+from envbuild.paths import LOCK_FILE
 from envbuild.platforms import host
 from envbuild.validate import Table
 

@@ -144,29 +144,10 @@ def _refuse_foreign(root: Path, files: dict[str, bytes]) -> None:
 
 
 def _write(target: Path, data: bytes, *, executable: bool = False) -> None:
-    import os
-    import tempfile
-
-    from envbuild.lockfile import is_special
+    """TARGET holds DATA (``envbuild.atomic``: whole, a device or FIFO written into; unchanged keeps its mtime)."""
+    from envbuild import atomic
 
     try:
-        if is_special(target):  # a device or FIFO in the context: written into, never replaced by a file
-            with open(target, "wb") as out:
-                out.write(data)
-            return
-        if target.is_file() and target.read_bytes() == data:
-            return  # unchanged: keep its mtime
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        atomic.write(target, data, mode=0o755 if executable else 0o644)
     except OSError as exc:
         raise RenderError(f"{target}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temp, 0o755 if executable else 0o644)
-        os.replace(temp, target)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise RenderError(f"{target}: cannot write ({exc.strerror or exc})") from None
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

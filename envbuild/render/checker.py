@@ -10,14 +10,53 @@ from pathlib import Path
 from envbuild.errors import RenderError
 
 # ---------------------------------------------------------------------------------------------------------
-# The stdlib checker that goes into the image
+# The stdlib checker that goes into the image: the check core's package, and every module of envbuild it imports,
+# found by reading their imports (not a list kept by hand: a module the core starts to use travels with it)
 
-_CHECKER_MODULES = (
-    "__init__.py", "errors.py", "options.py", "compat.py", "validate.py", "versions.py", "cachedir.py", "platforms.py",
-    "lockfile/__init__.py", "lockfile/model.py", "lockfile/parse.py", "lockfile/read.py", "lockfile/write.py",
-    "lockfile/files.py", "lockfile/diff.py", "data/__init__.py", "data/torch_cuda.toml", "check/__init__.py",
-    "cache.py", "check/cli.py", "check/expect.py", "check/locate.py", "check/probe.py", "check/nvidia.py",
-    "check/kernels.py", "check/conda.py", "check/compare.py", "check/report.py", "check/venv.py")
+CORE = "check"  # the package the image's checker runs (envbuild-check: envbuild.check.cli)
+DATA = ("data/torch_cuda.toml",)  # the data the core reads (kernels: the architectures of torch's CUDA builds)
+
+
+def core_modules(package: Path) -> list[str]:
+    """The files (relative to PACKAGE, envbuild's folder) of the check core and of every envbuild module they
+    import, at run time (not under TYPE_CHECKING), with the packages' __init__ files on the way."""
+    import ast
+
+    def module_file(name: str) -> str | None:
+        rel = name.split(".")[1:]
+        for candidate in ("/".join(rel) + ".py", "/".join([*rel, "__init__.py"])):
+            if candidate and (package / candidate).is_file():
+                return candidate
+        return None
+
+    def imports(path: Path) -> set[str]:
+        found: set[str] = set()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and getattr(node.test, "id", "")
+                   == "TYPE_CHECKING" for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.startswith("envbuild")}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("envbuild"):
+                found.add(node.module)
+                found |= {f"{node.module}.{a.name}" for a in node.names}
+        return found
+
+    wanted = {f"{CORE}/{p.relative_to(package / CORE).as_posix()}" for p in (package / CORE).rglob("*.py")}
+    wanted.add("__init__.py")
+    queue = sorted(wanted)
+    while queue:
+        for name in imports(package / queue.pop()):
+            file = module_file(name)
+            parts = name.split(".")[1:]
+            inits = ["/".join([*parts[:i], "__init__.py"]) for i in range(1, len(parts))]
+            for found in (file, *inits):
+                if found and (package / found).is_file() and found not in wanted:
+                    wanted.add(found)
+                    queue.append(found)
+    return sorted(wanted | set(DATA))
 
 
 def checker_archive(python_version: str) -> bytes:
@@ -27,7 +66,7 @@ def checker_archive(python_version: str) -> bytes:
     import packaging
 
     package = Path(__file__).resolve().parent.parent
-    members: list[tuple[str, Path]] = [(f"envbuild/{m}", package / m) for m in _CHECKER_MODULES]
+    members: list[tuple[str, Path]] = [(f"envbuild/{m}", package / m) for m in core_modules(package)]
     members += _tree("packaging", Path(packaging.__file__).parent)
     if tuple(int(x) for x in python_version.split(".")[:2]) < (3, 11):
         try:

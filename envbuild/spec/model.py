@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from envbuild.paths import LOCK_FILE
 from envbuild.platforms import PLATFORMS, Platform
 
 SPEC_FILE = "envbuild.toml"
@@ -143,6 +144,6 @@ class Spec:
         return self.path.parent
 
     def default_lock_path(self) -> Path:
-        return self.root / "envbuild.lock"
+        return self.root / LOCK_FILE
 
 
