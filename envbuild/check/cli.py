@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from envbuild.check.compare import Outcome
-    from envbuild.check.shapes import Expected, Facts, Target
+    from envbuild.check.shapes import Checked, Expected, Facts
     from envbuild.options import Option
 
     ProbeImage = Callable[[str, list[str]], Facts]  # (image, the probe's arguments) -> its facts, from a container
@@ -167,7 +167,7 @@ def evaluate(options: "dict[str, Any]", *, in_image: bool = False,
     return report.as_json(expected, facts, outcome, target), outcome
 
 
-def _scope(given: "str | None", target: "Target", strict: bool) -> str:
+def _scope(given: "str | None", target: "Checked", strict: bool) -> str:
     """venv (what envbuild sync made) or host (all the lock holds): GIVEN, else venv for a venv sync made."""
     from envbuild.check import venv
 
@@ -187,7 +187,7 @@ def _scope(given: "str | None", target: "Target", strict: bool) -> str:
     return "venv" if home is not None and venv.synced_from(home) and not strict else "host"
 
 
-def gather(target: "Target", expected: "Expected", *, deep: bool = False, strict: bool = False,
+def gather(target: "Checked", expected: "Expected", *, deep: bool = False, strict: bool = False,
            probe_image: "ProbeImage | None" = None) -> "Facts":
     """The probe's facts about TARGET: here for an interpreter or a root, in a container for an image."""
     from envbuild.check import probe
@@ -219,7 +219,7 @@ def _activation(executable: str) -> "dict[str, Any]":
     return {"script": os.path.join(home, "bin", "activate"), "env": venv.activation_env(home)}
 
 
-def _gather_here(target: "Target", env_names: list[str], dpkg: bool, cuda: bool, deep: bool) -> "Facts":
+def _gather_here(target: "Checked", env_names: list[str], dpkg: bool, cuda: bool, deep: bool) -> "Facts":
     """The probe's facts about an interpreter of this host (this one, or another one asked once)."""
     from envbuild.check import locate, probe
 

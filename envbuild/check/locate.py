@@ -32,14 +32,14 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the chec
 if TYPE_CHECKING:
     from typing import Any
 
-    from envbuild.check.shapes import Target
+    from envbuild.check.shapes import Checked
 
 DEFAULT_LOCK = LOCK_FILE
 
 
 def target(*, python: "str | None" = None, root: "str | None" = None, image: "str | None" = None,
            prefix: "str | None" = None, lock: str = DEFAULT_LOCK, in_image: bool = False,
-           conda: "str | None" = None) -> "Target":
+           conda: "str | None" = None) -> "Checked":
     """What to check, from the options (at most one of PYTHON, ROOT, IMAGE; PREFIX, a conda environment, with any
     but IMAGE) and the lock (its place; CONDA, the prefix its conda environment is installed at, if it has one)."""
     if sum(x is not None for x in (python, root, image)) > 1:
@@ -79,7 +79,7 @@ def _conda_prefix(given: "str | None", locked: "str | None", inside: bool) -> "s
     return locked
 
 
-def _default(lock: str, conda: "str | None") -> "Target":
+def _default(lock: str, conda: "str | None") -> "Checked":
     """The environment the user means: $VIRTUAL_ENV, else the active conda environment's Python, else .venv beside
     the lock, else the lock's conda environment's Python, else python3 on PATH."""
     venv = os.environ.get("VIRTUAL_ENV")

@@ -8,13 +8,13 @@ if TYPE_CHECKING:
     from typing import Any
 
     from envbuild.check.compare import Outcome
-    from envbuild.check.shapes import Expected, Facts, Target
+    from envbuild.check.shapes import Checked, Expected, Facts
 
 SCHEMA = 1
 COLUMNS = ("kind", "name", "status", "expected", "found", "severity")
 
 
-def as_json(expected: "Expected", facts: "Facts", outcome: "Outcome", target: "Target") -> "dict[str, Any]":
+def as_json(expected: "Expected", facts: "Facts", outcome: "Outcome", target: "Checked") -> "dict[str, Any]":
     release = facts.get("os") or {}
     interpreter = facts.get("interpreter") or {}
     return {

@@ -41,7 +41,7 @@ class Expected(TypedDict):
     conda: CondaExpected | None
 
 
-class Target(TypedDict):
+class Checked(TypedDict):
     """What is checked: this interpreter ("self"), another one ("python"), a mounted root, or an image; and the
     conda prefix, when the lock has one."""
 

@@ -18,7 +18,6 @@ from envbuild.lockfile.model import (
     Lock,
     LockFile,
     PythonFile,
-    PythonIndex,
     PythonLock,
     PythonPackage,
     SystemLock,
@@ -40,6 +39,7 @@ from envbuild.lockfile.read import (
 )
 from envbuild.lockfile.write import dumps, header, load_writer
 from envbuild.paths import LOCK_FILE
+from envbuild.pysources import PythonIndex
 
 __all__ = [
     "LOCK_FILE",

@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from envbuild.pysources import PythonIndex, built_in_environment
+
 LOCK_VERSION = 4  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
 #                   3: [targets] apt-releases (each apt suite's signed Release: date and signer)
 #                   4: [python] indexes and build options; a package's index, direct-url or path
 READABLE_VERSIONS = (1, 2, 3, 4)
+EDGES_SINCE = 4  # the first version whose records keep requested/via (a lock read from an older one has none)
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,6 @@ class PythonPackage:
 
 
 @dataclass(frozen=True)
-class PythonIndex:
-    """A named index of [python] indexes, as the spec declares it."""
-
-    name: str
-    url: str  # as the spec writes it: ${VAR} placeholders kept
-    explicit: bool = False
-
-
-@dataclass(frozen=True)
 class PythonLock:
     """The Python part: how it was resolved, from which indexes, and the pinned packages."""
 
@@ -77,7 +71,7 @@ class PythonLock:
     @property
     def built_in_environment(self) -> tuple[str, ...]:
         """The sdists built against the locked environment (its build-dependencies or no-build-isolation)."""
-        return tuple(sorted({name for name, _ in self.build_dependencies} | set(self.no_build_isolation)))
+        return built_in_environment(self.build_dependencies, self.no_build_isolation)
 
     def built_apart(self) -> tuple[PythonPackage, ...]:
         """What installers build in a step of its own, once the rest is installed: the sdists built against the
@@ -226,6 +220,12 @@ class Lock:
     platforms: tuple[str, ...] = ()  # every platform of the file this view comes from
     conda: CondaLock | None = None  # absent without [conda]
 
+    @property
+    def keeps_edges(self) -> bool:
+        """Does the lock record why each package is there (requested, via)?  A lock read from a version before
+        EDGES_SINCE does not: the one place that knows which versions do."""
+        return self.version >= EDGES_SINCE
+
 
 @dataclass(frozen=True)
 class TargetLock:
@@ -258,6 +258,12 @@ class LockFile:
     version: int = LOCK_VERSION
     conda: CondaLock | None = None  # its packages carry their platforms
     apt_key: str | None = None  # the armored key of [system] signed-by (lock version 3)
+
+    @property
+    def keeps_edges(self) -> bool:
+        """Does the lock record why each package is there (requested, via)?  A lock read from a version before
+        EDGES_SINCE does not: the one place that knows which versions do."""
+        return self.version >= EDGES_SINCE
 
     @property
     def platforms(self) -> tuple[str, ...]:

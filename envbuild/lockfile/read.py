@@ -24,7 +24,6 @@ from envbuild.lockfile.model import (
     Lock,
     LockFile,
     PythonFile,
-    PythonIndex,
     PythonLock,
     PythonPackage,
     SystemPackage,
@@ -33,6 +32,7 @@ from envbuild.lockfile.model import (
 from envbuild.lockfile.parse import apart, join, parsed
 from envbuild.paths import LOCK_FILE
 from envbuild.platforms import host
+from envbuild.pysources import PythonIndex
 from envbuild.validate import Table
 
 

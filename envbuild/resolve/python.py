@@ -11,7 +11,7 @@ import sys
 
 from envbuild.adapters.resolver import CompileRequest, Resolver
 from envbuild.errors import UnsupportedTarget
-from envbuild.lockfile import PythonIndex, PythonLock
+from envbuild.lockfile import PythonLock
 from envbuild.platforms import PLATFORMS, host
 from envbuild.spec import Distro, Spec, expand_url
 from envbuild.versions import within
@@ -84,6 +84,6 @@ def resolve_python(spec: Spec, platform: str, *, distro: Distro | None, previous
     return PythonLock(requested=spec.environment.python, resolver=py.resolver, index_url=py.index_url,
                       extra_index_urls=py.extra_index_urls, packages=tuple(packages), version=exact_python,
                       source=source if exact_python else None,
-                      indexes=tuple(PythonIndex(i.name, i.url, i.explicit) for i in py.indexes),
+                      indexes=py.indexes,
                       build_dependencies=py.build_dependencies, no_build_isolation=py.no_build_isolation,
                       build_env=py.build_env)

@@ -57,7 +57,7 @@ def diff(old: LockFile, new: LockFile) -> list[Change]:
     asked: dict[str, Why] = {}  # per platform of NEW, built when an added package first needs it
     for (part, name, change, before, after, major), where in seen.items():
         via: tuple[str, ...] = ()
-        if change == "added" and part in ("python", "system", "conda") and new.version >= 4:
+        if change == "added" and part in ("python", "system", "conda") and new.keeps_edges:
             if where[0] not in asked:
                 from envbuild.review.why import Why  # only an added package needs it
 

@@ -64,7 +64,7 @@ def _chains(lock: Lock, graphs: list[_Graph], name: str) -> list[Chain]:
         close = difflib.get_close_matches(name.lower(), known, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise EnvbuildError(f"{name} is not in the lock for {lock.target.platform}{hint}")
-    if lock.version < 4:
+    if not lock.keeps_edges:
         raise EnvbuildError(f"this lock (version {lock.version}) keeps no dependency edges; run envbuild lock to "
                             "record them, then ask again")
     chains: list[Chain] = []

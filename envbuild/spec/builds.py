@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from envbuild.errors import ConfigError
-from envbuild.spec.model import Index
+from envbuild.pysources import PythonIndex
 from envbuild.spec.urls import check_url
 from envbuild.validate import Table
 
@@ -51,8 +51,8 @@ def canonical_names(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({canonical_name(n) for n in names}))
 
 
-def parse_indexes(t: Table) -> tuple[Index, ...]:
-    out: list[Index] = []
+def parse_indexes(t: Table) -> tuple[PythonIndex, ...]:
+    out: list[PythonIndex] = []
     for item in t.tables("indexes"):
         item.only("name", "url", "explicit")
         name = item.required("name")
@@ -62,11 +62,12 @@ def parse_indexes(t: Table) -> tuple[Index, ...]:
             raise item.error(["name"], f"{name!r} is named twice")
         url = item.required("url")
         check_url(url, lambda problem, item=item: item.error(["url"], problem))
-        out.append(Index(name=name, url=url, explicit=item.boolean("explicit")))
+        out.append(PythonIndex(name=name, url=url, explicit=item.boolean("explicit")))
     return tuple(out)
 
 
-def parse_sources(t: Table, indexes: tuple[Index, ...], requirement_names: set[str]) -> tuple[tuple[str, str], ...]:
+def parse_sources(t: Table, indexes: tuple[PythonIndex, ...],
+                  requirement_names: set[str]) -> tuple[tuple[str, str], ...]:
     raw = t.get("sources")
     if raw is None:
         return ()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from envbuild.paths import LOCK_FILE
 from envbuild.platforms import PLATFORMS, Platform
+from envbuild.pysources import PythonIndex, built_in_environment
 
 SPEC_FILE = "envbuild.toml"
 PYPROJECT = "pyproject.toml"
@@ -56,15 +57,6 @@ class Environment:
 
 
 @dataclass(frozen=True)
-class Index:
-    """A named Python index (``[python] indexes``): an explicit one serves only the packages ``sources`` pins to it."""
-
-    name: str
-    url: str  # may hold ${VAR} placeholders; expanded only when resolving
-    explicit: bool = False
-
-
-@dataclass(frozen=True)
 class PythonSpec:
     """[python]: the requirements, the resolver and the indexes they are resolved against."""
 
@@ -74,7 +66,7 @@ class PythonSpec:
     extra_index_urls: tuple[str, ...] = ()
     resolver: str = "uv"
     from_conda: tuple[str, ...] = ()  # Python distributions the conda environment provides (the pip layer keeps them)
-    indexes: tuple[Index, ...] = ()  # in the spec's order (uv searches the non-explicit ones first)
+    indexes: tuple[PythonIndex, ...] = ()  # in the spec's order (uv searches the non-explicit ones first)
     sources: tuple[tuple[str, str], ...] = ()  # (package, index name): that package only from that index; sorted
     build_dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (sdist, requirements its build needs); sorted
     no_build_isolation: tuple[str, ...] = ()  # sdists built in the environment itself at install time; sorted
@@ -83,8 +75,8 @@ class PythonSpec:
 
     @property
     def built_in_environment(self) -> tuple[str, ...]:
-        """The sdists that images build against the locked environment (build-dependencies and no-build-isolation)."""
-        return tuple(sorted({name for name, _ in self.build_dependencies} | set(self.no_build_isolation)))
+        """The sdists that images build against the locked environment (the lock's own rule, one place)."""
+        return built_in_environment(self.build_dependencies, self.no_build_isolation)
 
 
 @dataclass(frozen=True)
