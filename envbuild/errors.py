@@ -20,11 +20,12 @@ class EnvbuildError(Exception):
 
     exit_code = EXIT_ERROR
 
-    def report(self) -> int:
-        """Show the one line on stderr and return the exit code (for the entry points, and only for them)."""
+    def report(self, prog: str = "envbuild") -> int:
+        """Show the one line on stderr and return the exit code (for the entry points, and only for them: the click
+        application's ``main``, and ``envbuild.options.answer`` for the commands that parse their own options)."""
         import sys
 
-        sys.stderr.write(f"envbuild: error: {self}\n")
+        sys.stderr.write(f"{prog}: error: {self}\n")
         return self.exit_code
 
 

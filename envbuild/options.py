@@ -39,6 +39,21 @@ def command_line(args: "Sequence[str]", options: "Sequence[Option]", prog: str, 
         return usage_error(prog, str(exc))
 
 
+def answer(body: "Callable[[], int]", prog: str, command: str) -> int:
+    """BODY's exit code: the one exit of the commands that parse their own options (check, diff, record), as
+    ``envbuild.cli.app.main`` is click's.  An ``EnvbuildError`` is one line on stderr, headed PROG (``envbuild``, or
+    ``envbuild-check`` in an image), and its exit code; an interrupt is said by COMMAND, 130."""
+    from envbuild.errors import EnvbuildError
+
+    try:
+        return body()
+    except EnvbuildError as exc:
+        return exc.report(prog)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{command}: interrupted\n")
+        return 130
+
+
 def usage_error(prog: str, message: str) -> int:
     """Say what PROG cannot take, in one line on stderr; the exit code, 2."""
     sys.stderr.write(f"{prog}: error: {message} (see {prog} --help)\n")

@@ -78,7 +78,7 @@ def has_image(name: str) -> bool:
 
 
 def run_probe(image: str, package: str, args: list[str]) -> dict[str, Any]:
-    """Run the stdlib probe of PACKAGE (envbuild/check, mounted read-only) with the image's python3, as the
+    """Run the stdlib probe of PACKAGE (envbuild's folder, mounted read-only) with the image's python3, as the
     image's user, with no network; returns the facts it printed.  IMAGE is the engine's (a tag or an id),
     else pulled from its registry; ``docker-daemon:NAME`` is the engine's only."""
     import json
@@ -90,11 +90,12 @@ def run_probe(image: str, package: str, args: list[str]) -> dict[str, Any]:
         image = image.removeprefix(LOCAL)
         if not has_image(image):
             raise EngineError(f"{LOCAL}{image}: the local Docker engine has no such image")
-    code = "import sys; sys.path.insert(0, '/opt/envbuild-probe'); from check.probe import main; sys.exit(main())"
+    code = ("import sys; sys.path.insert(0, '/opt/envbuild-probe'); from envbuild.check.probe import main; "
+            "sys.exit(main())")
     try:
         output = client.containers.run(
             image, entrypoint=["python3", "-I", "-c", code, *args], remove=True, network_mode="none",
-            stdout=True, stderr=False, volumes={package: {"bind": "/opt/envbuild-probe/check", "mode": "ro"}})
+            stdout=True, stderr=False, volumes={package: {"bind": "/opt/envbuild-probe/envbuild", "mode": "ro"}})
     except docker.errors.ImageNotFound:
         raise EngineError(f"{image}: neither the local Docker engine nor its registry has such an image") from None
     except docker.errors.ContainerError as exc:

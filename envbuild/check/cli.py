@@ -17,7 +17,7 @@ import os
 import sys
 
 from envbuild.errors import EnvbuildError
-from envbuild.options import command_line, listing
+from envbuild.options import answer, command_line, listing
 from envbuild.paths import IMAGE_LOCK
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
@@ -110,14 +110,8 @@ def main(argv: "list[str] | None" = None, *, in_image: bool = False, probe_image
     options = command_line(args, _options(in_image), prog, lambda: usage(in_image))
     if isinstance(options, int):  # --help, or a usage error: answered
         return options
-    try:
-        return run(options, in_image=in_image, probe_image=probe_image)
-    except EnvbuildError as exc:
-        sys.stderr.write(f"{'envbuild-check' if in_image else 'envbuild'}: error: {exc}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{prog}: interrupted\n")
-        return 130
+    return answer(lambda: run(options, in_image=in_image, probe_image=probe_image),
+                  "envbuild-check" if in_image else "envbuild", prog)
 
 
 def _options(in_image: bool) -> "list[Option]":
@@ -199,7 +193,7 @@ def gather(target: "Checked", expected: "Expected", *, deep: bool = False, stric
         if probe_image is None:
             raise EnvbuildError("--image needs a Docker engine, which this checker alone does not drive: run "
                                 "envbuild check --image where envbuild is installed")
-        args = [*(f"--env={n}" for n in env_names), *(["--deep"] if deep else []),
+        args = [*([f"--env={','.join(env_names)}"] if env_names else []), *(["--deep"] if deep else []),
                 *([] if dpkg else ["--no-dpkg"]), *(["--cuda"] if cuda else []),
                 *([f"--conda-prefix={target['conda']}"] if target["conda"] else [])]
         return probe_image(target["path"], args)

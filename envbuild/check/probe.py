@@ -333,20 +333,31 @@ def site_dirs_under(root: str) -> list[str]:
     return sorted(p for pattern in patterns for p in glob.glob(os.path.join(root, pattern)))
 
 
+PROBE_OPTIONS = (  # what ``envbuild check --image`` asks of the probe it runs in a container
+    (("--env",), "env", "NAMES", "the environment variables to report, separated by commas"),
+    (("--deep",), "deep", None, "hash every installed file against its RECORD"),
+    (("--no-dpkg",), "no_dpkg", None, "skip the dpkg status (the lock has no apt part)"),
+    (("--cuda",), "cuda", None, "the lock has CUDA: read the GPUs and CUDA libraries"),
+    (("--conda-prefix",), "conda_prefix", "DIR", "the conda environment to read"),
+)
+
+
 def main(argv: "list[str] | None" = None) -> int:
-    """Print the facts of the running interpreter as JSON (``envbuild check --image`` runs this in a container)."""
-    import argparse
+    """Print the facts of the running interpreter as JSON (``envbuild check --image`` runs this in a container,
+    with envbuild's package mounted).  Its options are parsed as every other fast command's (``envbuild.options``)."""
     import json
 
-    parser = argparse.ArgumentParser(description="Print the facts envbuild check compares with a lock, as JSON.")
-    parser.add_argument("--env", action="append", default=[], help="an environment variable to report")
-    parser.add_argument("--deep", action="store_true", help="hash every installed file against its RECORD")
-    parser.add_argument("--no-dpkg", action="store_true", help="skip the dpkg status (the lock has no apt part)")
-    parser.add_argument("--cuda", action="store_true", help="the lock has CUDA: read the GPUs and CUDA libraries")
-    parser.add_argument("--conda-prefix", help="the conda environment to read")
-    args = parser.parse_args(argv)
-    facts = probe(paths=sys.path, interpreter=this_interpreter(), env_names=args.env, deep=args.deep,
-                  dpkg=not args.no_dpkg, cuda=args.cuda, conda_prefix=args.conda_prefix)
+    from envbuild.options import UsageError, parse_options
+
+    try:
+        options = parse_options(sys.argv[1:] if argv is None else argv, PROBE_OPTIONS)
+    except UsageError as exc:
+        sys.stderr.write(f"envbuild probe: error: {exc}\n")
+        return 2
+    names = [n for n in str(options.get("env") or "").split(",") if n]
+    facts = probe(paths=sys.path, interpreter=this_interpreter(), env_names=names, deep=bool(options.get("deep")),
+                  dpkg=not options.get("no_dpkg"), cuda=bool(options.get("cuda")),
+                  conda_prefix=options.get("conda_prefix"))
     json.dump(facts, sys.stdout)
     sys.stdout.write("\n")
     return 0

@@ -159,16 +159,18 @@ def flat(fingerprint: dict[str, Any], prefix: str = "envbuild") -> dict[str, str
 def main(argv: list[str]) -> int:
     """``envbuild record``: the fingerprint, as text or JSON.  Exit 0, or 2 on a usage error, or when a named lock
     cannot be read or a named --python is no interpreter."""
-    from envbuild.options import command_line, listing
+    from envbuild.options import answer, command_line, listing
 
     options = command_line(argv, OPTIONS, "envbuild record", lambda: USAGE.format(options=listing(OPTIONS)))
     if isinstance(options, int):  # --help, or a usage error: answered
         return options
+    return answer(lambda: _print(options), "envbuild", "envbuild record")
+
+
+def _print(options: dict[str, Any]) -> int:
+    """The fingerprint of OPTIONS' lock and interpreter, printed as text or JSON."""
     as_json, lock, python = bool(options.get("json")), options.get("lock"), options.get("python")
-    try:
-        fingerprint = record(lock, python)
-    except EnvbuildError as exc:
-        return exc.report()
+    fingerprint = record(lock, python)
     if as_json:
         from envbuild.check.report import dumps
 

@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from envbuild.errors import EXIT_DRIFT, EXIT_OK, EnvbuildError
-from envbuild.options import command_line, listing, usage_error
+from envbuild.errors import EXIT_DRIFT, EXIT_OK
+from envbuild.options import answer, command_line, listing, usage_error
 from envbuild.paths import LOCK_FILE
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -62,14 +62,9 @@ def main(argv: list[str]) -> int:
         return options
     if options.get("format", "human") not in FORMATS:
         return usage_error("envbuild diff", f"--format takes {' or '.join(FORMATS)}, not {options['format']!r}")
-    try:
-        return run(options.get("old"), options.get("new"), Path(options.get("lock", LOCK_FILE)),
-                   "json" if options.get("json") else options.get("format", "human"))
-    except EnvbuildError as exc:
-        return exc.report()
-    except KeyboardInterrupt:
-        sys.stderr.write("envbuild: interrupted\n")
-        return 130
+    return answer(lambda: run(options.get("old"), options.get("new"), Path(options.get("lock", LOCK_FILE)),
+                              "json" if options.get("json") else options.get("format", "human")),
+                  "envbuild", "envbuild")
 
 
 def run(old: str | None, new: str | None, lock_path: Path, form: str) -> int:

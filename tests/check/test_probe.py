@@ -16,15 +16,24 @@ CHECK_PACKAGE = Path(probe.__file__).parent
 
 
 def test_the_probe_runs_with_the_standard_library_alone(tmp_path: Path) -> None:
-    """As `envbuild check --image` runs it: the check package alone, mounted elsewhere, under -I -S."""
-    shutil.copytree(CHECK_PACKAGE, tmp_path / "check", ignore=shutil.ignore_patterns("__pycache__"))
-    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); from check.probe import main; sys.exit(main())"
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", code, "--env", "HOME", "--cuda"], capture_output=True,
-                          text=True, check=False)
+    """As `envbuild check --image` runs it: envbuild's package mounted elsewhere (here, only the check core's files
+    of it), under -I -S, its options parsed by envbuild.options."""
+    from envbuild.render.checker import core_modules
+
+    package = CHECK_PACKAGE.parent
+    for name in core_modules(package):
+        (tmp_path / "envbuild" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(package / name, tmp_path / "envbuild" / name)
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); from envbuild.check.probe import main; sys.exit(main())"
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code, "--env", "HOME,USER", "--cuda"],
+                          capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     facts = json.loads(done.stdout)
     assert facts["schema"] == 1 and facts["interpreter"]["version"] == ".".join(map(str, sys.version_info[:3]))
-    assert facts["os"]["id"] and "HOME" in facts["env"] and facts["nvidia"] is None  # no GPU here
+    assert facts["os"]["id"] and {"HOME", "USER"} <= set(facts["env"]) and facts["nvidia"] is None  # no GPU here
+    bad = subprocess.run([sys.executable, "-I", "-S", "-c", code, "--bogus"], capture_output=True, text=True,
+                         check=False)
+    assert bad.returncode == 2 and bad.stderr == "envbuild probe: error: no such option: --bogus\n"
 
 
 def _dist(site: Path, name: str, version: str, *, direct_url: dict | None = None) -> Path:
