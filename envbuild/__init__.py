@@ -1,6 +1,8 @@
 """envbuild: freeze a whole ML training environment into one lockfile, build it, check hosts against it."""
 
-__version__ = "0.1.0"
+from envbuild.about import __version__
+
+__all__ = ["__version__", "record"]
 
 
 def record(lock: "str | None" = None, python: "str | None" = None) -> dict:  # type: ignore[type-arg]

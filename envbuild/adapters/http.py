@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envbuild import __version__
+from envbuild.about import __version__
 from envbuild.cachedir import cache_root
 
 if TYPE_CHECKING:

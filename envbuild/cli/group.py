@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from envbuild import __version__
+from envbuild.about import __version__
 from envbuild.paths import LOCK_FILE
 
 HELP = """Freeze a whole ML training environment into one lockfile, and use it.

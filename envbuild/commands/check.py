@@ -20,7 +20,6 @@ def main(argv: "list[str] | None" = None) -> int:
 def probe_in_image(image: str, args: "list[str]") -> "dict[str, Any]":
     """The probe's facts of IMAGE: the check core's probe, mounted read-only into a container from it (its user,
     no network), run by the image's python3 with ARGS."""
-    import envbuild
     from envbuild.adapters.engine import run_probe
 
-    return run_probe(image, os.path.dirname(os.path.abspath(envbuild.__file__)), args)
+    return run_probe(image, os.path.dirname(os.path.dirname(os.path.abspath(__file__))), args)  # envbuild/

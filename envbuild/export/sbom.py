@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from typing import Any
 
-from envbuild import __version__
+from envbuild.about import __version__
 from envbuild.lockfile import Lock
 
 NAMESPACE = uuid.UUID("6f1b6f0e-6e76-4c1b-9d7e-656e76627569")  # envbuild's uuid5 namespace for SBOM serial numbers
