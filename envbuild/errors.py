@@ -73,6 +73,19 @@ class LockfileError(EnvbuildError):
         super().__init__(f"{path}: {problem}")
 
 
+def unreadable_lock(path: str, exc: "OSError | UnicodeDecodeError", *, with_option: bool = False) -> LockfileError:
+    """The one way a lock file that cannot be read is said (the lock reader's and the check's), from the error
+    that reading it raised; WITH_OPTION: the command takes -l LOCK, and says so."""
+    if isinstance(exc, FileNotFoundError):
+        return LockfileError(path, "no such lock (create it with envbuild lock" + (", or give -l LOCK)" if
+                                                                                   with_option else ")"))
+    if isinstance(exc, IsADirectoryError):
+        return LockfileError(path, f"is a directory; give the lock file ({'-l ' if with_option else ''}"
+                                   "DIR/envbuild.lock)")
+    return LockfileError(path, f"cannot read: {exc.strerror or exc}" if isinstance(exc, OSError) else
+                         f"cannot read: {exc}")
+
+
 class MissingLockfileVersion(LockfileError):
     def __init__(self, path: str) -> None:
         super().__init__(path, "no 'version' key: this is not an envbuild lock (regenerate it with envbuild lock)")

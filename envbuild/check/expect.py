@@ -9,7 +9,7 @@ import os
 import sys
 
 from envbuild import cache
-from envbuild.errors import LockfileError
+from envbuild.errors import unreadable_lock
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
 VIEW_FORMAT = 4  # raise when Expected's shape changes: a cached view of another shape is then never read
@@ -25,12 +25,8 @@ def load(path: str, platform: "str | None" = None) -> "Expected":
     try:
         with open(path, "rb") as handle:
             data = handle.read()
-    except FileNotFoundError:
-        raise LockfileError(path, "no such lock (create it with envbuild lock, or give -l LOCK)") from None
-    except IsADirectoryError:
-        raise LockfileError(path, "is a directory; give the lock file (-l DIR/envbuild.lock)") from None
     except OSError as exc:
-        raise LockfileError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise unreadable_lock(path, exc, with_option=True) from None
     where = platform or f"{sys.platform}-{os.uname().machine}"  # the view depends on it
     name = f"lock{VIEW_FORMAT}-{where.replace('/', '-')}-{cache.slug(os.path.abspath(path))}"  # holds the bytes
     cached = cache.read(name)
@@ -42,7 +38,7 @@ def load(path: str, platform: "str | None" = None) -> "Expected":
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise LockfileError(path, f"cannot read: {exc}") from None
+            raise unreadable_lock(path, exc) from None
         expected = from_lock(lockfile.loads(text, shown=path, platform=platform))
         cache.write(name, (data, expected))
     expected["lock"] = path

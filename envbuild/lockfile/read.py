@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from envbuild.compat import tomllib
-from envbuild.errors import LockfileError, MissingLockfileVersion, UnknownLockfileVersion
+from envbuild.errors import LockfileError, MissingLockfileVersion, UnknownLockfileVersion, unreadable_lock
 from envbuild.lockfile.model import (
     LOCK_VERSION,
     READABLE_VERSIONS,
@@ -40,12 +40,8 @@ def read_lock_text(path: Path) -> str:
     """The lock file's text, for a caller that needs the bytes as well as the model (render, build)."""
     try:
         return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LockfileError(str(path), "no such lock (create it with envbuild lock)") from None
-    except IsADirectoryError:
-        raise LockfileError(str(path), "is a directory; give the lock file (DIR/envbuild.lock)") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise LockfileError(str(path), f"cannot read: {exc}") from None
+        raise unreadable_lock(str(path), exc) from None
 
 
 def read_lockfile(path: Path) -> LockFile:
