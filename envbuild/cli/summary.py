@@ -74,14 +74,26 @@ def print_lock_summary(outcome: LockResult) -> None:
     _print_sdists(outcome)
     if outcome.created:
         return
-    for prefix, diff in (("", outcome.diff), ("apt ", outcome.system_diff)):
-        lines = [f"  changed  {prefix}{name} {old} -> {new}" for name, old, new in diff.changed]
-        lines += [f"  added    {prefix}{name} {version}" for name, version in diff.added]
-        lines += [f"  removed  {prefix}{name} {version}" for name, version in diff.removed]
-        lines += [f"  rehashed {prefix}{name} (same version, other files or hashes)" for name in diff.rehashed]
+    pins = [c for c in outcome.changes if c.part in ("python", "system")]
+    for part, prefix in (("python", ""), ("system", "apt ")):
+        # one line per package and kind of change, its versions on every platform joined (split 1.0, 2.0)
+        kinds: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+        for c in pins:
+            if c.part == part:
+                kind = {"upgraded": "changed", "downgraded": "changed", "rebuilt": "rehashed"}.get(c.change, c.change)
+                olds, news = kinds.setdefault((kind, c.name), (set(), set()))
+                olds.update([c.old] if c.old else [])
+                news.update([c.new] if c.new else [])
+
+        rows = {kind: [(name, ", ".join(sorted(o)), ", ".join(sorted(n))) for (k, name), (o, n)
+                       in sorted(kinds.items()) if k == kind] for kind in ("changed", "added", "removed", "rehashed")}
+        lines = [f"  changed  {prefix}{name} {old} -> {new}" for name, old, new in rows["changed"]]
+        lines += [f"  added    {prefix}{name} {new}" for name, _, new in rows["added"]]
+        lines += [f"  removed  {prefix}{name} {old}" for name, old, _ in rows["removed"]]
+        lines += [f"  rehashed {prefix}{name} (same version, other files or hashes)" for name, _, _ in rows["rehashed"]]
         for line in lines[:SUMMARY_LINES]:
             click.echo(line)
         if len(lines) > SUMMARY_LINES:
             click.echo(f"  ... and {len(lines) - SUMMARY_LINES} more {prefix}changes (see git diff of the lock)")
-    if outcome.diff.empty and outcome.system_diff.empty and outcome.written:
+    if not pins and outcome.written:
         click.echo("  no pin changed")

@@ -19,8 +19,9 @@ from envbuild.spec import PYPROJECT, SPEC_FILE, Spec, load_spec, spec_hash
 from envbuild.validate import shown
 
 if TYPE_CHECKING:
-    from envbuild.lockfile import LockDiff, LockFile
+    from envbuild.lockfile import LockFile
     from envbuild.resolve.builds import Sdist
+    from envbuild.review.diff import Change
 
 Status = Callable[[str], AbstractContextManager[None]]
 
@@ -31,8 +32,7 @@ class LockResult:
 
     path: Path
     lock: LockFile
-    diff: LockDiff  # Python pins
-    system_diff: LockDiff  # apt pins
+    changes: tuple[Change, ...]  # from the lock it replaced (review.diff: the one lock-diff engine); () for a new one
     written: bool  # False: the file already held exactly this lock
     created: bool  # there was no lock before
     seconds: float
@@ -114,9 +114,9 @@ def lock(spec_path: Path | None = None, lock_path: Path | None = None, *, upgrad
         warnings += resolution.warnings
         text = lockfile.dumps(new, regenerate=regenerate_command(spec, path))
         written = lockfile.write_atomic(path, text)
-    return LockResult(path=path, lock=new, diff=lockfile.diff_python(previous.python if previous else None,
-                                                                     new.python),
-                      system_diff=lockfile.diff_system(previous.system if previous else None, new.system),
+    from envbuild.review.diff import diff
+
+    return LockResult(path=path, lock=new, changes=tuple(diff(previous, new)) if previous is not None else (),
                       written=written, created=previous is None, seconds=time.monotonic() - started,
                       warnings=tuple(warnings), stages=resolution.stages, sdists=resolution.sdists)
 

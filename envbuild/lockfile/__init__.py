@@ -5,7 +5,6 @@
 ``write``: deterministic TOML; ``files``: atomic, serialised writing; ``diff``: what changed between two locks' pins.
 """
 
-from envbuild.lockfile.diff import LockDiff, diff_python, diff_system
 from envbuild.lockfile.files import exclusive, is_special, strip_credentials, strip_credentials_in, write_atomic
 from envbuild.lockfile.model import (
     LOCK_VERSION,
@@ -51,7 +50,6 @@ __all__ = [
     "CondaPackage",
     "CudaLock",
     "Lock",
-    "LockDiff",
     "LockFile",
     "PythonFile",
     "PythonIndex",
@@ -62,8 +60,6 @@ __all__ = [
     "Target",
     "TargetLock",
     "choose_platform",
-    "diff_python",
-    "diff_system",
     "dumps",
     "exclusive",
     "from_raw",
