@@ -13,6 +13,7 @@ def record(lock: "str | None" = None, python: "str | None" = None) -> dict:  # t
         import envbuild, wandb
         wandb.config.update({"envbuild": envbuild.record()})
     """
+    from envbuild import lockview
     from envbuild.check.record import record as fingerprint
 
-    return fingerprint(lock, python)
+    return fingerprint(lock, python, read_lock=lockview.read)

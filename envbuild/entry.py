@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(args: list[str]) -> int | str | None:
     if args[:1] == ["record"]:  # standard library only, like the check
-        from envbuild.check.record import main as record
+        from envbuild.commands.record import main as record
 
         return record(args[1:])
     import gc

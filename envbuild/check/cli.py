@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from envbuild.check.compare import Outcome
+    from envbuild.check.expect import ReadLock
     from envbuild.check.shapes import Checked, Expected, Facts
     from envbuild.options import Option
 
@@ -103,14 +104,16 @@ IMAGE_MORE = """\
 """
 
 
-def main(argv: "list[str] | None" = None, *, in_image: bool = False, probe_image: "ProbeImage | None" = None) -> int:
-    """Run the check with ARGV (default: sys.argv[1:]); returns the exit code."""
+def main(argv: "list[str] | None" = None, *, read_lock: "ReadLock", in_image: bool = False,
+         probe_image: "ProbeImage | None" = None) -> int:
+    """Run the check with ARGV (default: sys.argv[1:]); returns the exit code.  READ_LOCK makes the check's view
+    of a lock (``envbuild.lockview.read``); PROBE_IMAGE probes an image for --image."""
     prog = "envbuild-check" if in_image else "envbuild check"
     args = sys.argv[1:] if argv is None else argv
     options = command_line(args, _options(in_image), prog, lambda: usage(in_image))
     if isinstance(options, int):  # --help, or a usage error: answered
         return options
-    return answer(lambda: run(options, in_image=in_image, probe_image=probe_image),
+    return answer(lambda: run(options, read_lock=read_lock, in_image=in_image, probe_image=probe_image),
                   "envbuild-check" if in_image else "envbuild", prog)
 
 
@@ -125,11 +128,12 @@ def usage(in_image: bool = False) -> str:
                        more=IMAGE_MORE if in_image else HOST_MORE, options=listing(_options(in_image)))
 
 
-def run(options: "dict[str, Any]", *, in_image: bool = False, probe_image: "ProbeImage | None" = None) -> int:
+def run(options: "dict[str, Any]", *, read_lock: "ReadLock", in_image: bool = False,
+        probe_image: "ProbeImage | None" = None) -> int:
     """The check itself: find, read, probe, compare, report.  Returns 0 (no drift) or 1 (drift)."""
     from envbuild.check import report
 
-    data, outcome = evaluate(options, in_image=in_image, probe_image=probe_image)
+    data, outcome = evaluate(options, read_lock=read_lock, in_image=in_image, probe_image=probe_image)
     if options.get("junit"):
         _write(options["junit"], report.junit(data, outcome.checked))
     try:
@@ -143,14 +147,14 @@ def run(options: "dict[str, Any]", *, in_image: bool = False, probe_image: "Prob
     return 0 if outcome.ok else 1
 
 
-def evaluate(options: "dict[str, Any]", *, in_image: bool = False,
+def evaluate(options: "dict[str, Any]", *, read_lock: "ReadLock", in_image: bool = False,
              probe_image: "ProbeImage | None" = None) -> "tuple[dict[str, Any], Outcome]":
     """Find, read, probe and compare: the report (as JSON data) and the outcome, printed by no one yet."""
     from envbuild.check import compare, expect, locate, report
 
     lock = options.get("lock") or (os.environ.get("ENVBUILD_LOCK", IMAGE_LOCK) if in_image
                                    else locate.DEFAULT_LOCK)
-    expected = expect.load(lock, options.get("platform"))
+    expected = expect.load(lock, options.get("platform"), read_lock)
     target = locate.target(python=options.get("python"), root=options.get("root"), image=options.get("image"),
                            prefix=options.get("prefix"), lock=lock, in_image=in_image,
                            conda=expected["conda"]["prefix"] if expected["conda"] else None)

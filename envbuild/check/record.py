@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import sys
 
-from envbuild.errors import EnvbuildError
+from envbuild.errors import EnvbuildError, unreadable_lock
 from envbuild.paths import IMAGE_LOCK, LOCK_FILE
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
 if TYPE_CHECKING:
     from typing import Any
 
+    from envbuild.check.expect import ReadLock
     from envbuild.options import Option
 
 SCHEMA = 1
@@ -58,10 +59,11 @@ def find_lock(lock: str | None = None) -> str | None:
     return None
 
 
-def record(lock: str | None = None, python: str | None = None) -> dict[str, Any]:
-    """The fingerprint (plain data: JSON-able).  A named LOCK (or $ENVBUILD_LOCK) that cannot be read or is no
-    lock, or a named PYTHON that is no interpreter, raises ``EnvbuildError``; a lock found but the check failing is
-    recorded as the verdict's ``error``, never raised (training goes on)."""
+def record(lock: str | None = None, python: str | None = None, *, read_lock: ReadLock) -> dict[str, Any]:
+    """The fingerprint (plain data: JSON-able); READ_LOCK makes the check's view of the lock (``lockview.read``).
+    A named LOCK (or $ENVBUILD_LOCK) that cannot be read or is no lock, or a named PYTHON that is no interpreter,
+    raises ``EnvbuildError``; a lock found but the check failing is recorded as the verdict's ``error``, never
+    raised (training goes on)."""
     if python is not None:
         from envbuild.check.locate import interpreter
 
@@ -74,7 +76,7 @@ def record(lock: str | None = None, python: str | None = None) -> dict[str, Any]
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        raise EnvbuildError(f"{path}: cannot read the lock ({exc.strerror or exc})") from None
+        raise unreadable_lock(path, exc, with_option=True) from None
     import hashlib
 
     entry: dict[str, Any] = {"path": path, "sha256": "sha256:" + hashlib.sha256(data).hexdigest(), "spec-hash": None}
@@ -84,7 +86,7 @@ def record(lock: str | None = None, python: str | None = None) -> dict[str, Any]
         from envbuild.check.cli import evaluate
 
         options: dict[str, Any] = {"lock": path, **({"python": python} if python else {})}
-        report, _ = evaluate(options, in_image=in_image and python is None)
+        report, _ = evaluate(options, read_lock=read_lock, in_image=in_image and python is None)
         counts: dict[str, int] = {}
         for finding in report["findings"]:
             counts[finding["kind"]] = counts.get(finding["kind"], 0) + 1
@@ -156,7 +158,7 @@ def flat(fingerprint: dict[str, Any], prefix: str = "envbuild") -> dict[str, str
     return out
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], *, read_lock: ReadLock) -> int:
     """``envbuild record``: the fingerprint, as text or JSON.  Exit 0, or 2 on a usage error, or when a named lock
     cannot be read or a named --python is no interpreter."""
     from envbuild.options import answer, command_line, listing
@@ -164,13 +166,13 @@ def main(argv: list[str]) -> int:
     options = command_line(argv, OPTIONS, "envbuild record", lambda: USAGE.format(options=listing(OPTIONS)))
     if isinstance(options, int):  # --help, or a usage error: answered
         return options
-    return answer(lambda: _print(options), "envbuild", "envbuild record")
+    return answer(lambda: _print(options, read_lock), "envbuild", "envbuild record")
 
 
-def _print(options: dict[str, Any]) -> int:
+def _print(options: dict[str, Any], read_lock: ReadLock) -> int:
     """The fingerprint of OPTIONS' lock and interpreter, printed as text or JSON."""
     as_json, lock, python = bool(options.get("json")), options.get("lock"), options.get("python")
-    fingerprint = record(lock, python)
+    fingerprint = record(lock, python, read_lock=read_lock)
     if as_json:
         from envbuild.check.report import dumps
 

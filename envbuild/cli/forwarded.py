@@ -13,7 +13,7 @@ from envbuild.cli.group import cli
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def record_command(args: tuple[str, ...]) -> int:
     """Print the fingerprint of this environment (see envbuild record --help)."""
-    from envbuild.check.record import main as record
+    from envbuild.commands.record import main as record
 
     return record(list(args))
 

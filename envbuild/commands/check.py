@@ -1,5 +1,6 @@
 """``envbuild check``: the drift check of the check core (``envbuild.check.cli``), given what it cannot do from
-the bottom layer: run its probe in a container for ``--image`` (the Docker engine is an adapter, above the core).
+the bottom layer: read the lock with the one lock reader (``envbuild.lockview``), and run its probe in a container
+for ``--image`` (the Docker engine is an adapter, above the core).
 The console script and the click group both come here; the image's own ``envbuild-check`` runs the core alone.
 
 Like the core, it imports nothing on a plain check's path (no typing, no click): this runs before every job."""
@@ -12,9 +13,10 @@ if TYPE_CHECKING:
 
 
 def main(argv: "list[str] | None" = None) -> int:
+    from envbuild import lockview
     from envbuild.check.cli import main as check
 
-    return check(argv, probe_image=probe_in_image)
+    return check(argv, read_lock=lockview.read, probe_image=probe_in_image)
 
 
 def probe_in_image(image: str, args: "list[str]") -> "dict[str, Any]":

@@ -13,6 +13,7 @@ import os
 
 from mlflow.tracking.context.abstract_context import RunContextProvider
 
+from envbuild import lockview
 from envbuild.check.record import find_lock, flat, record
 
 
@@ -22,7 +23,7 @@ class EnvbuildRunContext(RunContextProvider):
 
     def tags(self) -> dict[str, str]:
         try:
-            return flat(record())
+            return flat(record(read_lock=lockview.read))
         except Exception as exc:
             return {"envbuild.error": f"{type(exc).__name__}: {exc}"[:500]}
 
@@ -45,14 +46,14 @@ def log_environment(lock: str | None = None, artifact_path: str = "envbuild") ->
     if mlflow.active_run() is None:
         raise RuntimeError("log_environment() needs an active MLflow run (call it inside mlflow.start_run())")
     path = find_lock(lock)
-    fingerprint = record(path) if path else record()
+    fingerprint = record(path, read_lock=lockview.read)
     tags = flat(fingerprint)
     mlflow.set_tags(tags)
     mlflow.log_dict(fingerprint, f"{artifact_path}/record.json")
     if path is not None and os.path.isfile(path):
         mlflow.log_artifact(path, artifact_path)
         try:
-            report, _ = evaluate({"lock": path})
+            report, _ = evaluate({"lock": path}, read_lock=lockview.read)
         except Exception as exc:
             report = {"error": str(exc)}
         mlflow.log_text(json.dumps(report, indent=2), f"{artifact_path}/check.json")

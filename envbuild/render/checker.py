@@ -14,12 +14,16 @@ from envbuild.errors import RenderError
 # found by reading their imports (not a list kept by hand: a module the core starts to use travels with it)
 
 CORE = "check"  # the package the image's checker runs (envbuild-check: envbuild.check.cli)
+READER = "lockview.py"  # the lock reader it is handed (and, from its imports, envbuild.lockfile)
+MAIN = (b"from envbuild import lockview\nfrom envbuild.check.cli import main\n"
+        b"raise SystemExit(main(in_image=True, read_lock=lockview.read))\n")
 DATA = ("data/torch_cuda.toml",)  # the data the core reads (kernels: the architectures of torch's CUDA builds)
 
 
 def core_modules(package: Path) -> list[str]:
-    """The files (relative to PACKAGE, envbuild's folder) of the check core and of every envbuild module they
-    import, at run time (not under TYPE_CHECKING), with the packages' __init__ files on the way."""
+    """The files (relative to PACKAGE, envbuild's folder) of the check core, of the lock reader handed to it, and
+    of every envbuild module they import, at run time (not under TYPE_CHECKING), with the packages' __init__
+    files on the way."""
     import ast
 
     def module_file(name: str) -> str | None:
@@ -45,7 +49,7 @@ def core_modules(package: Path) -> list[str]:
         return found
 
     wanted = {f"{CORE}/{p.relative_to(package / CORE).as_posix()}" for p in (package / CORE).rglob("*.py")}
-    wanted.add("__init__.py")
+    wanted |= {"__init__.py", READER}
     queue = sorted(wanted)
     while queue:
         for name in imports(package / queue.pop()):
@@ -77,7 +81,7 @@ def checker_archive(python_version: str) -> bytes:
         members += _tree("tomli", Path(tomli.__file__).parent)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        entries = [("__main__.py", b"from envbuild.check.cli import main\nraise SystemExit(main(in_image=True))\n")]
+        entries = [("__main__.py", MAIN)]
         entries += [(name, path.read_bytes()) for name, path in sorted(members)]
         for name, data in entries:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))

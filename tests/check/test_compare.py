@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from envbuild.check import nvidia, probe, report
 from envbuild.check.compare import compare
-from envbuild.check.expect import from_lock
 from envbuild.lockfile import BaseImage, CudaLock, Lock, PythonLock, PythonPackage, SystemLock, SystemPackage, Target
+from envbuild.lockview import from_lock
 from tests.check.test_nvidia import RecordedNVML, build_cuda_13_wheels, build_fake_cuda_libraries
 
 CUDA_124 = CudaLock(runtime="12.4.127", cudnn="9.1.0.70", nccl="2.21.5", min_driver="525.60.13",

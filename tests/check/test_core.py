@@ -1,5 +1,6 @@
 """The check core is the bottom of envbuild: it runs before every job and inside images, on Python 3.9, so it
-imports nothing above it.  Its modules are what the image's checker carries, found from its imports."""
+imports nothing above it (tests/test_layers.py); the lock reader it is handed (envbuild.lockview) is envbuild's one.
+Its modules and the reader's are what the image's checker carries, found from their imports."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ def _names(files: list[str]) -> set[str]:
 
 def test_the_core_is_the_check_and_the_base_and_the_lock_reader() -> None:
     files = core_modules(PACKAGE)
-    outside = {f for f in files if not f.startswith(("check/", "data/", "lockfile/")) and f not in BASE}
+    assert {"check/cli.py", "lockview.py", "lockfile/read.py"} <= set(files)
+    reader = {"lockview.py"}
+    outside = {f for f in files if not f.startswith(("check/", "data/", "lockfile/")) and f not in BASE | reader}
     assert outside == set(), f"the check core reaches above itself: {sorted(outside)}"
     assert not any(f.startswith(("adapters/", "resolve/", "render/", "commands/", "cli/", "export/")) for f in files)
 
@@ -59,8 +62,10 @@ def test_the_core_imports_and_checks_with_everything_else_blocked(tmp_path: Path
         "import importlib\n"
         f"for name in {allowed!r}:\n"
         "    importlib.import_module(name)\n"
+        "from envbuild import lockview\n"
         "from envbuild.check.cli import main\n"
-        f"sys.exit(main(['-l', {str(lock)!r}, '--python', sys.executable, '--json', '--platform', 'linux/amd64']))\n")
+        f"sys.exit(main(['-l', {str(lock)!r}, '--python', sys.executable, '--json', '--platform', 'linux/amd64'],"
+        " read_lock=lockview.read))\n")
     done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=False,
                           cwd=tmp_path, env={"PYTHONPATH": str(PACKAGE.parent), "PATH": "/usr/bin:/bin",
                                              "ENVBUILD_CACHE_DIR": str(tmp_path / "cache")})
