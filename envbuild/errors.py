@@ -2,8 +2,8 @@
 
 Every error a user can cause (bad input, an unreachable index, a resolver conflict) is an
 ``EnvbuildError``.  Messages are built from data, so they read the same wherever they are raised.
-``envbuild.cli`` alone turns these into exit codes; anything else that escapes is our bug and keeps its
-traceback.
+One place turns them into a line on stderr and an exit code, ``envbuild.options.answer`` (with
+``EnvbuildError.report``), where every command ends; anything else that escapes is our bug and keeps its traceback.
 """
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the drift check imports this module)
@@ -21,8 +21,8 @@ class EnvbuildError(Exception):
     exit_code = EXIT_ERROR
 
     def report(self, prog: str = "envbuild") -> int:
-        """Show the one line on stderr and return the exit code (for the entry points, and only for them: the click
-        application's ``main``, and ``envbuild.options.answer`` for the commands that parse their own options)."""
+        """Show the one line on stderr and return the exit code (for ``envbuild.options.answer``, the one exit of
+        every command, and only for it)."""
         import sys
 
         sys.stderr.write(f"{prog}: error: {self}\n")

@@ -40,8 +40,8 @@ def command_line(args: "Sequence[str]", options: "Sequence[Option]", prog: str, 
 
 
 def answer(body: "Callable[[], int]", prog: str, command: str) -> int:
-    """BODY's exit code: the one exit of the commands that parse their own options (check, diff, record), as
-    ``envbuild.cli.app.main`` is click's.  An ``EnvbuildError`` is one line on stderr, headed PROG (``envbuild``, or
+    """BODY's exit code: the one exit of every command (click's, by ``envbuild.cli.app.main``, and those that parse
+    their own options: check, diff, record).  An ``EnvbuildError`` is one line on stderr, headed PROG (``envbuild``, or
     ``envbuild-check`` in an image), and its exit code; an interrupt is said by COMMAND, 130."""
     from envbuild.errors import EnvbuildError
 
