@@ -25,11 +25,11 @@ def capture_host(python: str | None, lock: Path, root: Path = Path("/"), python_
     """The environment of PYTHON (else the one the check would pick for LOCK) on this host (its files under ROOT).
     An interpreter that is not the distro's release is pinned through a base image that has it: PYTHON_IMAGE, else
     the official python image of this Debian release."""
-    from envbuild.check import locate, probe
+    from envbuild.check import locate, probe, query
 
     where = locate.target(python=python, lock=str(lock))
     executable = str(where["path"])
-    info = locate.describe(executable)
+    info = query.describe(executable)
     found = probe.distributions(info["path"])
     installed = []
     for name, dist in found["packages"].items():

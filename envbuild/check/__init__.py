@@ -4,7 +4,7 @@
     -> locate.target    which environment: --python/--root/--image, else $VIRTUAL_ENV, .venv, python3 on PATH
     -> expect.load      what the lock says (read by the ReadLock handed in: envbuild.lockview; cached by the
                         lock's bytes)
-    -> probe.probe      what is there (locate.describe for another interpreter, nvidia, kernels)
+    -> probe.probe      what is there (query.describe for another interpreter, nvidia, kernels)
     -> compare.compare  the findings: only departures from the lock
     -> report           text (a rich table on a terminal when something drifted), JSON, JUnit
 

@@ -219,12 +219,12 @@ def _activation(executable: str) -> "dict[str, Any]":
 
 def _gather_here(target: "Checked", env_names: list[str], dpkg: bool, cuda: bool, deep: bool) -> "Facts":
     """The probe's facts about an interpreter of this host (this one, or another one asked once)."""
-    from envbuild.check import locate, probe
+    from envbuild.check import locate, probe, query
 
     if target["kind"] == "self" or locate.is_self(target["path"]):
         return probe.probe(paths=sys.path, interpreter=probe.this_interpreter(), env_names=env_names, deep=deep,
                            dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"], read_dpkg=cached_dpkg_status)
-    info = locate.describe(target["path"])
+    info = query.describe(target["path"])
     interpreter = {k: info[k] for k in ("version", "implementation", "executable", "prefix")}
     return probe.probe(paths=info["path"], interpreter=interpreter,
                        env_names=env_names, deep=deep, dpkg=dpkg, cuda=cuda, conda_prefix=target["conda"],

@@ -1,10 +1,11 @@
 """The probe: the facts a check compares with the lock, read with the standard library alone.
 
 It runs inside envbuild for the host, another interpreter's environment (``--python``) and a mounted root, and
-on its own in a container for ``--image`` (``python3 -I -c "from check.probe import main; main()"`` with this
-package mounted), under any Python >= 3.9.  So it imports nothing from outside this package or the standard
-library, and nothing heavy on the path of a plain check (no ``re``, ``json`` or ``subprocess``).  It never
-raises on a strange host: what it cannot read it reports as ``None`` or in ``problems``.
+on its own in a container for ``--image`` (``python3 -I -c "from envbuild.check.probe import main; ..."`` with
+envbuild's package mounted read-only), under any Python >= 3.9.  So it imports nothing but the standard library,
+this package and the base modules below it (``options`` to parse, ``data`` for the CUDA tables), and nothing heavy
+on the path of a plain check (no ``re``, ``json`` or ``subprocess``: asking another interpreter is ``query``'s).
+It never raises on a strange host: what it cannot read it reports as ``None`` or in ``problems``.
 
 - Python distributions: every ``*.dist-info`` on the interpreter's path (first one wins, as importlib does),
   with the directories that ``.pth`` files add to a site directory; name and version from the METADATA headers
@@ -272,7 +273,7 @@ def verify_records(packages: "dict[str, Any]", workers: int = 0) -> list[dict[st
 
 
 def this_interpreter() -> "dict[str, Any]":
-    """The running interpreter, as ``locate.describe`` reports another one."""
+    """The running interpreter, as ``query.describe`` reports another one."""
     return {"version": ".".join(str(n) for n in sys.version_info[:3]), "implementation": sys.implementation.name,
             "executable": sys.executable, "prefix": sys.prefix}
 

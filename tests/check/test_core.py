@@ -74,3 +74,22 @@ def test_the_core_imports_and_checks_with_everything_else_blocked(tmp_path: Path
     blocked = subprocess.run([sys.executable, "-I", "-c", BLOCKER.format(allowed=allowed) + "import envbuild.resolve"],
                              capture_output=True, text=True, check=False, env={"PYTHONPATH": str(PACKAGE.parent)})
     assert "outside it" in blocked.stderr, "the blocker blocks"
+
+
+def test_the_core_runs_one_process_in_one_place() -> None:
+    """The check core's only process is asking another interpreter what it sees (check/query.py): no other module
+    of it imports subprocess or calls os.system/popen/exec*/spawn*/fork."""
+    import ast
+
+    runners = {"system", "popen", "fork", "forkpty", "posix_spawn", "posix_spawnp"}
+    found = set()
+    for path in sorted((PACKAGE / "check").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split(".")[0] in ("subprocess", "multiprocessing", "pty") for n in names):
+                found.add(path.name)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os" and (
+                    node.attr in runners or node.attr.startswith(("exec", "spawn"))):
+                found.add(path.name)
+    assert found == {"query.py"}

@@ -66,9 +66,9 @@ _IMPORTLIB = ("import importlib.metadata as m, json, re\n"
 
 def _views(python: Path) -> tuple[dict[str, str], dict[str, str]]:
     """(what the check reads, what importlib.metadata reads) in the environment of PYTHON."""
-    from envbuild.check import locate
+    from envbuild.check import query
 
-    info = locate.describe(str(python))
+    info = query.describe(str(python))
     found = probe.distributions(info["path"])["packages"]
     ours = {name: dist["version"] for name, dist in found.items()}
     theirs = json.loads(subprocess.run([str(python), "-I", "-c", _IMPORTLIB], capture_output=True, text=True,
@@ -117,9 +117,9 @@ def test_the_check_reads_what_importlib_metadata_reads(tmp_path: Path, monkeypat
 
 
 def _views_path(python: Path) -> list[str]:
-    from envbuild.check import locate
+    from envbuild.check import query
 
-    return list(locate.describe(str(python))["path"])
+    return list(query.describe(str(python))["path"])
 
 
 def _record_line(path: str, data: bytes) -> str:
