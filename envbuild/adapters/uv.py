@@ -1,6 +1,6 @@
 """uv: the default Python resolver (``uv pip compile``) and installer (``uv venv``, ``uv pip sync``).
 
-uv writes its answer as a PEP 751 ``pylock.toml``, which we read with tomllib: structured data with each
+uv writes its answer as a PEP 751 ``pylock.toml``, read back by ``lockfile.pylock``: structured data with each
 file's URL and sha256 for the target platform, no text scraping.  An existing output file is how uv takes
 preferences, so the previous lock is handed to it that way (``-P NAME`` then frees just that package).
 """
@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
 from envbuild.adapters import process
-from envbuild.compat import tomllib
 from envbuild.errors import ResolutionError, SyncError, ToolMissing
-from envbuild.lockfile import PythonFile, PythonPackage, strip_credentials, strip_credentials_in
+from envbuild.lockfile import PythonPackage, strip_credentials, strip_credentials_in
+from envbuild.lockfile.pylock import read_pylock
 
 if TYPE_CHECKING:
     from envbuild.adapters.resolver import CompileRequest
@@ -129,7 +129,7 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
         done = process.run(argv, env=env, cwd=work)
         if done.returncode != 0:
             raise ResolutionError(NAME, trim_error(done.stderr), full=strip_credentials_in(done.stderr))
-        packages = parse_pylock((work / OUTPUT).read_text(encoding="utf-8"), sources=dict(request.sources),
+        packages = read_pylock((work / OUTPUT).read_text(encoding="utf-8"), NAME, sources=dict(request.sources),
                                 local=dict(request.local_files))
         edges = _edges(base, packages, work, env)
     out = []
@@ -270,50 +270,6 @@ def _build_failure(stderr: str) -> str | None:
         message += (f". Hint: {name} imports {missing.group(1)} while it builds, without declaring it (as flash-attn "
                     f'and deepspeed import torch); declare it: [python] build-dependencies = {{{name} = ["{dist}"]}}')
     return message + " (envbuild lock -v shows uv's whole output)"
-
-
-def parse_pylock(text: str, *, sources: dict[str, str] | None = None,
-                 local: dict[str, str] | None = None) -> list[PythonPackage]:
-    """The pinned packages of a PEP 751 lock written by uv.  SOURCES: the index each pinned package came from;
-    LOCAL: the spec-relative path of each local archive (uv writes it absolute: it never reaches the lock)."""
-    doc = tomllib.loads(text)
-    sources, local = sources or {}, local or {}
-    out = []
-    for entry in doc.get("packages", []):
-        name, version = entry["name"], entry.get("version")
-        vcs = entry.get("vcs")
-        if vcs and version is not None and vcs.get("commit-id"):  # the commit is the identity a hash would be
-            url = f"{vcs['type']}+{strip_credentials(vcs['url'])}@{vcs['commit-id']}"
-            out.append(PythonPackage(name=name, version=str(version), hashes=(), index=sources.get(name), vcs=url))
-            continue
-        files = [_file(f) for f in entry.get("wheels", [])]
-        if "sdist" in entry:
-            files.append(_file(entry["sdist"]))
-        direct_url = path = None
-        if "archive" in entry:
-            archive = _file(entry["archive"])
-            if name in local:
-                path = local[name]
-                archive = PythonFile(name=path.rsplit("/", 1)[-1], url=path, hash=archive.hash)
-            else:
-                direct_url = archive.url
-            files.append(archive)
-        if version is None or not files or not all(f.hash for f in files):
-            source = "a local directory" if "directory" in entry else "a source"
-            raise ResolutionError(NAME, f"{name} comes from {source} that has no version or hash; build a wheel of "
-                                  "it and name that (`name @ ./wheels/x.whl`), or publish it to an index")
-        out.append(PythonPackage(name=name, version=str(version),
-                                 hashes=tuple(sorted({f.hash for f in files})),
-                                 files=tuple(sorted(files, key=lambda f: f.name)), index=sources.get(name),
-                                 direct_url=direct_url, path=path))
-    return sorted(out, key=lambda p: p.name)
-
-
-def _file(entry: dict[str, Any]) -> PythonFile:
-    url = strip_credentials(str(entry.get("url") or entry.get("path") or ""))
-    name = str(entry.get("name") or url.rstrip("/").rsplit("/", 1)[-1].split("#", 1)[0])
-    sha = entry.get("hashes", {}).get("sha256")
-    return PythonFile(name=name, url=url, hash=f"sha256:{sha}" if sha else "")
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -1,11 +1,16 @@
 """The lock's Python part as a PEP 751 ``pylock.toml``, beside the lock model (as uv keeps its exporters under its
-lock): ``envbuild export --format pylock`` writes it, and the uv adapter hands uv the previous pins in it."""
+lock): ``envbuild export --format pylock`` writes it, the uv adapter hands uv the previous pins in it, and reads
+uv's answer back with ``read_pylock``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from envbuild.lockfile.model import PythonPackage
+from envbuild.compat import tomllib
+from envbuild.errors import ResolutionError
+from envbuild.lockfile.files import strip_credentials
+from envbuild.lockfile.model import PythonFile, PythonPackage
 
 
 def pylock_text(packages: Sequence[PythonPackage], index_url: str, *, environments: Sequence[str] = (),
@@ -55,3 +60,48 @@ def pylock_text(packages: Sequence[PythonPackage], index_url: str, *, environmen
         entries.append(entry)
     doc.add("packages", entries)
     return tomlkit.dumps(doc)
+
+
+def read_pylock(text: str, tool: str, *, sources: dict[str, str] | None = None,
+                local: dict[str, str] | None = None) -> list[PythonPackage]:
+    """The pinned packages of a PEP 751 lock written by TOOL (the resolver, uv; its name in a ``ResolutionError``).
+    SOURCES: the index each pinned package came from; LOCAL: the spec-relative path of each local archive (uv
+    writes it absolute: it never reaches the lock)."""
+    doc = tomllib.loads(text)
+    sources, local = sources or {}, local or {}
+    out = []
+    for entry in doc.get("packages", []):
+        name, version = entry["name"], entry.get("version")
+        vcs = entry.get("vcs")
+        if vcs and version is not None and vcs.get("commit-id"):  # the commit is the identity a hash would be
+            url = f"{vcs['type']}+{strip_credentials(vcs['url'])}@{vcs['commit-id']}"
+            out.append(PythonPackage(name=name, version=str(version), hashes=(), index=sources.get(name), vcs=url))
+            continue
+        files = [_file(f) for f in entry.get("wheels", [])]
+        if "sdist" in entry:
+            files.append(_file(entry["sdist"]))
+        direct_url = path = None
+        if "archive" in entry:
+            archive = _file(entry["archive"])
+            if name in local:
+                path = local[name]
+                archive = PythonFile(name=path.rsplit("/", 1)[-1], url=path, hash=archive.hash)
+            else:
+                direct_url = archive.url
+            files.append(archive)
+        if version is None or not files or not all(f.hash for f in files):
+            source = "a local directory" if "directory" in entry else "a source"
+            raise ResolutionError(tool, f"{name} comes from {source} that has no version or hash; build a wheel of "
+                                  "it and name that (`name @ ./wheels/x.whl`), or publish it to an index")
+        out.append(PythonPackage(name=name, version=str(version),
+                                 hashes=tuple(sorted({f.hash for f in files})),
+                                 files=tuple(sorted(files, key=lambda f: f.name)), index=sources.get(name),
+                                 direct_url=direct_url, path=path))
+    return sorted(out, key=lambda p: p.name)
+
+
+def _file(entry: dict[str, Any]) -> PythonFile:
+    url = strip_credentials(str(entry.get("url") or entry.get("path") or ""))
+    name = str(entry.get("name") or url.rstrip("/").rsplit("/", 1)[-1].split("#", 1)[0])
+    sha = entry.get("hashes", {}).get("sha256")
+    return PythonFile(name=name, url=url, hash=f"sha256:{sha}" if sha else "")
