@@ -22,10 +22,29 @@ def test_a_bad_tag_is_refused(tmp_path: Path) -> None:
 
 
 def test_no_engine_is_one_clear_line(tmp_path: Path) -> None:
-    done = envbuild("build", "-l", str(LOCK), cwd=tmp_path, env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
-    assert done.stderr.startswith("envbuild: error: cannot reach the Docker engine")
+    # No buildah or podman on PATH, and no Docker engine where DOCKER_HOST points.
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/none.sock", "PATH": str(tmp_path)}
+    for args in ([], ["--engine", "docker"]):
+        done = envbuild("build", "-l", str(LOCK), *args, cwd=tmp_path, env=env)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+        assert done.stderr.startswith("envbuild: error: cannot reach the Docker engine")
+
+
+def test_an_engine_that_is_not_installed_says_what_to_install(tmp_path: Path) -> None:
+    done = envbuild("build", "-l", str(LOCK), "--engine", "podman", cwd=tmp_path, env={"PATH": str(tmp_path)})
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("envbuild: error: --engine podman: podman is not installed (apt-get install "
+                                   "podman, or dnf install podman); or leave --engine out to use what is installed")
+
+
+def test_bad_output_and_engine_are_refused_before_any_work(tmp_path: Path) -> None:
+    done = envbuild("build", "-l", str(LOCK), "--output", "tar:x", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith("envbuild: error: --output 'tar:x': use oci-archive:FILE")
+    done = envbuild("build", "-l", str(LOCK), "--output", f"oci-archive:{tmp_path}/no/such/x.tar", cwd=tmp_path)
+    assert done.returncode == 2 and "is not a directory" in done.stderr
+    done = envbuild("build", "-l", str(LOCK), "--engine", "kaniko", cwd=tmp_path)
+    assert done.returncode == 2 and "'kaniko' is not one of 'docker', 'buildah', 'podman'" in done.stderr
 
 
 def test_an_unset_index_credential_is_named(tmp_path: Path, monkeypatch: object) -> None:
@@ -37,7 +56,7 @@ def test_an_unset_index_credential_is_named(tmp_path: Path, monkeypatch: object)
     try:
         secrets_for(lock, {"USER": "me"}, tmp_path)
     except BuildError as exc:
-        assert "${TOKEN}" in str(exc) and "BuildKit secret" in str(exc)
+        assert "${TOKEN}" in str(exc) and "as a secret" in str(exc)
     else:
         raise AssertionError("an unset ${TOKEN} must be an error")
     secrets = secrets_for(lock, {"USER": "me", "TOKEN": "t0k'en", "SSL_CERT_FILE": str(LOCK), "NETRC": "/nope"},
@@ -48,9 +67,9 @@ def test_an_unset_index_credential_is_named(tmp_path: Path, monkeypatch: object)
 
 
 def test_stage_times_come_from_buildkit_plain_progress() -> None:
-    from envbuild.build import _StageClock
+    from envbuild.build.clock import StageClock
 
-    clock = _StageClock()
+    clock = StageClock()
     for line in ["#4 [system 1/3] FROM 127.0.0.1:5000/debian@sha256:ab", "#4 DONE 0.5s",
                  "#6 [system 2/3] COPY a b", "#6 CACHED", "#8 [system 3/3] RUN apt-get update", "#8 DONE 12.25s",
                  "#9 [builder 1/2] RUN python3.11 -m venv /opt/venv", "#9 DONE 2.0s", "#10 exporting to image",

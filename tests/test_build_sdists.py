@@ -70,7 +70,7 @@ def _built(project: Path, index: LocalIndex, python_base_image: str, docker_engi
     assert "flashy 0.1: built from its sdist at install time, against the locked environment" in locked.stdout
 
     started = time.monotonic()
-    first = envbuild("build", "-t", "envbuild-sdists:1", cwd=project, timeout=600)
+    first = envbuild("build", "--engine", "docker", "-t", "envbuild-sdists:1", cwd=project, timeout=600)
     first_seconds = time.monotonic() - started
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Verified: OK:" in first.stderr
@@ -82,7 +82,7 @@ def _built(project: Path, index: LocalIndex, python_base_image: str, docker_engi
     _spec(project, python_base_image, index, "1.1", git)  # an unrelated pin change
     assert envbuild("lock", cwd=project, timeout=300).returncode == 0
     started = time.monotonic()
-    second = envbuild("build", "-t", "envbuild-sdists:2", cwd=project, timeout=600)
+    second = envbuild("build", "--engine", "docker", "-t", "envbuild-sdists:2", cwd=project, timeout=600)
     second_seconds = time.monotonic() - started
     assert second.returncode == 0, second.stderr[-3000:]
     assert REUSED in second.stderr, second.stderr[-3000:]

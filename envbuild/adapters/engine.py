@@ -143,16 +143,42 @@ def _builder() -> tuple[list[str], dict[str, str]]:
                       "23 or newer); install docker-buildx-plugin, or name another CLI in ENVBUILD_DOCKER")
 
 
+def buildx_inspect() -> str:
+    """What ``docker buildx inspect`` says of the builder (its BuildKit version), or "" without buildx."""
+    import os
+    import shutil
+
+    from envbuild.adapters import process
+
+    cli = os.environ.get("ENVBUILD_DOCKER") or shutil.which("docker")
+    if not cli:
+        return ""
+    try:
+        done = process.run([cli, "buildx", "inspect", "--bootstrap"], timeout=60)
+    except EnvbuildError:
+        return ""
+    return str(done.stdout) if done.returncode == 0 else ""
+
+
 def build_image(context: Path, tag: str, *, secrets: dict[str, Path], build_args: list[str],
-                on_line: Callable[[str], None], target: str | None = None, platform: str | None = None) -> None:
+                on_line: Callable[[str], None], target: str | None = None, platform: str | None = None,
+                no_cache: bool = False, epoch: int | None = None, rewrite_timestamp: bool = False) -> None:
     """Build CONTEXT/Dockerfile with BuildKit on the host network, tag it TAG.
 
     SECRETS (id -> file) become ``--secret``; BUILD_ARGS are names whose values the CLI takes from the
-    environment (so that no value shows on a command line).  The caller has checked the engine with ``ping``."""
+    environment (so that no value shows on a command line).  EPOCH is SOURCE_DATE_EPOCH; REWRITE_TIMESTAMP (BuildKit
+    0.13 and newer, through buildx) sets every file's time in the new layers to it.  The caller has checked the
+    engine with ``ping``."""
     from envbuild.adapters import process
 
     argv, env = _builder()
+    if rewrite_timestamp and argv[1:3] == ["buildx", "build"]:
+        argv = [*argv[:3], "--output", f"type=docker,name={tag},rewrite-timestamp=true"]  # instead of --load
     argv += ["--network", "host", "--progress", "plain", "--tag", tag]
+    if no_cache:
+        argv.append("--no-cache")
+    if epoch is not None:
+        argv += ["--build-arg", f"SOURCE_DATE_EPOCH={epoch}"]
     for name in build_args:
         argv += ["--build-arg", name]
     for secret_id, path in sorted(secrets.items()):
@@ -272,3 +298,23 @@ def push_image(tag: str, on_line: Callable[[str], None]) -> str:
     if not digest:
         raise EngineError(f"push {tag}: the registry reported no digest")
     return str(digest)
+
+
+def save_to(name: str, path: Path) -> str:
+    """``docker save NAME`` into the file PATH (a docker-archive); the image's id."""
+    import shutil
+
+    saved = save_image(name, path.parent if path.parent.is_dir() else Path("."))
+    shutil.move(str(saved), str(path))
+    return str(inspect_image(name)["id"])
+
+
+def remove_image(name: str) -> None:
+    """Remove NAME from the local engine (no error when it has none)."""
+    import contextlib
+
+    import docker.errors
+
+    client: Any = _client()
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        client.images.remove(name, force=True)

@@ -1,4 +1,4 @@
-"""``envbuild build``: render, build with BuildKit, check the image against its lock (``envbuild.build``)."""
+"""``envbuild build``: render, build (buildah or BuildKit), check the image against its lock (``envbuild.build``)."""
 
 from __future__ import annotations
 
@@ -18,34 +18,60 @@ from envbuild.errors import EXIT_DRIFT, EXIT_OK
                    "a tag without :TAG gets that hash]")
 @click.option("--push", is_flag=True, help="Push the verified image to the registry its tag names.")
 @click.option("--no-verify", is_flag=True, help="Skip the check of the new image against its own lock.")
+@click.option("--engine", type=click.Choice(["docker", "buildah", "podman"]), default=None,
+              help="The engine that builds. [default: one that builds reproducibly when one is installed: Docker "
+                   "with BuildKit >= 0.13, else buildah, else podman, else Docker as it is]")
+@click.option("--no-cache", is_flag=True, help="Build every step again (download caches stay: they are checked "
+                                                 "against the lock's hashes).")
+@click.option("--check-reproducible", is_flag=True,
+              help="Build twice, the second time on a storage root of its own with no cache, and compare the "
+                   "digests; exit 1 naming the first differing layer and paths when they differ.")
+@click.option("--output", default=None, metavar="oci-archive:FILE|oci:DIR|docker-archive:FILE",
+              help="Also write the image to a file or an OCI layout (air-gapped clusters: apptainer build x.sif "
+                   "oci-archive:FILE; enroot import).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not stream the build's output; print only the summary.")
 @templates_option
 def build_command(lock_path: Path | None, platform: str | None, tag: str | None, push: bool,  # noqa: PLR0917
-                  no_verify: bool, quiet: bool, templates: Path | None) -> int:
-    """Render the lock, build the image with BuildKit, then check the image against its own lock.
+                  no_verify: bool, engine: str | None, no_cache: bool, check_reproducible: bool,
+                  output: str | None, quiet: bool, templates: Path | None) -> int:
+    """Render the lock, build the image, then check the image against its own lock.
 
-    Exit 0 when the image matches its lock, 1 when it drifts from it, 2 when it could not be built
-    (no engine, a failed step, an unreachable registry).  The host's CA bundle (SSL_CERT_FILE, PIP_CERT,
-    REQUESTS_CA_BUNDLE), ~/.netrc and the ${VAR}s of the index URLs go to the build as BuildKit secrets,
-    and the proxy variables as build arguments: none of them is written into the image or its history.
+    The engine is one that builds reproducibly when one is installed (buildah --timestamp, or BuildKit >= 0.13):
+    the same lock then gives the same image digest on any machine, with SOURCE_DATE_EPOCH taken from the lock.
+    Python packages go into layers planned from the lock (.envbuild/layers.json: the CUDA libraries, then the
+    large frameworks, the scientific stack, then the rest), so a small pin change ships a small layer.
+
+    Exit 0 when the image matches its lock, 1 when it drifts from it (or, with --check-reproducible, when two
+    builds differ), 2 when it could not be built (no engine, a failed step, an unreachable registry).  The host's
+    CA bundle (SSL_CERT_FILE, PIP_CERT, REQUESTS_CA_BUNDLE), ~/.netrc and the ${VAR}s of the index URLs go to the
+    build as secrets, and the proxy variables as build arguments: none of them is written into the image.
 
     \b
     Examples:
       envbuild lock && envbuild build
       envbuild build -t registry.example.com/ml/trainer --push
+      envbuild build --check-reproducible                     two clean builds, one digest
+      envbuild build --output oci-archive:trainer.tar && apptainer build trainer.sif oci-archive:trainer.tar
       docker run --rm trainer:3f2a9c1b4d5e envbuild-check      the image checks itself
     """
     from envbuild.build import build
 
     path = default_lock(lock_path)
     result = build(path, tag=tag, push=push, verify=not no_verify, templates=templates, platform=platform,
+                   engine=engine, no_cache=no_cache, check_reproducible=check_reproducible, output=output,
                    on_line=(lambda _: None) if quiet else (lambda line: click.echo(line, err=True)))
     echo_err(f"\nImage   {result.tag}  ({result.image_id.removeprefix('sha256:')[:12]}, "
-              f"{result.size / 1e6:.1f} MB, built in {result.seconds:.1f} s)")
+             f"{result.size / 1e6:.1f} MB, built in {result.seconds:.1f} s)")
+    echo_err(f"  engine {result.engine_says}")
+    if result.reproducible:
+        echo_err(f"  SOURCE_DATE_EPOCH {result.epoch} (from the lock): the same lock gives this digest again")
     for stage, seconds, ran, cached in result.stages:
         echo_err(f"  stage {stage:<10} {seconds:7.1f} s  {ran} steps run, {cached} from cache")
+    if result.engine in ("buildah", "podman"):
+        echo_err(f"  in {result.engine}'s storage; for Docker: {result.engine} push {result.tag} "
+                 f"docker-daemon:{result.tag}")
     if result.secrets:
-        echo_err(f"  secrets {', '.join(result.secrets)} (BuildKit; not in any layer)")
+        echo_err(f"  secrets {', '.join(result.secrets)} (build secrets; in no layer)")
     if result.report is not None:
         from envbuild.check import report
 
@@ -54,6 +80,13 @@ def build_command(lock_path: Path | None, platform: str | None, tag: str | None,
             echo_err(f"envbuild: the image {result.tag} does not match its lock")
             return EXIT_DRIFT
         echo_err(f"Verified: {report.verdict(result.report, subject=f'the image {result.tag}')}")
+    if result.output is not None:
+        echo_err(f"Wrote   {result.output[0]} ({result.output[1]})")
     if result.pushed:
         echo_err(f"Pushed  {result.tag}@{result.pushed}")
+    if result.comparison is not None:
+        for line in result.comparison.lines():
+            echo_err(line)
+        if not result.comparison.same:
+            return EXIT_DRIFT
     return EXIT_OK

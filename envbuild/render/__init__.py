@@ -25,6 +25,7 @@ from envbuild.errors import RenderError
 from envbuild.lockfile import Lock
 from envbuild.render.checker import checker_archive
 from envbuild.render.context import (
+    APT_CACHE,
     apt_source_lines,
     build_context,
     deb_file_name,
@@ -72,7 +73,7 @@ def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: P
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RenderError(f"{target.parent}: cannot create the folder ({exc.strerror or exc})") from None
-        _write(target, data, executable=relative.endswith("/envbuild-check"))
+        _write(target, data, executable=relative.endswith(("/envbuild-check", f"{SUPPORT}/uv")))
         written.append(target)
     from envbuild.render.conda import stage
 
@@ -118,7 +119,7 @@ def support_files(lock: Lock, lock_text: str, base: Path | None = None) -> dict[
         if lock.system.key:
             out[f"{SUPPORT}/apt-key.asc"] = (lock.system.key.strip() + "\n").encode()
         out[f"{SUPPORT}/apt.sha256"] = "".join(
-            f"{p.sha256}  /var/cache/apt/archives/{deb_file_name(p.name, p.version, p.architecture)}\n"
+            f"{p.sha256}  {APT_CACHE}/archives/{deb_file_name(p.name, p.version, p.architecture)}\n"
             for p in lock.system.packages).encode()
     return out
 

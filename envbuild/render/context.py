@@ -10,6 +10,7 @@ from typing import Any
 
 from envbuild.errors import RenderError
 from envbuild.lockfile import Lock
+from envbuild.render.installer import UV_VERSION
 from envbuild.render.names import MARKER, PREFIX, SUPPORT, UID, USER, VENV
 from envbuild.render.python import python_context
 from envbuild.versions import minor
@@ -115,6 +116,11 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
         "cuda": cuda,
         "labels": labels,
         "lock_sha256": lock_sha256,
+        "epoch": source_date_epoch(lock),
+        "stamp": STAMP,
+        "apt_cache": APT_CACHE,
+        "uv_version": UV_VERSION,
+        "normalise": NORMALISE,
         "venv": VENV,
         "prefix": PREFIX,
         "support": SUPPORT,
@@ -151,6 +157,38 @@ def _variables(pairs: tuple[tuple[str, str], ...], where: str, refused: re.Patte
         if refused.search(value):
             raise RenderError(f"{where} -> {name}: {problem}")
     return list(pairs)
+
+
+# What a step leaves behind that differs between two builds of the same lock, removed at its end (each has a test
+# in tests/test_reproducible.py): apt's and dpkg's logs, the -old copies of dpkg's and debconf's databases,
+# ldconfig's aux-cache (inode numbers and ctimes), and the bytecode the step compiled (py3compile in postinst
+# scripts: marshal output and source mtimes).  Timestamps are the engine's (--timestamp) and SOURCE_DATE_EPOCH's.
+APT_CACHE = "/var/cache/envbuild-apt"  # apt's Dir::Cache in the build: a cache mount of its own, not over the base's
+STAMP = "/tmp/.envbuild-step"  # noqa: S108 - a path inside the image, removed by the step that made it
+NORMALISE = (  # one shell command each, joined with && at the end of a RUN that began with `: > STAMP`
+    "rm -rf /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache",
+    "rm -f /var/lib/dpkg/*-old /var/cache/debconf/*-old",
+    f"find / -xdev -newer {STAMP} \\( -name '*.pyc' -o -name '*.pyo' \\) -delete",
+    f"find / -xdev -depth -newer {STAMP} -type d -name __pycache__ -empty -delete",
+    f"rm -f {STAMP}",
+)
+DEFAULT_EPOCH = 1577836800  # 2020-01-01T00:00:00Z: a lock with no apt Release date to take one from
+
+
+def source_date_epoch(lock: Lock) -> int:
+    """SOURCE_DATE_EPOCH of the image: the newest signed Release date among the lock's apt suites (the newest input
+    the lock names a date for), else DEFAULT_EPOCH.  Every file of the image's layers, the image's created time,
+    and what the steps write (useradd's password date) take it, so the same lock gives the same bytes."""
+    from datetime import datetime
+
+    dates = [r.date for r in lock.system.releases] if lock.system is not None else []
+    stamps = []
+    for date in dates:
+        try:
+            stamps.append(int(datetime.fromisoformat(date.replace("Z", "+00:00")).timestamp()))
+        except ValueError:
+            raise RenderError(f"[targets] -> apt-releases: {date!r} is not an ISO 8601 date") from None
+    return max(stamps, default=DEFAULT_EPOCH)
 
 
 def interpreter(lock: Lock) -> str:

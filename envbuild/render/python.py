@@ -32,6 +32,18 @@ def python_files(lock: Lock, base: Path | None) -> dict[str, bytes]:
     for pkg in lock.python.packages:
         if pkg.path:
             out[f"{SUPPORT}/{LOCAL}/{pkg.path}"] = _local_archive(pkg, base)
+    if lock.python.source != "conda":  # a venv: installed by uv, one layer per group of the plan
+        from envbuild.export.python import requirements_text
+        from envbuild.render import layers
+        from envbuild.render.installer import uv_binary
+
+        by_name = lock.python.by_name()
+        for group in layers.plan(lock):
+            out[f"{SUPPORT}/layers/{group.name}.txt"] = requirements_text(
+                lock, f"{PREFIX}/{LOCAL}", [by_name[n] for n in group.packages]).encode()
+        out[f"{SUPPORT}/layers.json"] = layers.plan_json(lock).encode()
+        if lock.python.packages:
+            out[f"{SUPPORT}/uv"] = uv_binary(lock.target.platform)
     return out
 
 
@@ -71,7 +83,10 @@ def python_context(lock: Lock) -> dict[str, Any]:
     checkouts = [s.package for s in steps if not s.hashed]
     if checkouts:
         _need_git(lock, checkouts[0])
+    from envbuild.render import layers
+
     return {
+        "layers": [g.name for g in layers.plan(lock)] if lock.python.source != "conda" else [],
         "local": any(p.path for p in lock.python.packages),
         "sdists": [{"name": s.package.name, "key": cache_key(lock, s.package),
                     "flags": " ".join((["--require-hashes"] if s.hashed else []) +

@@ -1,0 +1,206 @@
+"""buildah, and podman (whose ``build`` is buildah's): daemonless builds that can be reproducible.
+
+``buildah build --timestamp EPOCH`` writes every file of every new layer, and the image's created time and history,
+with EPOCH, so the same Dockerfile and context give the same image digest on any machine (Debian's ``buildah``
+package; no daemon).  ``--layers`` keeps one layer per instruction, so the layer plan survives; ``--root`` and
+``--runroot`` name a storage root of its own (a second machine, for ``--check-reproducible``).  A registry on the
+loopback interface is spoken to over plain HTTP, as Docker does for 127.0.0.0/8.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envbuild.errors import EnvbuildError
+
+ENGINES = ("buildah", "podman")
+
+
+class BuildahError(EnvbuildError):
+    """buildah (or podman) is missing, or could not do what was asked."""
+
+
+_STEP = re.compile(r"^(?:\[(\d+)/(\d+)\] )?STEP (\d+)/(\d+): (.*)$")
+_FROM = re.compile(r"^FROM \S+(?: AS (\S+))?", re.IGNORECASE)
+
+
+def find(name: str) -> str | None:
+    """The path of buildah or podman, else None."""
+    return shutil.which(name)
+
+
+def loopback(reference: str) -> bool:
+    """Whether REFERENCE's registry is on this machine's loopback interface (plain HTTP, as Docker allows)."""
+    host = reference.split("/", 1)[0] if "/" in reference else ""
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return host == "localhost" or host.startswith("127.") or host in ("[::1]", "::1")
+
+
+@dataclass(frozen=True)
+class Buildah:
+    """One engine (buildah or podman) on one storage root (its default one, unless ROOT is given)."""
+
+    name: str  # "buildah" | "podman"
+    executable: str
+    root: Path | None = None  # --root and --runroot: ROOT/storage and ROOT/run
+
+    @classmethod
+    def named(cls, name: str, root: Path | None = None) -> Buildah:
+        path = find(name)
+        if path is None:
+            package = {"buildah": "buildah", "podman": "podman"}[name]
+            raise BuildahError(f"--engine {name}: {name} is not installed (apt-get install {package}, or dnf install "
+                               f"{package}); or leave --engine out to use what is installed")
+        return cls(name, path, root)
+
+    def _argv(self, *args: str) -> list[str]:
+        argv = [self.executable]
+        if self.root is not None:
+            argv += ["--root", str(self.root / "storage"), "--runroot", str(self.root / "run")]
+        return [*argv, *args]
+
+    def _run(self, *args: str, timeout: float = 600) -> Any:
+        from envbuild.adapters import process
+
+        return process.run(self._argv(*args), timeout=timeout)
+
+    def build(self, context: Path, tag: str, *, secrets: dict[str, Path], build_args: list[str], epoch: int,
+              base: str, on_line: Callable[[str], None], no_cache: bool = False, platform: str | None = None,
+              stages: Any = None) -> str:
+        """Build CONTEXT/Dockerfile on the host network with every timestamp at EPOCH; tag it TAG; the image id.
+        BUILD_ARGS are names whose values the engine takes from the environment; SECRETS (id -> file) are
+        ``--secret``.  BASE (the FROM image) decides whether the pull speaks plain HTTP (a loopback registry)."""
+        from envbuild.adapters import process
+
+        # No history and no buildah-version label: a history entry's comment names the base as this storage holds
+        # it (another registry, another port: another digest) and the intermediate images' ids.
+        argv = self._argv("build", "--layers", "--timestamp", str(epoch), "--omit-history", "--identity-label=false",
+                          "--network", "host", "--tag", tag, "--build-arg", f"SOURCE_DATE_EPOCH={epoch}",
+                          "--format", "oci")
+        iid = context.parent / f"{context.name}.iid"
+        argv += ["--iidfile", str(iid)]
+        if no_cache:
+            argv.append("--no-cache")
+        if loopback(base):
+            argv.append("--tls-verify=false")
+        for name in build_args:
+            argv += ["--build-arg", name]
+        for secret_id, path in sorted(secrets.items()):
+            argv += ["--secret", f"id={secret_id},src={path}"]
+        if platform:
+            argv += ["--platform", platform]
+        argv.append(str(context))
+        log = BuildahLog(stages)
+
+        def line(text: str) -> None:
+            log.add(text)
+            on_line(text)
+
+        if process.stream(argv, line, env=dict(os.environ)) != 0:
+            raise BuildahError(f"the image build failed{log.failure()}")
+        try:
+            return iid.read_text().strip()
+        except OSError:
+            raise BuildahError(f"{self.name} build reported no image id") from None
+
+    def inspect(self, tag: str) -> dict[str, Any]:
+        """The image's id and size (the sum of its layers, uncompressed)."""
+        import json
+
+        done = self._run("inspect", "--type", "image", tag, timeout=120)
+        if done.returncode != 0:
+            raise BuildahError(f"{tag}: {self.name} has no such image ({_last(done.stderr)})")
+        facts = json.loads(done.stdout)
+        manifest = json.loads(facts.get("Manifest") or "{}")
+        size = sum(int(layer.get("size") or 0) for layer in manifest.get("layers", []))
+        return {"id": "sha256:" + str(facts.get("FromImageID") or facts.get("FromImageDigest", "")).removeprefix(
+            "sha256:"), "size": size}
+
+    def run_in_image(self, tag: str, command: list[str]) -> tuple[int, str, str]:
+        """Run COMMAND in a working container of TAG, as the image's user, with no network."""
+        made = self._run("from", "--pull-never", "--quiet", tag, timeout=300)
+        if made.returncode != 0:
+            raise BuildahError(f"{tag}: cannot start a container of it ({_last(made.stderr)})")
+        container = made.stdout.strip().splitlines()[-1]
+        try:
+            done = self._run("run", "--network", "none", container, "--", *command, timeout=600)
+            return done.returncode, done.stdout, done.stderr
+        finally:
+            self._run("rm", container, timeout=120)
+
+    def push(self, tag: str, destination: str, scratch: Path) -> str:
+        """Push TAG to DESTINATION (``docker://REF``, ``oci-archive:FILE[:TAG]``, ``oci:DIR[:TAG]``); the manifest
+        digest.  A registry gets only the blobs it lacks."""
+        digest_file = scratch / f"digest-{time.monotonic_ns()}"
+        args = ["push", "--digestfile", str(digest_file)]
+        if destination.startswith("docker://") and loopback(destination.removeprefix("docker://")):
+            args.append("--tls-verify=false")
+        done = self._run(*args, tag, destination, timeout=3600)
+        if done.returncode != 0:
+            raise BuildahError(f"push {tag} to {destination}: {_last(done.stderr)}")
+        try:
+            return digest_file.read_text().strip()
+        except OSError:
+            raise BuildahError(f"push {tag}: {self.name} reported no digest") from None
+
+    def remove(self, tag: str) -> None:
+        self._run("rmi", "--force", tag, timeout=300)
+
+    def remove_all(self) -> None:
+        """Remove every container and image of this storage root (a scratch root, before it is deleted)."""
+        self._run("rm", "--all", timeout=300)
+        self._run("rmi", "--all", "--force", timeout=600)
+
+
+class BuildahLog:
+    """buildah's output (``[2/4] STEP 3/5: RUN ...``, ``--> Using cache ...``), kept to time each stage and to say
+    which step failed and how its output ended.  STAGES gets ``start(stage)``, ``step(stage, cached)``, ``stop()``."""
+
+    LAST = 12
+
+    def __init__(self, stages: Any = None) -> None:
+        self.stages = stages
+        self.names: dict[str, str] = {}  # "2" -> the stage's name
+        self.current = ""
+        self.step = ""
+        self.output: list[str] = []
+        self.error = ""
+
+    def add(self, line: str) -> None:
+        line = line.rstrip("\n")
+        if m := _STEP.match(line):
+            index, text = m.group(1) or "1", m.group(5)
+            if (f := _FROM.match(text)) and m.group(3) == "1":
+                self.names[index] = f.group(1) or f"stage {index}"
+            stage = self.names.get(index, f"stage {index}")
+            self.step, self.output = text, []
+            if self.stages is not None:
+                self.stages.step(stage, from_base=m.group(3) == "1")
+            self.current = stage
+        elif line.startswith("--> Using cache") and self.stages is not None:
+            self.stages.cached(self.current)
+        elif line.startswith("Error: "):
+            self.error = line[len("Error: "):]
+        else:
+            self.output = [*self.output[-(self.LAST - 1):], line]
+
+    def failure(self) -> str:
+        code = re.search(r"exit status (\d+)", self.error)
+        reason = f"exit code {code.group(1)}" if code else (self.error or "no reason given")
+        where = f" at [{self.current}] {self.step}" if self.step else ""
+        lines = [line for line in self.output if line.strip()]
+        if not lines:
+            return f"{where} ({reason}), with no output"
+        return f"{where} ({reason}); its output ended with:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _last(text: str) -> str:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
