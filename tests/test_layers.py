@@ -12,7 +12,7 @@ import envbuild
 
 PACKAGE = Path(envbuild.__file__).parent
 BASE = {"about", "errors", "validate", "platforms", "versions", "cachedir", "cache", "compat", "data", "hostlist",
-        "options", "paths", "atomic", "pysources"}
+        "options", "paths", "atomic", "pysources", "layerplan"}
 LAYERS = {"check": 2, "lockfile": 3, "lockview": 3, "adapters": 4, "spec": 5, "resolve": 5, "render": 5, "build": 5,
           "export": 5, "review": 5, "capture": 5, "integrations": 5, "commands": 6, "cli": 7, "entry": 7, "__main__": 7,
           "envbuild": 7}  # the package itself: its public face, envbuild.record()

@@ -105,7 +105,7 @@ def test_a_lock_without_records_keeps_version_first_and_reads_back() -> None:
     empty = dataclasses.replace(SAMPLE, python=dataclasses.replace(SAMPLE.python, packages=()),
                                 system=SystemLock(sources=("http://m bookworm main",), packages=()))
     text = lockfile.dumps(empty)
-    assert text.split("\n")[2] == "version = 4"
+    assert text.split("\n")[2] == f"version = {lockfile.LOCK_VERSION}"
     assert "\n[python]\npackages = []\n" in text and "\n[system]\npackages = []\n" in text
     again = lockfile.loads(text)
     assert lockfile.dumps(again) == text and again.system is not None and again.system.packages == ()
@@ -124,7 +124,7 @@ def test_reading_a_lock_leaves_the_garbage_collector_as_it_found_it() -> None:
     assert {p.name for p in lockfile.loads_file(text).python.packages} == {p.name for p in SAMPLE.python.packages}
     assert gc.isenabled()
     with pytest.raises(EnvbuildError):
-        lockfile.loads_file(text.replace("version = 4", "version = 99"))
+        lockfile.loads_file(text.replace(f"version = {lockfile.LOCK_VERSION}", "version = 99"))
     assert gc.isenabled()
     gc.disable()
     try:

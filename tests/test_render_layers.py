@@ -100,3 +100,56 @@ def test_an_unfetchable_or_altered_uv_is_one_line_naming_where_to_put_it(monkeyp
                                  f"(Connection refused); put {name} into {http.cache_dir('uv')}")
     with pytest.raises(RenderError, match="no uv for linux/riscv64 images"):
         installer.uv_binary("linux/riscv64")
+
+
+def test_a_team_s_own_groups_replace_the_built_in_plan() -> None:
+    lock = dataclasses.replace(_with(["nvidia-cublas-cu12", "torch", "mycorp-data", "mycorp-models", "tqdm"]),
+                               image_layers=(("gpu", ("nvidia-*", "torch")), ("ours", ("mycorp-*",))))
+    plan = [(g.name, g.packages) for g in layers.plan(lock)]
+    assert plan == [("gpu", ("nvidia-cublas-cu12", "torch")), ("ours", ("mycorp-data", "mycorp-models")),
+                    ("packages", ("tqdm",))]  # what no group names goes last
+
+
+def test_image_layers_go_from_the_spec_into_the_lock_and_back(tmp_path: Path, index: object) -> None:
+    from tests.conftest import write_spec
+
+    spec = write_spec(tmp_path, index.url, ["alpha==1.0", "gamma"])  # type: ignore[attr-defined]
+    with spec.open("a") as out:
+        out.write('\n[image]\nlayers = [{name = "first", packages = ["gamma", "g*"]}]\n')
+    done = envbuild("lock", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "envbuild.lock").read_text()
+    assert text.split("\n")[2] == "version = 5"
+    assert '[image]\nlayers = [\n    {name = "first", packages = ["gamma", "g*"]},\n]\n' in text
+    lock = lockfile.read_lock(tmp_path / "envbuild.lock")
+    assert lock.image_layers == (("first", ("gamma", "g*")),)
+    assert [(g.name, g.packages) for g in layers.plan(lock)] == [("first", ("gamma",)), ("packages", ("alpha", "beta"))]
+    assert envbuild("lock", "--check", cwd=tmp_path).returncode == 0
+    spec.write_text(spec.read_text().replace('"g*"', '"gam*"'))  # another plan: the lock is out of date
+    assert envbuild("lock", "--check", cwd=tmp_path).returncode == 1
+
+
+BAD_LAYERS = [
+    ('layers = "cuda"', "envbuild.toml: [image] -> layers: must be a list of {name = \"...\", packages = "
+                        "[\"pattern\", ...]}"),
+    ('layers = [{name = "Big", packages = ["x"]}]', "envbuild.toml: [image] -> layers[0] -> name: 'Big' is not a "
+                                                    "layer name (lower-case letters, digits and '-'; not 'built')"),
+    ('layers = [{name = "a", packages = []}]', "envbuild.toml: [image] -> layers[0] -> packages: names no package"),
+    ('layers = [{name = "a", packages = ["x y"]}]', "envbuild.toml: [image] -> layers[0] -> packages[0]: 'x y' is "
+                                                    "not a package name or pattern"),
+    ('layers = [{name = "a", packages = ["x"]}, {name = "a", packages = ["y"]}]',
+     "envbuild.toml: [image] -> layers[1] -> name: 'a' names two layers"),
+    ('layer = []', "envbuild.toml: [image] -> layer: unknown key"),
+]
+
+
+def test_a_bad_layer_plan_is_one_line_naming_the_key_and_exit_2(tmp_path: Path) -> None:
+    for body, expected in BAD_LAYERS:
+        (tmp_path / "envbuild.toml").write_text('[environment]\nname = "t"\nplatform = "linux/amd64"\n'
+                                                'python = "3.11"\ndistro = "debian:bookworm"\n'
+                                                '[python]\nrequirements = ["x"]\n'
+                                                f"[image]\n{body}\n")
+        done = envbuild("lock", "--check", cwd=tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (body, done.stderr)
+        line = done.stderr.strip()
+        assert len(line.splitlines()) == 1 and line.startswith(f"envbuild: error: {expected}"), (body, line)

@@ -79,9 +79,11 @@ class Buildah:
         ``--secret``.  BASE (the FROM image) decides whether the pull speaks plain HTTP (a loopback registry)."""
         from envbuild.adapters import process
 
-        # No history and no buildah-version label: a history entry's comment names the base as this storage holds
-        # it (another registry, another port: another digest) and the intermediate images' ids.
-        argv = self._argv("build", "--layers", "--timestamp", str(epoch), "--omit-history", "--identity-label=false",
+        # No buildah-version label (another buildah release would give another digest).  The history stays: buildah
+        # finds its layer cache by it (--omit-history rebuilds every step).  Its comments name the base as this
+        # storage holds it: a base pulled under another name (a mirror, a tag) gives another digest, which
+        # --check-reproducible names.
+        argv = self._argv("build", "--layers", "--timestamp", str(epoch), "--identity-label=false",
                           "--network", "host", "--tag", tag, "--build-arg", f"SOURCE_DATE_EPOCH={epoch}",
                           "--format", "oci")
         iid = context.parent / f"{context.name}.iid"

@@ -13,10 +13,11 @@ from typing import TypeVar
 
 from envbuild.pysources import PythonIndex, built_in_environment
 
-LOCK_VERSION = 4  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
+LOCK_VERSION = 5  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
 #                   3: [targets] apt-releases (each apt suite's signed Release: date and signer)
 #                   4: [python] indexes and build options; a package's index, direct-url or path
-READABLE_VERSIONS = (1, 2, 3, 4)
+#                   5: [image] layers (the spec's plan of the image's Python layers)
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 EDGES_SINCE = 4  # the first version whose records keep requested/via (a lock read from an older one has none)
 
 
@@ -219,6 +220,7 @@ class Lock:
     version: int = LOCK_VERSION
     platforms: tuple[str, ...] = ()  # every platform of the file this view comes from
     conda: CondaLock | None = None  # absent without [conda]
+    image_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()  # [image] layers (lock version 5); () built-in plan
 
     @property
     def keeps_edges(self) -> bool:
@@ -258,6 +260,7 @@ class LockFile:
     version: int = LOCK_VERSION
     conda: CondaLock | None = None  # its packages carry their platforms
     apt_key: str | None = None  # the armored key of [system] signed-by (lock version 3)
+    image_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()  # [image] layers (lock version 5)
 
     @property
     def keeps_edges(self) -> bool:
@@ -294,7 +297,8 @@ class LockFile:
         return Lock(spec_hash=self.spec_hash, name=self.name,
                     target=Target(platform=t.platform, distro=t.distro, python_platform=t.python_platform),
                     python=python, env=self.env, ignore_extra=self.ignore_extra, cuda=t.cuda, system=system,
-                    base_image=base, version=self.version, platforms=self.platforms, conda=conda)
+                    base_image=base, version=self.version, platforms=self.platforms, conda=conda,
+                    image_layers=self.image_layers)
 
     @classmethod
     def of(cls, lock: Lock) -> LockFile:
@@ -310,7 +314,8 @@ class LockFile:
                    python=replace(lock.python, version=None, source=None), env=lock.env,
                    ignore_extra=lock.ignore_extra, system=lock.system.packages if lock.system is not None else None,
                    base_reference=lock.base_image.reference if lock.base_image else None, version=lock.version,
-                   conda=lock.conda, apt_key=lock.system.key if lock.system is not None else None)
+                   conda=lock.conda, apt_key=lock.system.key if lock.system is not None else None,
+                   image_layers=lock.image_layers)
 
 
 _R = TypeVar("_R", PythonPackage, SystemPackage, CondaPackage)

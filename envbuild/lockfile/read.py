@@ -95,7 +95,7 @@ def from_raw(raw: dict[str, Any], shown: str = LOCK_FILE) -> LockFile:
         raise MissingLockfileVersion(shown)
     if version == 1 and not isinstance(version, bool):
         return _parse_v1(Table(shown, "", raw))
-    if version in (2, 3, 4) and not isinstance(version, bool):
+    if version in (2, 3, 4, 5) and not isinstance(version, bool):
         return _parse_v2(Table(shown, "", raw), version)
     raise UnknownLockfileVersion(shown, version, LOCK_VERSION)
 
@@ -183,10 +183,15 @@ def _parse_v2(top: Table, version: int = 2) -> LockFile:
     conda = _conda(top.table("conda"), platforms) if top.raw.get("conda") is not None else None
     top.get("conda")
     env, ignore = _env_and_check(top)
+    image_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    if version >= 5:
+        from envbuild.layerplan import parse_layers
+
+        image_layers = parse_layers(top.table("image"))
     top.done()
     return LockFile(spec_hash=spec_hash, name=name, targets=tuple(sorted(targets, key=lambda t: t.platform)),
                     python=python, env=env, ignore_extra=ignore, system=system, base_reference=base_reference,
-                    version=version, conda=conda, apt_key=apt_key)
+                    version=version, conda=conda, apt_key=apt_key, image_layers=image_layers)
 
 
 def _releases(t: Table) -> tuple[AptRelease, ...]:

@@ -125,6 +125,16 @@ def _tail(whole: LockFile) -> str:
     check = tomlkit.table()
     check.add("ignore-extra", _string_array(sorted(whole.ignore_extra)))
     doc.add("check", check)
+    if whole.image_layers:
+        image = tomlkit.table()
+        layers = tomlkit.array()
+        for name, patterns in whole.image_layers:
+            group = tomlkit.inline_table()
+            group.append("name", name)
+            group.append("packages", _string_array(list(patterns)))
+            layers.append(group)
+        image.add("layers", layers.multiline(True))
+        doc.add("image", image)
     return tomlkit.dumps(doc)
 
 

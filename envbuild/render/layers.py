@@ -7,7 +7,8 @@ pin of a small package rewrites the last, small layer only; the CUDA libraries a
 the registry and every node already have them.
 
 The plan is made from the lock alone (the same lock, the same plan), written into the build context as
-``.envbuild/layers.json`` and printed by ``envbuild render --json``.
+``.envbuild/layers.json`` and printed by ``envbuild render --json``.  A spec's ``[image] layers`` (carried in the
+lock, ``envbuild.layerplan``) replaces the built-in groups for teams that know their packages better.
 """
 
 from __future__ import annotations
@@ -43,22 +44,37 @@ class LayerGroup:
     packages: tuple[str, ...]  # sorted names
 
 
+def groups(lock: Lock) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """The groups of LOCK's plan: the lock's own ([image] layers, then the rest), else the built-in ones."""
+    if not lock.image_layers:
+        return GROUPS
+    from envbuild.layerplan import REST
+
+    own = tuple((name, "named in [image] layers", patterns) for name, patterns in lock.image_layers)
+    return (*own, (REST, "what [image] layers names in no group", ("*",))) if REST not in dict(
+        lock.image_layers) else own
+
+
 def plan(lock: Lock) -> tuple[LayerGroup, ...]:
     """The non-empty groups of the lock's Python packages installed as they are (the ones built in the image, from
     an sdist or a checkout, are installed in a step of their own after these), in stacking order."""
     apart = {p.name for p in lock.python.built_apart()}
-    members: dict[str, list[str]] = {name: [] for name, _, _ in GROUPS}
+    chosen = groups(lock)
+    members: dict[str, list[str]] = {name: [] for name, _, _ in chosen}
     for pkg in lock.python.packages:
         if pkg.name not in apart:
-            members[group_of(pkg)].append(pkg.name)
-    return tuple(LayerGroup(name, why, tuple(sorted(members[name]))) for name, why, _ in GROUPS if members[name])
+            members[group_of(pkg, chosen)].append(pkg.name)
+    return tuple(LayerGroup(name, why, tuple(sorted(members[name]))) for name, why, _ in chosen if members[name])
 
 
-def group_of(pkg: PythonPackage) -> str:
-    for name, _, patterns in GROUPS:
+def group_of(pkg: PythonPackage, chosen: tuple[tuple[str, str, tuple[str, ...]], ...] = GROUPS) -> str:
+    for name, _, patterns in chosen:
         if any(fnmatch.fnmatchcase(pkg.name, pattern) for pattern in patterns):
             return name
-    return GROUPS[-1][0]  # pragma: no cover - the last group matches everything
+    from envbuild.layerplan import REST
+
+    names = [name for name, _, _ in chosen]
+    return REST if REST in names else names[-1]  # what no pattern names
 
 
 def plan_json(lock: Lock) -> str:

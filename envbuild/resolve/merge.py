@@ -66,7 +66,7 @@ def merge(spec: Spec, results: dict[str, Resolved], spec_hash: str) -> LockFile:
     condas = {p: r.conda for p, r in results.items() if r.conda is not None}
     env = spec.environment
     return LockFile(spec_hash=spec_hash, name=env.name, targets=tuple(targets), python=python, env=spec.env,
-                    ignore_extra=spec.check.ignore_extra,
+                    ignore_extra=spec.check.ignore_extra, image_layers=spec.image_layers,
                     system=_system_records(systems, everywhere) if systems else None,
                     base_reference=env.base_image if env.base_image and any(r.image for r in results.values())
                     else None,

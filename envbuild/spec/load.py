@@ -75,7 +75,7 @@ def load_spec(path: Path | None = None) -> Spec:
     return parse_spec(raw, spec_path.resolve(), shown=shown, prefix=prefix)
 
 
-_TABLES = ("environment", "python", "system", "cuda", "conda", "env", "check")
+_TABLES = ("environment", "python", "system", "cuda", "conda", "env", "check", "image")
 
 
 def parse_spec(raw: dict[str, Any], path: Path, *, shown: str | None = None, prefix: str = "") -> Spec:
@@ -99,6 +99,9 @@ def parse_spec(raw: dict[str, Any], path: Path, *, shown: str | None = None, pre
     env = table("env").variables()
     check = _parse_check(table("check"))
     conda = parse_conda(table("conda"))
+    from envbuild.layerplan import parse_layers
+
+    image_layers = parse_layers(table("image"))
     if not python.requirements and not conda.present:
         raise ConfigError(shown, f"[{prefix}python] -> requirements", "lists no Python requirement (here or in "
                           "requirements-files), and there are no [conda] packages")
@@ -109,7 +112,7 @@ def parse_spec(raw: dict[str, Any], path: Path, *, shown: str | None = None, pre
         raise ConfigError(shown, f"[{prefix}python] -> resolver", "with [conda], the pip layer is resolved by uv, for "
                           "the conda environment's interpreter; remove resolver = \"pip-tools\"")
     return Spec(path=path, environment=environment, python=python, system=system, cuda=cuda, env=env,
-                check=check, conda=conda)
+                check=check, conda=conda, image_layers=image_layers)
 
 
 def _parse_environment(t: Table) -> Environment:

@@ -130,6 +130,7 @@ class Spec:
     env: tuple[tuple[str, str], ...] = ()
     check: CheckSpec = field(default_factory=CheckSpec)
     conda: CondaSpec = field(default_factory=CondaSpec)
+    image_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()  # [image] layers: (name, patterns), in order
 
     @property
     def root(self) -> Path:

@@ -14,7 +14,7 @@ from envbuild.render.checker import core_modules
 
 PACKAGE = Path(envbuild.__file__).parent
 BASE = {"__init__.py", "errors.py", "options.py", "compat.py", "validate.py", "versions.py", "cachedir.py",
-        "platforms.py", "cache.py", "atomic.py", "paths.py", "pysources.py", "about.py"}
+        "platforms.py", "cache.py", "atomic.py", "paths.py", "pysources.py", "about.py", "layerplan.py"}
 
 BLOCKER = """
 import importlib.abc, sys
