@@ -13,8 +13,9 @@ mounts, are warmed once first, as a team's CI runner has them):
   rebuild   idna 3.6 -> 3.7 in the spec, `envbuild lock`, `envbuild build` on the first root (timed), then pushed
             (targets: <= 10% of cold's time; new layers <= 5% of the image's compressed bytes)
   naive     FROM the same base; apt-get install the same pins; pip install -r requirements.txt (hash-checked),
-            the pip cache a cache mount too; built with buildah on an empty root (targets: cold <= 0.6x its time,
-            size <= 0.6x its size)
+            the pip cache a cache mount too (the pip of Debian's python3.11-venv wrote nothing into it here, so
+            this build downloads its wheels each time); built with buildah on an empty root (targets: cold <= 0.6x
+            its time, size <= 0.6x its size)
 Prints every figure and each ratio.
 """
 

@@ -5,6 +5,7 @@ layer) and --json prints it; the Dockerfile installs each group in a RUN of its 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -65,12 +66,13 @@ def test_render_writes_one_requirements_file_per_layer_and_json_prints_the_plan(
     order = [dockerfile.index(f".envbuild/layers/{g['name']}.txt,") for g in plan["python"]]
     assert order == sorted(order)  # installed in the plan's order, one RUN each
     assert dockerfile.count("/run/envbuild-uv pip install") == len(plan["python"])
+    for group in plan["python"]:  # each RUN names its file's sha256: buildah's cache does not look into mounts
+        data = (tmp_path / "ctx" / ".envbuild" / "layers" / f"{group['name']}.txt").read_bytes()
+        assert f": python:{group['name']} sha256:{hashlib.sha256(data).hexdigest()} uv " in dockerfile
     assert (tmp_path / "ctx" / ".envbuild" / "uv").stat().st_mode & 0o111  # the pinned uv, mounted by each step
 
 
 def test_the_image_s_uv_is_the_pinned_executable_from_the_running_uv() -> None:
-    import hashlib
-
     from envbuild.render.installer import UV_WHEELS, uv_binary
 
     data = uv_binary("linux/amd64")  # this venv's uv is the pinned release: no download

@@ -83,15 +83,25 @@ def python_context(lock: Lock) -> dict[str, Any]:
     checkouts = [s.package for s in steps if not s.hashed]
     if checkouts:
         _need_git(lock, checkouts[0])
-    from envbuild.render import layers
-
     return {
-        "layers": [g.name for g in layers.plan(lock)] if lock.python.source != "conda" else [],
+        "layers": _layers(lock) if lock.python.source != "conda" else [],
         "local": any(p.path for p in lock.python.packages),
         "sdists": [{"name": s.package.name, "key": cache_key(lock, s.package),
                     "flags": " ".join((["--require-hashes"] if s.hashed else []) +
                                       ([] if s.isolated else ["--no-build-isolation"]))} for s in steps],
     }
+
+
+def _layers(lock: Lock) -> list[dict[str, str]]:
+    """Each layer of the plan, with the sha256 of its requirements file: the RUN that installs it names that hash,
+    because buildah's layer cache looks at a step's text, not at the files a step mounts."""
+    from envbuild.export.python import requirements_text
+    from envbuild.render import layers
+
+    by_name = lock.python.by_name()
+    return [{"name": g.name, "sha256": hashlib.sha256(requirements_text(
+        lock, f"{PREFIX}/{LOCAL}", [by_name[n] for n in g.packages]).encode()).hexdigest()}
+        for g in layers.plan(lock)]
 
 
 def _need_git(lock: Lock, pkg: PythonPackage) -> None:
