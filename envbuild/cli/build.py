@@ -52,7 +52,8 @@ def build_command(lock_path: Path | None, platform: str | None, tag: str | None,
       envbuild build -t registry.example.com/ml/trainer --push
       envbuild build --check-reproducible                     two clean builds, one digest
       envbuild build --output oci-archive:trainer.tar && apptainer build trainer.sif oci-archive:trainer.tar
-      docker run --rm trainer:3f2a9c1b4d5e envbuild-check      the image checks itself
+      docker run --rm trainer:3f2a9c1b4d5e envbuild-check      the image checks itself (an image that buildah
+                                                               built: buildah push TAG docker-daemon:TAG first)
     """
     from envbuild.build import build
 
