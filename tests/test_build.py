@@ -74,8 +74,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, standard_wheels: list[Whee
         index.publish(*standard_wheels)
         ca = root / "corp-ca.pem"
         ca_marker = f"ENVBUILD-TEST-CA-{uuid.uuid4().hex}"
-        # A corporate bundle: this machine's (the proxy's CA, which the build needs to reach PyPI for uv), with a
-        # line of our own that must reach no layer.
+        # A corporate bundle: this machine's (the proxy's CA), with a line of our own that must reach no layer.
         system_bundle = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
         ca.write_text((system_bundle.read_text() if system_bundle.is_file() else "") + f"# {ca_marker}\n")
         netrc = root / "netrc"

@@ -3,8 +3,8 @@ each normalisation of what the steps leave behind holds in the image; a small pi
 layer (the large layers keep their digests in the registry); --output writes an OCI archive; a step that writes
 something different every time makes --check-reproducible exit 1 naming the layer and the path.
 
-Marked docker and network (apt in the build fetches .debs from deb.debian.org, and uv's wheel comes from PyPI);
-each skips with the reason (no buildah: apt-get install buildah)."""
+Marked docker and network (apt in the build fetches .debs from deb.debian.org; the wheels come from a loopback
+index, and uv is the one envbuild runs with); each skips with the reason (no buildah: apt-get install buildah)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,6 @@ def built(tmp_path_factory: pytest.TempPathFactory, base_image: str, registry: A
     if shutil.which("buildah") is None:
         pytest.skip("buildah is not installed (apt-get install buildah; make provision installs it)")
     skip_unless_reachable(f"{MIRROR}/dists/bookworm/Release", "the Debian mirror (apt in the build needs it)")
-    skip_unless_reachable("https://pypi.org/simple/uv/", "PyPI (the build installs uv from it, by hash)")
     root = tmp_path_factory.mktemp("repro")
     # A storage root of the tests' own, as a new machine has: the default one may hold the CI base under the name of
     # an earlier session's registry port, and buildah annotates the image with the name it finds.  Under /var/tmp:
