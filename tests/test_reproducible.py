@@ -149,7 +149,7 @@ NORMALISED = [
     ("dpkg's log", re.compile(r"^var/log/(dpkg|alternatives)\.log$")),
     ("ldconfig's aux-cache (inodes, ctimes)", re.compile(r"^var/cache/ldconfig/aux-cache$")),
     ("dpkg's and debconf's -old copies", re.compile(r"^var/(lib/dpkg|cache/debconf)/[^/]+-old$")),
-    ("bytecode compiled by a step", re.compile(r".*\.py[co]$")),
+    ("bytecode compiled by a step outside the venv", re.compile(r"^(?!opt/venv/).*\.py[co]$")),
     ("the stamp of a step", re.compile(r"^tmp/\.envbuild-step$")),
     ("lastlog and faillog entries of the new user", re.compile(r"^var/log/(lastlog|faillog)$")),
 ]
@@ -160,6 +160,15 @@ def test_no_layer_of_ours_keeps(built: Built, what: str, pattern: re.Pattern[str
     found = [(step[:60], m.name) for step, tar in _our_layers(built.layout) for m in tar
              if pattern.match(m.name) and not m.name.rsplit("/", 1)[-1].startswith(".wh.")]
     assert not found, f"{what}: {found[:5]}"
+
+
+def test_the_venv_s_bytecode_is_checked_hash(built: Built) -> None:
+    """Each installed module has its .pyc (the image's user cannot write one), hash-based (PEP 552 flags 0b11: no
+    time in it), so the same lock gives the same bytes."""
+    pycs = {m.name: tar.extractfile(m).read()[:16] for _, tar in _our_layers(built.layout) for m in tar  # type: ignore[union-attr]
+            if m.name.startswith("opt/venv/") and m.name.endswith(".pyc")}
+    assert any("/tqdm/__pycache__/__init__.cpython-311.pyc" in name for name in pycs), sorted(pycs)[:5]
+    assert all(int.from_bytes(head[4:8], "little") == 0b11 for head in pycs.values())
 
 
 def test_every_file_of_our_layers_has_the_lock_s_epoch(built: Built) -> None:

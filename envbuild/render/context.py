@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 from typing import Any
 
 from envbuild.errors import RenderError
@@ -120,6 +121,7 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
         "stamp": STAMP,
         "apt_cache": APT_CACHE,
         "uv_version": UV_VERSION,
+        "bytecode": _BYTECODE,
         "normalise": NORMALISE,
         "venv": VENV,
         "prefix": PREFIX,
@@ -172,6 +174,8 @@ NORMALISE = (  # one shell command each, joined with && at the end of a RUN that
     f"find / -xdev -depth -newer {STAMP} -type d -name __pycache__ -empty -delete",
     f"rm -f {STAMP}",
 )
+# The script that compiles each Python layer's bytecode (mounted, in no layer); its hash is named in those steps.
+_BYTECODE = hashlib.sha256((Path(__file__).parent / "compile_bytecode.py").read_bytes()).hexdigest()[:16]
 DEFAULT_EPOCH = 1577836800  # 2020-01-01T00:00:00Z: a lock with no apt Release date to take one from
 
 

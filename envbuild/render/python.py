@@ -44,6 +44,7 @@ def python_files(lock: Lock, base: Path | None) -> dict[str, bytes]:
         out[f"{SUPPORT}/layers.json"] = layers.plan_json(lock).encode()
         if lock.python.packages:
             out[f"{SUPPORT}/uv"] = uv_binary(lock.target.platform)
+            out[f"{SUPPORT}/compile_bytecode.py"] = (Path(__file__).parent / "compile_bytecode.py").read_bytes()
     return out
 
 
