@@ -55,12 +55,12 @@ def exists(name: str) -> bool:
 
 def write(name: str, value: "Any") -> None:
     """Store VALUE under NAME atomically (a concurrent reader sees the old entry or the new one)."""
-    from envbuild import atomic
+    import envbuild.atomic
 
     path = _path(name)
     try:
         data = marshal.dumps(value)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        atomic.write(path, data, unchanged=False)
+        envbuild.atomic.write(path, data, unchanged=False)
     except (OSError, ValueError):
         pass  # not kept: the work is done again next time

@@ -63,7 +63,7 @@ def _run(args: list[str]) -> int | str | None:
         from envbuild.cli.diff import main as diff
 
         return diff(args[1:])
-    from envbuild.cli import main as full
+    from envbuild.cli.app import main as full
 
     full(args)  # it ends with sys.exit
     return 0

@@ -100,3 +100,15 @@ def test_a_named_index_s_credentials_reach_the_build_as_the_index_url_s_do(tmp_p
         assert "${PRIVATE_TOKEN} holds a space or a line break" in str(exc) and "p4ss" not in str(exc)
     else:
         raise AssertionError("a value with a line break must be refused")
+
+
+def test_what_the_docker_engine_cannot_do_is_refused_before_any_build(tmp_path: Path, docker_engine: object) -> None:
+    """--check-reproducible needs a second storage root, and an OCI archive needs buildah or podman: with --engine
+    docker each is one line and exit 2, before the build starts (not after minutes of it)."""
+    done = envbuild("build", "-l", str(LOCK), "--engine", "docker", "--check-reproducible", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith(
+        "envbuild: error: --check-reproducible builds the second time on a storage root of its own"), done.stderr
+    assert "use --engine buildah" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    done = envbuild("build", "-l", str(LOCK), "--engine", "docker", "--output", f"oci:{tmp_path}/layout", cwd=tmp_path)
+    assert done.returncode == 2 and "the Docker engine writes docker-archive:FILE only" in done.stderr, done.stderr
+    assert not (tmp_path / "layout").exists()

@@ -55,7 +55,7 @@ values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=
 
 def run(argv: list[str], cwd: Path) -> tuple[int, str, str]:
     """The console script in-process (as a user runs it): (exit code, stdout, stderr); a hang fails."""
-    from envbuild.cli import main
+    from envbuild.cli.app import main
 
     out, err = io.StringIO(), io.StringIO()
     started = time.perf_counter()

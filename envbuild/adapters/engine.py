@@ -304,7 +304,7 @@ def save_to(name: str, path: Path) -> str:
     """``docker save NAME`` into the file PATH (a docker-archive); the image's id."""
     import shutil
 
-    saved = save_image(name, path.parent if path.parent.is_dir() else Path("."))
+    saved = save_image(name, path.parent)  # the same folder: the move is a rename
     shutil.move(str(saved), str(path))
     return str(inspect_image(name)["id"])
 

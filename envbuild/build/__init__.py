@@ -132,9 +132,13 @@ def build(lock_path: Path, *, tag: str | None = None, push: bool = False, verify
                          f"{final_tag!r} would go to Docker Hub's library")
     destination = _output(output)
     chosen = engines.choose(engine)  # before any work: no engine is the first thing to say
-    if check_reproducible and not chosen.reproducible:
-        raise BuildError(f"--check-reproducible: {chosen.engine.name} cannot build reproducibly here (BuildKit "
-                         "older than 0.13); use --engine buildah (apt-get install buildah)")
+    if check_reproducible and chosen.engine.name == "docker":  # the second build needs a storage root of its own
+        why = "" if chosen.reproducible else " (and this one's BuildKit, older than 0.13, cannot build reproducibly)"
+        raise BuildError(f"--check-reproducible builds the second time on a storage root of its own, which the "
+                         f"Docker engine has not{why}; use --engine buildah (apt-get install buildah)")
+    if destination is not None and chosen.engine.name == "docker" and not destination.startswith("docker-archive:"):
+        raise BuildError(f"--output {output}: the Docker engine writes docker-archive:FILE only; an OCI archive or "
+                         "layout needs --engine buildah (or podman)")
     base = lock.base_image.reference if lock.base_image is not None else ""
     epoch = source_date_epoch(lock)
     started = time.monotonic()

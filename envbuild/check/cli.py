@@ -235,7 +235,7 @@ def cached_dpkg_status(root: str) -> "dict[str, str] | None":
     """``probe.dpkg_status(ROOT)``, kept while dpkg's status file is the same file: dpkg writes a new one and renames
     it over the old on every change, so its inode, size and mtime identify its contents.  Parsing the status of a
     700-package host takes longer (6 ms) than the rest of a warm check."""
-    from envbuild import cache
+    import envbuild.cache
     from envbuild.check import probe
 
     path = os.path.join(root, "var/lib/dpkg/status")
@@ -244,23 +244,23 @@ def cached_dpkg_status(root: str) -> "dict[str, str] | None":
     except OSError:
         return None
     key = (path, status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
-    name = f"dpkg-{cache.slug(path)}"
-    cached = cache.read(name)
+    name = f"dpkg-{envbuild.cache.slug(path)}"
+    cached = envbuild.cache.read(name)
     if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == key:
         facts: dict[str, str] = cached[1]
         return facts
     facts_now = probe.dpkg_status(root)
     if facts_now is not None:
-        cache.write(name, (key, facts_now))
+        envbuild.cache.write(name, (key, facts_now))
     return facts_now
 
 
 def _write(path: str, text: str) -> None:
     """Write TEXT to PATH whole (``envbuild.atomic``): a reader never sees half a report, and /dev/stdout or a FIFO
     is written into, never replaced by a file."""
-    from envbuild import atomic
+    import envbuild.atomic
 
     try:
-        atomic.write(path, text.encode("utf-8"), unchanged=False)
+        envbuild.atomic.write(path, text.encode("utf-8"), unchanged=False)
     except OSError as exc:
         raise EnvbuildError(f"{path}: cannot write: {exc.strerror or exc}") from None

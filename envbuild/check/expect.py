@@ -9,7 +9,7 @@ before every job parses it once, and a changed lock is never mistaken for the ca
 import os
 import sys
 
-from envbuild import cache
+import envbuild.cache
 from envbuild.errors import unreadable_lock
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
@@ -33,8 +33,9 @@ def load(path: str, platform: "str | None", read_lock: "ReadLock") -> "Expected"
     except OSError as exc:
         raise unreadable_lock(path, exc, with_option=True) from None
     where = platform or f"{sys.platform}-{os.uname().machine}"  # the view depends on it
-    name = f"lock{VIEW_FORMAT}-{where.replace('/', '-')}-{cache.slug(os.path.abspath(path))}"  # holds the bytes
-    cached = cache.read(name)
+    # the cached view holds the lock's bytes, so a changed lock is never taken for the cached one
+    name = f"lock{VIEW_FORMAT}-{where.replace('/', '-')}-{envbuild.cache.slug(os.path.abspath(path))}"
+    cached = envbuild.cache.read(name)
     if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == data:
         expected: Expected = cached[1]
     else:
@@ -43,6 +44,6 @@ def load(path: str, platform: "str | None", read_lock: "ReadLock") -> "Expected"
         except UnicodeDecodeError as exc:
             raise unreadable_lock(path, exc) from None
         expected = read_lock(text, path, platform)
-        cache.write(name, (data, expected))
+        envbuild.cache.write(name, (data, expected))
     expected["lock"] = path
     return expected

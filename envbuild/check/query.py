@@ -10,7 +10,7 @@ install made after the query (a new ``.pth``) is seen, and a hidden ``.pth`` cou
 
 import os
 
-from envbuild import cache
+import envbuild.cache
 from envbuild.errors import EnvbuildError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the check's path)
@@ -36,14 +36,14 @@ def describe(executable: str) -> "dict[str, Any]":
     lines run).  The answer is kept until the binary, its ``pyvenv.cfg`` or a ``.pth`` file of its site
     directories changes (one is added, removed or edited)."""
     key = _fingerprint(executable)
-    name = f"python-{cache.slug(executable)}"
-    cached = cache.read(name)
+    name = f"python-{envbuild.cache.slug(executable)}"
+    cached = envbuild.cache.read(name)
     if isinstance(cached, tuple) and len(cached) == 3 and cached[0] == key and isinstance(cached[2], dict) \
             and cached[1] == _pth_files(cached[2].get("sites") or []):
         info: dict[str, Any] = cached[2]
         return info
     info = _ask(executable)
-    cache.write(name, (key, _pth_files(info["sites"]), info))
+    envbuild.cache.write(name, (key, _pth_files(info["sites"]), info))
     return info
 
 

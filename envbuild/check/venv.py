@@ -46,13 +46,13 @@ def synced_from(venv: str) -> "str | None":
 
 def mark(venv: str, lock: str) -> None:
     """Record in VENV's ``pyvenv.cfg`` that sync made it from LOCK (replacing an earlier mark)."""
-    from envbuild import atomic
+    import envbuild.atomic
 
     path = os.path.join(venv, "pyvenv.cfg")
     with open(path, encoding="utf-8") as handle:
         lines = [line for line in handle.read().splitlines() if line.partition("=")[0].strip() != MARKER]
     lines.append(f"{MARKER} = {lock}")
-    atomic.write(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    envbuild.atomic.write(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def _quote(value: str) -> str:
@@ -123,9 +123,9 @@ def write_activation(venv: str, env: "Mapping[str, str]") -> bool:
             lines += [f'if [ -n "${{{name}+_}}" ] ; then _ENVBUILD_OLD_{name}="${name}"; fi',
                       f"{name}={_quote(env[name])}", f"export {name}"]
         lines += [END, ""]
-    from envbuild import atomic
+    import envbuild.atomic
 
-    atomic.write(path, "\n".join(lines).encode("utf-8"))
+    envbuild.atomic.write(path, "\n".join(lines).encode("utf-8"))
     return True
 
 

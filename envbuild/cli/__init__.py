@@ -3,12 +3,3 @@
 before every job and in every pull request, where importing click would cost more than their work: ``diff`` here,
 ``check`` and ``record`` in the check core, which goes into images.  Nothing here imports click until a click
 command runs."""
-
-from __future__ import annotations
-
-
-def main(argv: list[str] | None = None) -> None:
-    """The click commands' console script (``envbuild.entry`` calls it for every command but check, diff, record)."""
-    from envbuild.cli.app import main as run
-
-    run(argv)

@@ -53,7 +53,7 @@ def init_command(from_file: Path | None, from_host: bool, python: str | None, fr
       envbuild init --from-host --python-image registry.corp/python:3.11.7-slim-bookworm
       envbuild init --from-image nvcr.io/nvidia/pytorch:24.05-py3
     """
-    from envbuild.cli import progress
+    from envbuild.cli.progress import status
     from envbuild.cli.summary import print_lock_summary
     from envbuild.commands.init import Source, init
 
@@ -61,7 +61,7 @@ def init_command(from_file: Path | None, from_host: bool, python: str | None, fr
         raise EnvbuildError("--python-image pins the interpreter of --from-host (or --python); give one of them")
     source = Source(file=from_file, host=from_host, python=python, image=from_image, index_url=index_url,
                     mirror=mirror, security_mirror=security_mirror, signed_by=signed_by, python_image=python_image)
-    result = init(source, output, lock=not no_lock, status=progress.status)
+    result = init(source, output, lock=not no_lock, status=status)
     for warning in result.draft.warnings:
         echo_err(f"warning: {warning}")
     click.echo(f"Wrote {result.spec} from {result.draft.source}")

@@ -53,12 +53,12 @@ def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tu
         click.echo(result.reason)
         return EXIT_OK if result.up_to_date else EXIT_DRIFT
 
-    from envbuild.cli import progress
+    from envbuild.cli.progress import status
     from envbuild.errors import ResolutionError
 
     try:
         outcome = lock_cmd.lock(spec, lock_path, upgrade=upgrade, upgrade_packages=upgrade_packages,
-                                status=progress.status, strict_wheels=strict_wheels)
+                                status=status, strict_wheels=strict_wheels)
     except ResolutionError as exc:
         if verbose and exc.full:
             echo_err(exc.full.rstrip())

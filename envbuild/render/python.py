@@ -33,15 +33,12 @@ def python_files(lock: Lock, base: Path | None) -> dict[str, bytes]:
         if pkg.path:
             out[f"{SUPPORT}/{LOCAL}/{pkg.path}"] = _local_archive(pkg, base)
     if lock.python.source != "conda":  # a venv: installed by uv, one layer per group of the plan
-        from envbuild.export.python import requirements_text
-        from envbuild.render import layers
         from envbuild.render.installer import uv_binary
+        from envbuild.render.layers import plan_json
 
-        by_name = lock.python.by_name()
-        for group in layers.plan(lock):
-            out[f"{SUPPORT}/layers/{group.name}.txt"] = requirements_text(
-                lock, f"{PREFIX}/{LOCAL}", [by_name[n] for n in group.packages]).encode()
-        out[f"{SUPPORT}/layers.json"] = layers.plan_json(lock).encode()
+        for name, text in _layer_files(lock):
+            out[f"{SUPPORT}/layers/{name}.txt"] = text.encode()
+        out[f"{SUPPORT}/layers.json"] = plan_json(lock).encode()
         if lock.python.packages:
             out[f"{SUPPORT}/uv"] = uv_binary(lock.target.platform)
             out[f"{SUPPORT}/compile_bytecode.py"] = (Path(__file__).parent / "compile_bytecode.py").read_bytes()
@@ -93,16 +90,20 @@ def python_context(lock: Lock) -> dict[str, Any]:
     }
 
 
+def _layer_files(lock: Lock) -> list[tuple[str, str]]:
+    """Each layer of the plan and its requirements file (hash-checked, as uv installs it in that layer's step)."""
+    from envbuild.export.python import requirements_text
+    from envbuild.render.layers import plan
+
+    by_name = lock.python.by_name()
+    return [(g.name, requirements_text(lock, f"{PREFIX}/{LOCAL}", [by_name[n] for n in g.packages]))
+            for g in plan(lock)]
+
+
 def _layers(lock: Lock) -> list[dict[str, str]]:
     """Each layer of the plan, with the sha256 of its requirements file: the RUN that installs it names that hash,
     because buildah's layer cache looks at a step's text, not at the files a step mounts."""
-    from envbuild.export.python import requirements_text
-    from envbuild.render import layers
-
-    by_name = lock.python.by_name()
-    return [{"name": g.name, "sha256": hashlib.sha256(requirements_text(
-        lock, f"{PREFIX}/{LOCAL}", [by_name[n] for n in g.packages]).encode()).hexdigest()}
-        for g in layers.plan(lock)]
+    return [{"name": name, "sha256": hashlib.sha256(text.encode()).hexdigest()} for name, text in _layer_files(lock)]
 
 
 def _need_git(lock: Lock, pkg: PythonPackage) -> None:
