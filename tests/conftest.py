@@ -137,6 +137,38 @@ def python_base_image(docker_engine: Any, registry: Registry) -> str:
     return _pushed(docker_engine, registry, PYTHON_IMAGE, "python3", "make provision builds it")
 
 
+@pytest.fixture(scope="session")
+def cuda_devel_image(docker_engine: Any, registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A CUDA devel base image made from this machine's toolkit (/usr/local/cuda-*, nvcc included) on the CI base
+    with python3 (as nvidia/cuda:*-devel provides one; g++ and python3-dev come from deb.debian.org), pushed to the
+    loopback registry as nvidia/cuda:VERSION-devel-bookworm; built once, then kept by the engine."""
+    import docker.errors
+
+    from tests.support.cuda import DEVEL_DOCKERFILE, toolkit, toolkit_version
+
+    root = toolkit()
+    if root is None:
+        pytest.skip("no CUDA toolkit with nvcc under /usr/local/cuda-* on this machine")
+    version = toolkit_version(root)
+    local = f"envbuild-ci/cuda:{version}-devel-bookworm"
+    try:
+        image = docker_engine.images.get(local)
+    except docker.errors.ImageNotFound:
+        python = _pushed(docker_engine, registry, PYTHON_IMAGE, "python3", "make provision builds it")
+        skip_unless_reachable("http://deb.debian.org/debian/dists/bookworm/Release",
+                              "the Debian mirror (g++ and python3-dev for the devel image)")
+        context = tmp_path_factory.mktemp("cuda-devel")
+        shutil.copytree(root, context / root.name, symlinks=True)
+        (context / "Dockerfile").write_text(DEVEL_DOCKERFILE.format(base=python, name=root.name, version=version))
+        image, _ = docker_engine.images.build(path=str(context), tag=local, network_mode="host", rm=True)
+        shutil.rmtree(context)
+    repository = f"{registry.host}/nvidia/cuda"
+    image.tag(repository, f"{version}-devel-bookworm")
+    for event in docker_engine.images.push(repository, tag=f"{version}-devel-bookworm", stream=True, decode=True):
+        assert "error" not in event, event
+    return f"{repository}:{version}-devel-bookworm"
+
+
 def _pushed(docker_engine: Any, registry: Registry, image_name: str, repository_name: str, how: str) -> str:
     import docker.errors
 

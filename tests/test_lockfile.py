@@ -136,6 +136,43 @@ def test_one_platform_s_view_holds_its_records_only() -> None:
         lockfile.loads(lockfile.dumps(SAMPLE_MULTI), platform="macos/arm64")
 
 
+def test_the_build_group_and_the_build_image_round_trip_and_each_platform_sees_its_own() -> None:
+    """Lock version 6: [[python.build-packages]] (records like [[python.packages]], with platforms), [python]
+    build-image once, and each target's digest, interpreter command and CUDA of it."""
+    from envbuild.lockfile import BuildImage
+
+    group = (PythonPackage("ninja", "1.11.1", (H2, H3), (
+                 PythonFile("ninja-1.11.1-py3-none-manylinux_2_17_aarch64.whl", "https://f/na.whl", H2, (ARM,)),
+                 PythonFile("ninja-1.11.1-py3-none-manylinux_2_17_x86_64.whl", "https://f/nx.whl", H3, (AMD,)))),
+             PythonPackage("setuptools", "75.1.0", (H1,), (PythonFile("setuptools-75.1.0-py3-none-any.whl",
+                                                                      "https://f/st.whl", H1),), requested=True),
+             PythonPackage("triton", "3.1.0", (H3,), platforms=(AMD,)))
+    amd_image = BuildImage("sha256:" + "a" * 64, "python3.11", "12.4.1")
+    whole = dataclasses.replace(
+        SAMPLE_MULTI, python=dataclasses.replace(SAMPLE_MULTI.python, build_packages=group,
+                                                 build_image="nvcr.io/nvidia/cuda:12.4.1-devel-ubuntu22.04",
+                                                 build_dependencies=(("flash-attn", ("ninja", "setuptools")),)),
+        targets=(dataclasses.replace(SAMPLE_MULTI.targets[0], build_image=amd_image),
+                 dataclasses.replace(SAMPLE_MULTI.targets[1], build_image=BuildImage("sha256:" + "b" * 64,
+                                                                                     "python3.11"))))
+    text = lockfile.dumps(whole)
+    assert "\n[[python.build-packages]]\n" in text and text.count("[[python.build-packages]]") == 3
+    assert 'build-image = {digest = "sha256:' + "a" * 64 + '", python = "python3.11", cuda = "12.4.1"}' in text
+    again = lockfile.loads_file(text)
+    assert again == whole and lockfile.dumps(again) == text
+    amd, arm = again.view(AMD), again.view(ARM)
+    assert [p.name for p in amd.python.build_packages] == ["ninja", "setuptools", "triton"]
+    assert [(p.name, p.hashes) for p in arm.python.build_packages] == [("ninja", (H2,)), ("setuptools", (H1,))]
+    assert amd.build_image == dataclasses.replace(amd_image, reference="nvcr.io/nvidia/cuda:12.4.1-devel-ubuntu22.04")
+    assert arm.build_image is not None and arm.build_image.cuda is None
+    assert amd.python.built_with_group == {"flash-attn"}
+    bad = text.replace('python = "python3.11", cuda', 'python = "/bin/sh", cuda')
+    from envbuild.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"targets\[0\] -> build-image -> python: .* not an interpreter's command"):
+        lockfile.loads_file(bad)
+
+
 def test_records_name_only_the_lock_s_platforms() -> None:
     text = lockfile.dumps(SAMPLE_MULTI)
     with pytest.raises(ConfigError, match=r"\[python\] -> packages\[1\] -> platforms\[0\]: 'linux/s390x' is not one"):

@@ -30,6 +30,7 @@ class CompileRequest:
     build_env: tuple[tuple[str, str], ...] = ()
     root: Path | None = None  # the spec's directory: local archives (`name @ ./x.whl`) are relative to it
     local_files: tuple[tuple[str, str], ...] = ()  # (package, path relative to ROOT)
+    constraints: tuple[tuple[str, str], ...] = ()  # (name, version): where a package is wanted, at that version
 
 
 class Resolver(Protocol):

@@ -58,7 +58,7 @@ def binary() -> str:
 SHARED_CONNECTIONS = 32  # uv's connections when several resolutions run at once (uv alone opens up to 50)
 
 
-def _env(share: int = 1) -> dict[str, str]:
+def uv_env(share: int = 1) -> dict[str, str]:
     """uv's environment: the user's resolver settings dropped.  SHARE resolutions at once (one per platform) split
     SHARED_CONNECTIONS (or the user's UV_CONCURRENT_DOWNLOADS): two of uv's bursts at once overrun proxies that
     limit a client's connections (measured behind one: 15 s instead of 3 s for two platforms)."""
@@ -69,7 +69,7 @@ def _env(share: int = 1) -> dict[str, str]:
     return env
 
 
-def _index_env(index_url: str, extra_index_urls: Sequence[str]) -> dict[str, str]:
+def index_env(index_url: str, extra_index_urls: Sequence[str]) -> dict[str, str]:
     """The indexes as uv's environment (UV_DEFAULT_INDEX, UV_INDEX), never its argv: their URLs may hold
     credentials, and any user of a shared login node can read a process's command line (/proc/PID/cmdline), while
     its environment is its owner's alone."""
@@ -112,6 +112,10 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
             provided = ["--constraint", "provided.txt"]
             for name, _ in request.provided:
                 provided += ["--no-emit-package", name]
+        if request.constraints:  # another group's pins (the build group matches the runtime's versions)
+            (work / "constraints.txt").write_text("".join(f"{n}=={v}\n" for n, v in request.constraints),
+                                                  encoding="utf-8")
+            provided += ["--constraint", "constraints.txt"]
         # The target is --python-version/--python-platform; --python only names the interpreter that builds an
         # sdist's metadata when a package has no wheel. Naming ours spares uv a search of PATH for a matching
         # interpreter (it runs each candidate: 0.4 s and more with pyenv shims), which ends in a fallback anyway.
@@ -124,7 +128,7 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
             argv.append("--upgrade")
         for name in request.upgrade_packages:
             argv += ["--upgrade-package", name]
-        env = {**_env(share=request.network_share), **_index_env(request.index_url, request.extra_index_urls),
+        env = {**uv_env(share=request.network_share), **index_env(request.index_url, request.extra_index_urls),
                **credentials}
         done = process.run(argv, env=env, cwd=work)
         if done.returncode != 0:
@@ -280,7 +284,7 @@ def create_venv(path: Path, python: str, *, downloads: bool = True) -> None:
     """A new virtual environment at PATH for Python PYTHON (a version such as "3.11" or an interpreter path).
     DOWNLOADS false: only an interpreter this host has (no managed Python is fetched)."""
     argv = [binary(), "venv", str(path), "--python", python, "--no-config", "--quiet", "--color", "never"]
-    done = process.run([*argv, *([] if downloads else ["--no-python-downloads"])], env=_env())
+    done = process.run([*argv, *([] if downloads else ["--no-python-downloads"])], env=uv_env())
     if done.returncode != 0:
         raise SyncError(f"could not create a virtual environment at {path} for Python {python}: "
                         f"{trim_error(done.stderr)}")
@@ -298,7 +302,7 @@ def installed(python: Path) -> dict[str, str]:
     import json
 
     done = process.run([binary(), "pip", "list", "--python", str(python), "--format", "json", "--color", "never",
-                        "--no-config"], env=_env())
+                        "--no-config"], env=uv_env())
     if done.returncode != 0:
         raise SyncError(f"could not list packages of {python}: {trim_error(done.stderr)}")
     from packaging.utils import canonicalize_name
@@ -316,7 +320,7 @@ def sync(python: Path, requirements_text: str, index_url: str, extra_index_urls:
                 "--color", "never", "--quiet"]
         if extra_index_urls:
             argv += ["--index-strategy", "unsafe-best-match"]
-        done = process.run(argv, env={**_env(), **_index_env(index_url, extra_index_urls),
+        done = process.run(argv, env={**uv_env(), **index_env(index_url, extra_index_urls),
                                       "VIRTUAL_ENV": os.fspath(python.parent.parent)})
     if done.returncode != 0:
         raise SyncError(f"uv pip sync failed: {trim_error(done.stderr)}")
@@ -330,36 +334,14 @@ def add_pip(python: Path, index_url: str, extra_index_urls: Sequence[str]) -> st
     """Install pip into the venv of PYTHON (the newest the indexes have, else the wheel the interpreter bundles for
     ensurepip), so that ``pip install`` in the activated venv goes into it, not into another Python; its version."""
     argv = [binary(), "pip", "install", "pip", "--python", str(python), "--no-config", "--color", "never", "--quiet"]
-    env = {**_env(), "VIRTUAL_ENV": os.fspath(python.parent.parent)}
-    done = process.run(argv, env={**env, **_index_env(index_url, extra_index_urls)})
+    env = {**uv_env(), "VIRTUAL_ENV": os.fspath(python.parent.parent)}
+    done = process.run(argv, env={**env, **index_env(index_url, extra_index_urls)})
     if done.returncode != 0:  # an index without pip (a private one): the interpreter's own copy, offline
         bundled = process.run([str(python), "-I", "-c", _BUNDLED]).stdout.strip()
         if not bundled or process.run([*argv, "--no-index", "--find-links", bundled], env=env).returncode != 0:
             raise SyncError(f"could not install pip into {python.parent.parent}: the index has none "
                             f"({trim_error(done.stderr)}) and {python} bundles none for ensurepip")
     return installed(python).get("pip", "?")
-
-
-def build_in_environment(python: Path, requirements_text: str, index_url: str, extra_index_urls: Sequence[str], *,
-                         env: dict[str, str], hashed: bool = True, isolated: bool = False) -> None:
-    """Build and install the sdists (or VCS checkouts, not HASHED) of REQUIREMENTS_TEXT for PYTHON after the rest:
-    not ISOLATED, against its environment (they see its locked packages); with ENV ([python] build-env) set."""
-    with tempfile.TemporaryDirectory(prefix="envbuild-sync-") as tmp:
-        req = Path(tmp) / "requirements.txt"
-        req.write_text(requirements_text, encoding="utf-8")
-        argv = [binary(), "pip", "install", "-r", str(req), "--python", str(python), "--no-deps",
-                "--no-config", "--color", "never", "--quiet",
-                *(["--require-hashes"] if hashed else []), *([] if isolated else ["--no-build-isolation"])]
-        done = process.run(argv, env={**_env(), **env, **_index_env(index_url, extra_index_urls),
-                                      "VIRTUAL_ENV": os.fspath(python.parent.parent)})
-    if done.returncode != 0:
-        raise SyncError(f"building {', '.join(_names(requirements_text))} against the environment failed: "
-                        f"{trim_error(done.stderr)}")
-
-
-def _names(requirements_text: str) -> list[str]:
-    return [line.split("==", 1)[0].split(" @ ", 1)[0] for line in requirements_text.splitlines()
-            if line and not line.startswith(("#", "-", " "))]
 
 
 def install_exact(python: Path, requirements_text: str, index_url: str, extra_index_urls: Sequence[str], *,
@@ -376,12 +358,12 @@ def install_exact(python: Path, requirements_text: str, index_url: str, extra_in
         req.write_text(requirements_text, encoding="utf-8")
         argv = [binary(), "pip", "install", "-r", str(req), "--python", str(python), "--require-hashes", "--no-deps",
                 "--no-config", "--color", "never", "--quiet"]
-        done = process.run(argv, env={**_env(), **_index_env(index_url, extra_index_urls)})
+        done = process.run(argv, env={**uv_env(), **index_env(index_url, extra_index_urls)})
     if done.returncode != 0:
         raise SyncError(f"uv pip install failed: {trim_error(done.stderr)}")
     extra = sorted(set(installed(python)) - wanted - {str(canonicalize_name(n)) for n in keep})
     if extra:
         done = process.run([binary(), "pip", "uninstall", "--python", str(python), "--no-config", "--quiet", *extra],
-                           env=_env())
+                           env=uv_env())
         if done.returncode != 0:
             raise SyncError(f"uv pip uninstall failed: {trim_error(done.stderr)}")

@@ -161,6 +161,12 @@ def evaluate(options: "dict[str, Any]", *, read_lock: "ReadLock", in_image: bool
     strict = not options.get("no_strict") if in_image else bool(options.get("strict"))
     target["scope"] = _scope(options.get("scope"), target, strict)
     facts = gather(target, expected, deep=bool(options.get("deep")), strict=strict, probe_image=probe_image)
+    if target["kind"] != "image":  # the wheels an image built (built.json beside its lock), where its files are
+        from envbuild.check import built
+
+        entries = built.load(lock)
+        if entries:
+            facts["built"] = built.installed(entries, (facts.get("python") or {}).get("packages", {}))
     outcome = compare.compare(expected, facts, strict=strict, scope=target["scope"])
     return report.as_json(expected, facts, outcome, target), outcome
 

@@ -46,6 +46,7 @@ def compare(expected: "Expected", facts: "Facts", *, strict: bool = False, scope
     venv = scope == "venv"
     _interpreter(expected, facts, out, checked, venv)
     _python(expected, facts, out, checked)
+    _built(facts, out, checked)
     if not venv:
         _system(expected, facts, out, checked, strict)
         _os(expected, facts, out, checked)
@@ -117,6 +118,19 @@ def _python(expected: "Expected", facts: "Facts", out: "list[Finding]", checked:
                            f"two installs: {dup['first_version']} ({dup['first']}) and {dup['version']} "
                            f"({dup['path']}{', shadowed' if not same else ''})",
                            severity="error" if same else "warning"))
+
+
+def _built(facts: "Facts", out: "list[Finding]", checked: list[tuple[str, str]]) -> None:
+    """The wheels the image built from sdists: each installed as that build installed it (its RECORD's sha256); a
+    wheel of the same version built again, differently, and installed over it is drift."""
+    for entry in facts.get("built") or []:
+        if entry.get("found") is None:  # not installed: the package's own finding says so
+            continue
+        checked.append(("built", entry["name"]))
+        if entry["found"] != entry.get("record"):
+            out.append(finding("python", entry["name"], "changed",
+                               f"{entry.get('wheel')} as the image built it ({str(entry.get('sha256'))[:19]}...)",
+                               "another build of it (the RECORD its install wrote differs)"))
 
 
 def _expected_file(name: str, dist: "dict[str, Any]", allowed: "str | None") -> bool:

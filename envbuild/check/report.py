@@ -28,6 +28,8 @@ def as_json(expected: "Expected", facts: "Facts", outcome: "Outcome", target: "C
                     "python": interpreter.get("executable"), "prefix": interpreter.get("prefix"),
                     "scope": target.get("scope", "host")},
         "findings": outcome.findings,
+        **({"built": [{"wheel": b["wheel"], "sha256": b["sha256"]} for b in facts["built"]]}
+           if facts.get("built") else {}),  # an image's wheels built from sdists (built.json beside its lock)
     }
 
 

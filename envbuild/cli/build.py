@@ -73,6 +73,8 @@ def build_command(lock_path: Path | None, platform: str | None, tag: str | None,
                  f"docker-daemon:{result.tag}")
     if result.secrets:
         echo_err(f"  secrets {', '.join(result.secrets)} (build secrets; in no layer)")
+    for wheel in (result.report or {}).get("built", []):  # compiled from sdists; the image's check verifies them
+        echo_err(f"  built  {wheel['wheel']}  {wheel['sha256']}")
     if result.report is not None:
         from envbuild.check import report
 

@@ -34,7 +34,8 @@ def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tu
 
     Packages that have no wheel for a target are listed: they compile when installed. One that imports a
     locked package while it builds (flash-attn and deepspeed import torch) needs [python] build-dependencies =
-    {flash-attn = ["torch"]}; images then build it against the locked environment. [python] indexes and
+    {flash-attn = ["torch"]}, which is locked as its own build group (at the runtime's versions); images
+    compile it with that group alone, on [python] build-image (a CUDA devel image) for nvcc. [python] indexes and
     sources pin a package to its own index (torch from download.pytorch.org/whl/cu124), and nothing else.
 
     \b

@@ -38,6 +38,12 @@ def _print_sdists(outcome: LockResult) -> None:
 
     for sdist in outcome.sdists:
         click.echo(f"  sdist    {describe(sdist, outcome.lock.platforms)}")
+    python = outcome.lock.python
+    if python.build_packages:
+        group = sorted({f"{p.name} {p.version}" for p in python.build_packages})
+        where = f"in {python.build_image}" if python.build_image else "in the image's builder stage"
+        click.echo(f"  build    group of {len(group)} locked package{'s' if len(group) != 1 else ''} "
+                   f"({', '.join(group[:6])}{', ...' if len(group) > 6 else ''}), installed only {where}")
     isolated = [s.name for s in outcome.sdists if not s.in_environment]
     click.echo(f"  note: {len(outcome.sdists)} package{'s' if len(outcome.sdists) != 1 else ''} will be compiled "
                "when installed: slower image builds, a compiler (and for GPU kernels CUDA's nvcc) in the build, and "

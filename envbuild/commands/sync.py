@@ -31,7 +31,7 @@ class SyncResult:
 
 
 def sync(lock_path: Path, venv: Path) -> SyncResult:
-    from envbuild.adapters import uv
+    from envbuild.adapters import uv, uv_build
 
     lock = lockfile.read_lock(lock_path)
     _check_host(lock)
@@ -62,9 +62,13 @@ def sync(lock_path: Path, venv: Path) -> SyncResult:
     before = uv.installed(python)
     rest, steps = install_plan(lock, str(lock_path.parent.resolve()))
     uv.sync(python, rest, *_indexes(lock))
-    for step, text in steps:  # against the environment just made, as images build them (its torch, not a fresh one)
-        uv.build_in_environment(python, text, *_indexes(lock), env=dict(lock.python.build_env),
-                                hashed=step.hashed, isolated=step.isolated)
+    for step, text in steps:  # as images build them: with the build group alone, or against the environment
+        if step.grouped:
+            uv_build.build_with_group(python, text, requirements_text(lock, None, lock.python.build_packages),
+                                *_indexes(lock), env=dict(lock.python.build_env), hashed=step.hashed)
+        else:  # against the environment just made (its torch, not a fresh one)
+            uv_build.build_in_environment(python, text, *_indexes(lock), env=dict(lock.python.build_env),
+                                    hashed=step.hashed, isolated=step.isolated)
     after = uv.installed(python)
     pip = after.get("pip")
     if pip is None:

@@ -57,12 +57,15 @@ class BuildStep:
     package: PythonPackage
     hashed: bool  # --require-hashes (a checkout has no hash: its commit is the pin)
     isolated: bool  # built in an isolated environment, not against the locked one
+    grouped: bool = False  # built with the locked build group ([python] build-dependencies) alone
 
 
 def build_steps(lock: Lock) -> list[BuildStep]:
     """The packages of ``PythonLock.built_apart()``, each a step of its own."""
     special = set(lock.python.built_in_environment)
-    return [BuildStep(p, hashed=p.vcs is None, isolated=p.name not in special) for p in lock.python.built_apart()]
+    grouped = lock.python.built_with_group
+    return [BuildStep(p, hashed=p.vcs is None, isolated=p.name not in special, grouped=p.name in grouped)
+            for p in lock.python.built_apart()]
 
 
 def install_plan(lock: Lock, local: str) -> tuple[str, list[tuple[BuildStep, str]]]:

@@ -13,11 +13,13 @@ from typing import TypeVar
 
 from envbuild.pysources import PythonIndex, built_in_environment
 
-LOCK_VERSION = 5  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
+LOCK_VERSION = 6  # 2: several platforms ([[targets]], per-record platforms), [targets] base-image-packages
 #                   3: [targets] apt-releases (each apt suite's signed Release: date and signer)
 #                   4: [python] indexes and build options; a package's index, direct-url or path
 #                   5: [image] layers (the spec's plan of the image's Python layers)
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+#                   6: [[python.build-packages]] (the locked build group), [python] build-image and
+#                      [targets] build-image (where GPU-kernel sdists compile)
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 EDGES_SINCE = 4  # the first version whose records keep requested/via (a lock read from an older one has none)
 
 
@@ -68,11 +70,19 @@ class PythonLock:
     build_dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (sdist, what its build needs), sorted
     no_build_isolation: tuple[str, ...] = ()
     build_env: tuple[tuple[str, str], ...] = ()
+    build_packages: tuple[PythonPackage, ...] = ()  # the build group: what build-dependencies resolve to (lock v6)
+    build_image: str | None = None  # [python] build-image as the spec wrote it (each target has its digest)
 
     @property
     def built_in_environment(self) -> tuple[str, ...]:
         """The sdists built against the locked environment (its build-dependencies or no-build-isolation)."""
         return built_in_environment(self.build_dependencies, self.no_build_isolation)
+
+    @property
+    def built_with_group(self) -> frozenset[str]:
+        """The sdists built with the locked build group alone: those of build-dependencies, in a lock that has the
+        group (version 6; an older lock builds them against the locked environment, as it did)."""
+        return frozenset(name for name, _ in self.build_dependencies) if self.build_packages else frozenset()
 
     def built_apart(self) -> tuple[PythonPackage, ...]:
         """What installers build in a step of its own, once the rest is installed: the sdists built against the
@@ -205,6 +215,17 @@ class BaseImage:
 
 
 @dataclass(frozen=True)
+class BuildImage:
+    """Where the sdists of build-dependencies compile ([python] build-image): its platform manifest, and what the
+    lock read of it (the interpreter the build runs, the CUDA toolkit it declares)."""
+
+    digest: str
+    python: str  # the interpreter the build runs, found on the image's PATH: pythonX.Y (the target's)
+    cuda: str | None = None  # its CUDA_VERSION (nvidia/cuda images set it), if any
+    reference: str = ""  # [python] build-image (a view fills it in; the file keeps it once, in [python])
+
+
+@dataclass(frozen=True)
 class Lock:
     """One platform's view of the lock."""
 
@@ -221,6 +242,7 @@ class Lock:
     platforms: tuple[str, ...] = ()  # every platform of the file this view comes from
     conda: CondaLock | None = None  # absent without [conda]
     image_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()  # [image] layers (lock version 5); () built-in plan
+    build_image: BuildImage | None = None  # [python] build-image, for this platform (lock version 6)
 
     @property
     def keeps_edges(self) -> bool:
@@ -243,6 +265,7 @@ class TargetLock:
     apt_sources: tuple[str, ...] | None = None  # None: no apt part for this platform
     cuda: CudaLock | None = None
     apt_releases: tuple[AptRelease, ...] = ()
+    build_image: BuildImage | None = None  # [python] build-image for this platform (its reference: in [python])
 
 
 @dataclass(frozen=True)
@@ -282,7 +305,9 @@ class LockFile:
         """The lock as one platform sees it: its records only, its interpreter, base image digest and CUDA."""
         t = self.target(platform)
         packages = tuple(_python_view(p, platform) for p in self.python.packages if _on(p.platforms, platform))
-        python = replace(self.python, packages=packages, version=t.python_version, source=t.python_source)
+        build = tuple(_python_view(p, platform) for p in self.python.build_packages if _on(p.platforms, platform))
+        python = replace(self.python, packages=packages, build_packages=build, version=t.python_version,
+                         source=t.python_source)
         system = None
         if t.apt_sources is not None:
             system = SystemLock(sources=t.apt_sources, packages=tuple(
@@ -298,7 +323,9 @@ class LockFile:
                     target=Target(platform=t.platform, distro=t.distro, python_platform=t.python_platform),
                     python=python, env=self.env, ignore_extra=self.ignore_extra, cuda=t.cuda, system=system,
                     base_image=base, version=self.version, platforms=self.platforms, conda=conda,
-                    image_layers=self.image_layers)
+                    image_layers=self.image_layers,
+                    build_image=replace(t.build_image, reference=self.python.build_image or "")
+                    if t.build_image is not None else None)
 
     @classmethod
     def of(cls, lock: Lock) -> LockFile:
@@ -309,7 +336,8 @@ class LockFile:
                             base_digest=lock.base_image.digest if lock.base_image else None,
                             base_packages=lock.base_image.packages if lock.base_image else None,
                             apt_sources=lock.system.sources if lock.system is not None else None, cuda=lock.cuda,
-                            apt_releases=lock.system.releases if lock.system is not None else ())
+                            apt_releases=lock.system.releases if lock.system is not None else (),
+                            build_image=replace(lock.build_image, reference="") if lock.build_image else None)
         return cls(spec_hash=lock.spec_hash, name=lock.name, targets=(target,),
                    python=replace(lock.python, version=None, source=None), env=lock.env,
                    ignore_extra=lock.ignore_extra, system=lock.system.packages if lock.system is not None else None,

@@ -8,9 +8,9 @@ version 1 lock (one platform, ``[target]``) is read into the same model as a ver
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from envbuild.compat import tomllib
 from envbuild.errors import LockfileError, MissingLockfileVersion, UnknownLockfileVersion, unreadable_lock
@@ -23,16 +23,13 @@ from envbuild.lockfile.model import (
     CudaLock,
     Lock,
     LockFile,
-    PythonFile,
-    PythonLock,
-    PythonPackage,
     SystemPackage,
     TargetLock,
 )
 from envbuild.lockfile.parse import apart, join, parsed
+from envbuild.lockfile.records import build_image, once, platforms_of, python_lock
 from envbuild.paths import LOCK_FILE
 from envbuild.platforms import host
-from envbuild.pysources import PythonIndex
 from envbuild.validate import Table
 
 
@@ -95,7 +92,7 @@ def from_raw(raw: dict[str, Any], shown: str = LOCK_FILE) -> LockFile:
         raise MissingLockfileVersion(shown)
     if version == 1 and not isinstance(version, bool):
         return _parse_v1(Table(shown, "", raw))
-    if version in (2, 3, 4, 5) and not isinstance(version, bool):
+    if version in (2, 3, 4, 5, 6) and not isinstance(version, bool):
         return _parse_v2(Table(shown, "", raw), version)
     raise UnknownLockfileVersion(shown, version, LOCK_VERSION)
 
@@ -153,7 +150,8 @@ def _parse_v2(top: Table, version: int = 2) -> LockFile:
             python_source=t.word("python-source"), base_digest=_digest(t, "base-image-digest"),
             base_packages=_name_versions(t, "base-image-packages") if "base-image-packages" in t.raw else None,
             apt_sources=t.strings("apt-sources") if "apt-sources" in t.raw else None, cuda=cuda,
-            apt_releases=_releases(t) if version >= 3 else ()))
+            apt_releases=_releases(t) if version >= 3 else (),
+            build_image=build_image(t, _digest) if version >= 6 else None))
         t.get("cuda")
         t.done()
     if not targets:
@@ -168,13 +166,13 @@ def _parse_v2(top: Table, version: int = 2) -> LockFile:
         b.done()
     else:
         top.get("base-image")
-    python = _python(top.table("python"), platforms)
+    python = python_lock(top.table("python"), platforms)
     system = None
     apt_key = None
     if top.raw.get("system") is not None:
         s = top.table("system")
         system = tuple(_system_package(p, platforms) for p in s.tables("packages"))
-        _once(system, lambda p: f"{p.name}:{p.architecture}", platforms, s, "packages")
+        once(system, lambda p: f"{p.name}:{p.architecture}", platforms, s, "packages")
         if version >= 3:
             apt_key = s.lines("signed-by")  # the armored key: a file in the image, never a line of one
         s.done()
@@ -214,12 +212,12 @@ def _conda(c: Table, platforms: list[str]) -> CondaLock:
             subdir=p.required_word("subdir"), channel=p.required_word("channel"),
             url=p.required_word("url"), sha256=_hex(p, "sha256", 64), md5=_hex(p, "md5", 32), size=size,
             depends=p.strings("depends"), constrains=p.strings("constrains"), noarch=p.string("noarch"),
-            license=p.string("license"), platforms=_platforms(p, platforms), requested=p.boolean("requested")))
+            license=p.string("license"), platforms=platforms_of(p, platforms), requested=p.boolean("requested")))
         p.done()
     prefix = c.required("prefix")
     if not prefix.startswith("/"):
         raise c.error(["prefix"], f"{prefix!r} is not an absolute path")
-    _once(packages, lambda p: f"{p.name} ({p.subdir})", platforms, c, "packages")
+    once(packages, lambda p: f"{p.name} ({p.subdir})", platforms, c, "packages")
     conda = CondaLock(channels=c.words("channels"), prefix=prefix, packages=tuple(packages),
                       cuda=c.string("cuda"))
     c.done()
@@ -236,57 +234,10 @@ def _hex(table: Table, key: str, length: int) -> str:
     return value
 
 
-def _platforms(table: Table, known: list[str]) -> tuple[str, ...]:
-    value = table.strings("platforms")
-    if not value:  # on every platform of the lock: most records
-        return ()
-    for i, item in enumerate(value):
-        if item not in known:
-            raise table.error(["platforms", i], f"{item!r} is not one of the lock's platforms ({', '.join(known)})")
-    return tuple(sorted(value))
-
-
-def _python(py: Table, platforms: list[str]) -> PythonLock:
-    packages = []
-    for p in py.tables("packages"):
-        files = []
-        for f in p.tables("files"):
-            files.append(PythonFile(name=f.required_word("name"), url=f.required_word("url"),
-                                    hash=f.required_word("hash"),
-                                    platforms=_platforms(f, platforms)))
-            f.done()
-        path = p.string("path")
-        if path is not None and (path.startswith("/") or "\\" in path or ".." in path.split("/")):
-            raise p.error(["path"], f"{path!r} must be relative to the lock's directory, inside it")
-        packages.append(PythonPackage(name=_python_name(p), version=p.required_word("version"),
-                                      hashes=p.words("hashes"), files=tuple(files),
-                                      platforms=_platforms(p, platforms), index=p.word("index"),
-                                      direct_url=p.word("direct-url"), path=path, vcs=p.word("vcs"),
-                                      requested=p.boolean("requested"), via=p.words("via")))
-        p.done()
-    indexes = []
-    for i in py.tables("indexes"):
-        indexes.append(PythonIndex(name=i.required_word("name"), url=i.required_word("url"),
-                                   explicit=i.boolean("explicit")))
-        i.done()
-    build = py.table("build-dependencies")
-    deps = []
-    for name in build.names():
-        deps.append((name, build.words(name)))
-    env = py.table("build-env")
-    python = PythonLock(requested=py.required_word("requested"), resolver=py.required("resolver"),
-                        index_url=py.required_word("index-url"), extra_index_urls=py.words("extra-index-urls"),
-                        packages=tuple(_once(packages, lambda p: p.name, platforms, py, "packages")),
-                        indexes=tuple(indexes), build_dependencies=tuple(deps),
-                        no_build_isolation=py.words("no-build-isolation"), build_env=env.variables())
-    py.done()
-    return python
-
-
 def _system_package(p: Table, platforms: list[str]) -> SystemPackage:
     package = SystemPackage(name=p.required_word("name"), version=p.required_word("version"),
                             architecture=p.required_word("architecture"), sha256=_hex(p, "sha256", 64),
-                            platforms=_platforms(p, platforms), requested=p.boolean("requested"),
+                            platforms=platforms_of(p, platforms), requested=p.boolean("requested"),
                             via=p.words("via"))
     p.done()
     return package
@@ -318,35 +269,6 @@ def _env_and_check(top: Table) -> tuple[tuple[tuple[str, str], ...], tuple[str, 
     return env, ignore
 
 
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
-
-
-Record = TypeVar("Record", PythonPackage, SystemPackage, CondaPackage)
-
-
-def _once(records: Sequence[Record], key: Callable[[Record], str], platforms: list[str], table: Table,
-          where: str) -> Sequence[Record]:
-    """RECORDS, where no two of one KEY are installed on one platform (a lock of several platforms may hold two
-    versions of a package, each on its own platforms): a hand-edited lock with two would install both, or one by
-    chance."""
-    on: dict[tuple[str, str], int] = {}
-    for i, record in enumerate(records):
-        for platform in record.platforms or platforms:
-            first = on.setdefault((key(record), platform), i)
-            if first != i:
-                raise table.error([where, i], f"{key(record)} is locked twice for {platform} (and at "
-                                              f"{where}[{first}]); regenerate the lock with envbuild lock")
-    return records
-
-
-def _python_name(p: Table) -> str:
-    """A locked distribution's name: a project name (PEP 508), as the lock writes it (normalised, PEP 503)."""
-    name = p.required_word("name")
-    if not _NAME_CHARS.issuperset(name) or not name[0].isalnum() or not name[-1].isalnum():
-        raise p.error(["name"], f"{name!r} is not a project name (letters, digits, and . _ - between them)")
-    return name
-
-
 def _digest(t: Table, key: str) -> str | None:
     """A sha256 digest (``sha256:`` and 64 lowercase hex digits), or None when absent."""
     value = t.word(key)
@@ -376,13 +298,13 @@ def _parse_v1(top: Table) -> LockFile:
         top.get("base-image")
     py = top.table("python")
     version, source = py.string("version"), py.string("source")
-    python = _python(py, [platform])
+    python = python_lock(py, [platform])
     sources, system = None, None
     if top.raw.get("system") is not None:
         s = top.table("system")
         sources = s.strings("sources")
         system = tuple(_system_package(p, [platform]) for p in s.tables("packages"))
-        _once(system, lambda p: f"{p.name}:{p.architecture}", [platform], s, "packages")
+        once(system, lambda p: f"{p.name}:{p.architecture}", [platform], s, "packages")
         s.done()
     else:
         top.get("system")

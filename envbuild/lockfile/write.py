@@ -46,7 +46,8 @@ def dumps(lock: Lock | LockFile, regenerate: str = "envbuild lock") -> str:
     python = whole.python
     if whole.version == 1:  # version 1 keeps the interpreter in [python]
         python = replace(python, version=whole.targets[0].python_version, source=whole.targets[0].python_source)
-    parts = [header(regenerate), _head(whole, python), _python_records(python.packages, everywhere)]
+    parts = [header(regenerate), _head(whole, python), _python_records(python.packages, everywhere),
+             _python_records(python.build_packages, everywhere, "python.build-packages")]
     if whole.system is not None:
         system = _system_table(whole)
         parts += ["\n", system] if system else []
@@ -174,6 +175,12 @@ def _target_table(target: TargetLock, version: int) -> Any:
                                                  for r in target.apt_releases))
     if target.cuda is not None:
         table.add("cuda", _cuda_table(target.cuda, inline=True))
+    if target.build_image is not None:
+        image = tomlkit.inline_table()
+        image.update({"digest": target.build_image.digest, "python": target.build_image.python})
+        if target.build_image.cuda is not None:
+            image["cuda"] = target.build_image.cuda
+        table.add("build-image", image)
     return table
 
 
@@ -204,6 +211,7 @@ def _python_table(python: PythonLock) -> Any:
         env = tomlkit.inline_table()
         env.update(dict(python.build_env))
         py.add("build-env", env)
+    _add_optional(py, "build-image", python.build_image)
     return py
 
 
@@ -220,12 +228,12 @@ def _inline_tables(rows: Iterable[dict[str, Any]]) -> Any:
     return out
 
 
-def _python_records(packages: tuple[PythonPackage, ...], everywhere: set[str]) -> str:
-    """``[[python.packages]]``, written by hand like ``_conda_records`` (tomlkit took 0.6 ms a package: 0.3 s of
-    a 500-package lock), in the layout tomlkit gives them."""
+def _python_records(packages: tuple[PythonPackage, ...], everywhere: set[str], table: str = "python.packages") -> str:
+    """``[[python.packages]]`` (or the build group's TABLE), written by hand like ``_conda_records`` (tomlkit took
+    0.6 ms a package: 0.3 s of a 500-package lock), in the layout tomlkit gives them."""
     out = []
     for pkg in sorted(packages, key=lambda p: (p.name, p.version, p.platforms)):
-        lines = ["", "[[python.packages]]", f"name = {toml_string(pkg.name)}", f"version = {toml_string(pkg.version)}"]
+        lines = ["", f"[[{table}]]", f"name = {toml_string(pkg.name)}", f"version = {toml_string(pkg.version)}"]
         lines += _platforms_key(pkg.platforms, everywhere)
         for key, optional in (("index", pkg.index), ("direct-url", pkg.direct_url), ("path", pkg.path),
                               ("vcs", pkg.vcs)):

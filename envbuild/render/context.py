@@ -13,7 +13,7 @@ from envbuild.errors import RenderError
 from envbuild.lockfile import Lock
 from envbuild.render.installer import UV_VERSION
 from envbuild.render.names import MARKER, PREFIX, SUPPORT, UID, USER, VENV
-from envbuild.render.python import python_context
+from envbuild.render.python import BUILT_SCRIPT, python_context
 from envbuild.versions import minor
 
 # What a value may look like where it lands.  Anything else is an error naming its key path.
@@ -31,6 +31,8 @@ _INDEX_URL = re.compile(r"[a-z][a-z0-9+.-]*://(?:[^\s\"'\\`$;&|<>(){}\[\]]|\$\{[
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCE = re.compile(r"[a-z0-9][a-z0-9.-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
 _VERSIONISH = re.compile(r"[0-9][0-9.]*")
+_BUILD_PYTHON = re.compile(r"python[0-9]+\.[0-9]+")
+BUILD_VENV = f"{PREFIX}/build-venv"  # the build group's venv, in the stage that compiles (never in the runtime)
 _PATH = re.compile(r"/[A-Za-z0-9._/-]*")  # an absolute path, nothing to quote
 _LINE_BREAK = re.compile(r"[\n\r\0]")  # what would end an `export NAME=value` line of a RUN (build-env)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # controls, and what some tools take for a line break
@@ -92,6 +94,14 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
         if _CONTROL.search(value):
             raise RenderError(f"label {key}: control characters are not allowed")
     conda = _conda(lock)
+    build_image = None
+    if lock.build_image is not None:
+        image = lock.build_image
+        _need(_REFERENCE, image.reference.split("@", 1)[0], "[python] -> build-image")
+        _need(_DIGEST, image.digest, "[targets] -> build-image -> digest")
+        _need(_BUILD_PYTHON, image.python, "[targets] -> build-image -> python")
+        build_image = {"image": f"{image.reference.split('@', 1)[0]}@{image.digest}", "reference": image.reference,
+                       "python": image.python}
     in_conda = lock.python.source == "conda"
     bins = ([] if in_conda else [f"{VENV}/bin"]) + ([f"{conda['prefix']}/bin"] if conda else [])
     image_env = ([] if in_conda else [("VIRTUAL_ENV", VENV)]) + ([("CONDA_PREFIX", conda["prefix"])] if conda else [])
@@ -110,6 +120,9 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
                    "packages": len(lock.python.packages), "venv": not in_conda, "interpreter": interpreter(lock),
                    "build_env": build_env, **python_context(lock)},
         "conda": conda,
+        "build_image": build_image,
+        "build_venv": BUILD_VENV,
+        "build_python": build_image["python"] if build_image else f"python{minor(python)}",
         "system": [{"name": p.name, "version": p.version, "pin": f"{p.name}={p.version}"} for p in system],
         "snapshot": any("snapshot.debian.org" in line for line in apt_source_lines(lock)),
         "apt_key": APT_KEY if lock.system is not None and lock.system.key else None,
@@ -122,6 +135,7 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
         "apt_cache": APT_CACHE,
         "uv_version": UV_VERSION,
         "bytecode": _BYTECODE,
+        "built_script": hashlib.sha256(BUILT_SCRIPT.read_bytes()).hexdigest()[:16],
         "normalise": NORMALISE,
         "venv": VENV,
         "prefix": PREFIX,

@@ -8,13 +8,17 @@ import hashlib
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envbuild.errors import RenderError
 from envbuild.lockfile import Lock, PythonPackage
+
+if TYPE_CHECKING:
+    from envbuild.export.python import BuildStep
 from envbuild.render.names import PREFIX, SUPPORT
 
 LOCAL = "local"  # the folder of the context (under SUPPORT) and of the image (under PREFIX) with the local archives
+BUILT_SCRIPT = Path(__file__).parent.parent / "check" / "built.py"  # run by the image's interpreter, as a script
 _PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*(?:/[A-Za-z0-9_][A-Za-z0-9._+-]*)*")
 
 
@@ -29,18 +33,24 @@ def python_files(lock: Lock, base: Path | None) -> dict[str, bytes]:
     out = {f"{SUPPORT}/requirements.txt": rest.encode()}
     for step, text in steps:
         out[f"{SUPPORT}/sdists/{step.package.name}.txt"] = text.encode()
+    if lock.python.build_packages:
+        out[f"{SUPPORT}/build-requirements.txt"] = _build_group_text(lock).encode()
+    if steps:  # the step that installs the built wheels records them (envbuild-check verifies them)
+        out[f"{SUPPORT}/built.py"] = BUILT_SCRIPT.read_bytes()
     for pkg in lock.python.packages:
         if pkg.path:
             out[f"{SUPPORT}/{LOCAL}/{pkg.path}"] = _local_archive(pkg, base)
-    if lock.python.source != "conda":  # a venv: installed by uv, one layer per group of the plan
+    if lock.python.source != "conda" or lock.python.build_packages:  # uv installs the venv, or the build group
         from envbuild.render.installer import uv_binary
+
+        out[f"{SUPPORT}/uv"] = uv_binary(lock.target.platform)
+    if lock.python.source != "conda":  # a venv: installed by uv, one layer per group of the plan
         from envbuild.render.layers import plan_json
 
         for name, text in _layer_files(lock):
             out[f"{SUPPORT}/layers/{name}.txt"] = text.encode()
         out[f"{SUPPORT}/layers.json"] = plan_json(lock).encode()
         if lock.python.packages:
-            out[f"{SUPPORT}/uv"] = uv_binary(lock.target.platform)
             out[f"{SUPPORT}/compile_bytecode.py"] = (Path(__file__).parent / "compile_bytecode.py").read_bytes()
     return out
 
@@ -81,13 +91,27 @@ def python_context(lock: Lock) -> dict[str, Any]:
     checkouts = [s.package for s in steps if not s.hashed]
     if checkouts:
         _need_git(lock, checkouts[0])
+    def step(s: BuildStep) -> dict[str, str]:
+        return {"name": s.package.name, "key": cache_key(lock, s.package),
+                "flags": " ".join((["--require-hashes"] if s.hashed else []) +
+                                  ([] if s.isolated else ["--no-build-isolation"]))}
+
+    group = _build_group_text(lock) if lock.python.build_packages else ""
     return {
         "layers": _layers(lock) if lock.python.source != "conda" else [],
         "local": any(p.path for p in lock.python.packages),
-        "sdists": [{"name": s.package.name, "key": cache_key(lock, s.package),
-                    "flags": " ".join((["--require-hashes"] if s.hashed else []) +
-                                      ([] if s.isolated else ["--no-build-isolation"]))} for s in steps],
+        "sdists": [step(s) for s in steps if not s.grouped],
+        "kernels": [step(s) for s in steps if s.grouped],
+        "build_group": hashlib.sha256(group.encode()).hexdigest() if group else None,
     }
+
+
+def _build_group_text(lock: Lock) -> str:
+    """The build group's requirements file: hash-checked, what uv installs in the stage that builds the sdists of
+    build-dependencies (and nowhere else)."""
+    from envbuild.export.python import requirements_text
+
+    return requirements_text(lock, None, lock.python.build_packages)
 
 
 def _layer_files(lock: Lock) -> list[tuple[str, str]]:
@@ -122,10 +146,15 @@ def cache_key(lock: Lock, sdist: PythonPackage) -> str:
     unrelated pin change reuses the wheel, while a new torch builds it again."""
     from packaging.requirements import Requirement
 
-    pins = lock.python.by_name()
-    needs = sorted(Requirement(r).name for r in dict(lock.python.build_dependencies).get(sdist.name, ()))
+    declared = dict(lock.python.build_dependencies)
+    if sdist.name in lock.python.built_with_group:  # the build group: its pins and hashes, and where it compiles
+        image = lock.build_image
+        group = sorted(f"{p.name}=={p.version} {' '.join(p.hashes)}" for p in lock.python.build_packages)
+        where = [f"build-image {image.digest} {image.python}"] if image is not None else ["build-image none"]
+    else:  # built against the environment: the locked versions of what it needs
+        pins = lock.python.by_name()
+        needs = sorted(Requirement(r).name for r in declared.get(sdist.name, ()))
+        group, where = [f"{n}=={pins[n].version}" if n in pins else n for n in needs], []
     facts = [f"{sdist.name}=={sdist.version}", *sdist.hashes, sdist.vcs or "", lock.python.target_version,
-             lock.target.platform,
-             *(f"{n}=={pins[n].version}" if n in pins else n for n in needs),
-             *(f"{k}={v}" for k, v in lock.python.build_env)]
+             lock.target.platform, *group, *where, *(f"{k}={v}" for k, v in lock.python.build_env)]
     return f"{sdist.name}-{hashlib.sha256(chr(10).join(facts).encode()).hexdigest()[:32]}"

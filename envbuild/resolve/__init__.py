@@ -47,7 +47,7 @@ def resolve(spec: Spec, previous: LockFile | None, options: Options, *, reading:
     """SPEC resolved for each of its platforms, made consistent and merged into one lock.  PREVIOUS's pins are
     kept where the spec allows (OPTIONS frees some or all).  STRICT_WHEELS: a package only an sdist provides is an
     error; a build dependency the lock lacks always is."""
-    from envbuild.resolve.builds import check_build_dependencies, refuse, sdists
+    from envbuild.resolve.builds import needs_nvcc, refuse, sdists
     from envbuild.resolve.merge import merge
     from envbuild.spec import spec_hash
 
@@ -60,7 +60,7 @@ def resolve(spec: Spec, previous: LockFile | None, options: Options, *, reading:
     built = sdists(new)
     if strict_wheels:
         refuse(built)
-    check_build_dependencies(new, built)
+    warnings += needs_nvcc(new, built)
     if spec.system.insecure_unsigned:
         warnings.append("[system] insecure-unsigned: the apt Release files were taken without checking a "
                         "signature, so nothing vouches for the packages' sha256s (the lock records it)")

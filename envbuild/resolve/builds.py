@@ -22,6 +22,7 @@ class Sdist:
     platforms: tuple[str, ...]  # where it has no wheel
     in_environment: bool  # built against the locked environment ([python] build-dependencies, no-build-isolation)
     vcs: str | None = None  # a git checkout, at its locked commit
+    build_group: bool = False  # built with the locked build group ([python] build-dependencies) alone
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
@@ -35,8 +36,9 @@ def sdists(whole: LockFile) -> tuple[Sdist, ...]:
             if package.built:
                 where.setdefault((package.name, package.version), []).append(platform)
     special = set(whole.python.built_in_environment)
+    grouped = whole.python.built_with_group
     vcs = {p.name: p.vcs for p in whole.python.packages if p.vcs}
-    return tuple(Sdist(name, version, tuple(platforms), name in special, vcs.get(name))
+    return tuple(Sdist(name, version, tuple(platforms), name in special, vcs.get(name), name in grouped)
                  for (name, version), platforms in sorted(where.items()))
 
 
@@ -49,25 +51,33 @@ def refuse(found: tuple[Sdist, ...]) -> None:
             "[python] indexes, or `name @ https://.../name.whl`), or lock without --strict-wheels")
 
 
-def check_build_dependencies(whole: LockFile, found: tuple[Sdist, ...]) -> None:
-    """Images build these sdists against the locked environment, so what their build needs must be locked too, on
-    each platform that builds them; said now rather than by a failed image build."""
+# the sdists that compile CUDA kernels (nvcc): the ones users name most, beyond any whose build imports torch
+CUDA_KERNELS = frozenset({"apex", "causal-conv1d", "deepspeed", "flash-attn", "grouped-gemm", "mamba-ssm",
+                          "transformer-engine", "xformers"})
+
+
+def needs_nvcc(whole: LockFile, found: tuple[Sdist, ...]) -> tuple[str, ...]:
+    """One line for each sdist that compiles CUDA kernels (one users name, or one whose build imports torch where
+    the environment has CUDA) while the spec gives it no [python] build-image: its build would fail after minutes
+    on CUDA_HOME."""
+    if whole.python.build_image is not None:
+        return ()
     declared = dict(whole.python.build_dependencies)
-    locked = {platform: set(whole.view(platform).python.by_name()) for platform in whole.platforms}
+    out = []
     for sdist in found:
-        for platform in sdist.platforms:
-            for text in declared.get(sdist.name, ()):
-                need = Requirement(text).name
-                if need not in locked[platform]:
-                    raise EnvbuildError(
-                        f"[python] -> build-dependencies -> {sdist.name}: {need} is not in the lock for {platform}; "
-                        f"images build {sdist.name} against the locked environment, so add \"{need}\" to [python] "
-                        "requirements")
+        torch = any(Requirement(text).name == "torch" for text in declared.get(sdist.name, ()))
+        cuda = any(whole.target(p).cuda is not None for p in sdist.platforms)
+        if sdist.name in CUDA_KERNELS or (torch and cuda):
+            out.append(f"{sdist}: its build compiles CUDA kernels (nvcc), and the spec gives it nowhere to compile: "
+                       'set [python] build-image = "<a CUDA devel image with this Python>" (e.g. '
+                       "nvidia/cuda:<version>-devel-ubuntu22.04 with python3-dev)")
+    return tuple(out)
 
 
 def describe(sdist: Sdist, every: tuple[str, ...]) -> str:
     """One line of the lock summary for SDIST (EVERY: the lock's platforms)."""
-    how = ("against the locked environment" if sdist.in_environment
+    how = ("with its locked build group" if sdist.build_group
+           else "against the locked environment" if sdist.in_environment
            else "in an isolated build environment (pip's default)")
     where = "" if sdist.platforms == every else f" on {', '.join(sdist.platforms)}"
     source = f"git commit {sdist.vcs.rpartition('@')[2][:12]}" if sdist.vcs else "its sdist"

@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 def divergent(results: dict[str, Resolved], primary: str) -> list[str]:
     """The platforms whose pins of a package shared with PRIMARY differ from PRIMARY's."""
     lead = {p.name: p.version for p in results[primary].python.packages}
-    return [platform for platform, result in results.items() if platform != primary and any(
-        lead.get(p.name, p.version) != p.version for p in result.python.packages)]
+    build = {p.name: p.version for p in results[primary].python.build_packages}
+    return [platform for platform, result in results.items() if platform != primary and (any(
+        lead.get(p.name, p.version) != p.version for p in result.python.packages) or any(
+        build.get(p.name, p.version) != p.version for p in result.python.build_packages))]
 
 
 def make_consistent(results: dict[str, Resolved], primary: str,
@@ -58,10 +60,13 @@ def merge(spec: Spec, results: dict[str, Resolved], spec_hash: str) -> LockFile:
             python_source=r.python.source, base_digest=r.image.digest if r.image else None,
             base_packages=r.image.installed if r.image else None,
             apt_sources=r.system.sources if r.system is not None else None, cuda=r.cuda,
-            apt_releases=r.system.releases if r.system is not None else ()))
+            apt_releases=r.system.releases if r.system is not None else (),
+            build_image=replace(r.build_image, reference="") if r.build_image else None))
     any_python = next(iter(results.values())).python
     python = replace(any_python, version=None, source=None,
-                     packages=_python_records({p: r.python for p, r in results.items()}, everywhere))
+                     packages=_python_records({p: r.python.packages for p, r in results.items()}, everywhere),
+                     build_packages=_python_records({p: r.python.build_packages for p, r in results.items()},
+                                                    everywhere))
     systems = {p: r.system for p, r in results.items() if r.system is not None}
     condas = {p: r.conda for p, r in results.items() if r.conda is not None}
     env = spec.environment
@@ -88,15 +93,15 @@ def _where(platforms: set[str], everywhere: set[str]) -> tuple[str, ...]:
     return () if platforms == everywhere else tuple(sorted(platforms))
 
 
-def _python_records(pins: dict[str, PythonLock], everywhere: set[str]) -> tuple[PythonPackage, ...]:
+def _python_records(pins: dict[str, tuple[PythonPackage, ...]], everywhere: set[str]) -> tuple[PythonPackage, ...]:
     platforms: dict[tuple[str, str], set[str]] = {}
     hashes: dict[tuple[str, str], set[str]] = {}
     files: dict[tuple[str, str], dict[tuple[str, str, str], set[str]]] = {}
     origin: dict[tuple[str, str], PythonPackage] = {}  # its name, version, and index, URL, path or commit
     via: dict[tuple[str, str], set[str]] = {}
     requested: set[tuple[str, str]] = set()
-    for platform, python in pins.items():
-        for package in python.packages:
+    for platform, packages in pins.items():
+        for package in packages:
             key = (package.name, package.version)
             origin.setdefault(key, package)
             via.setdefault(key, set()).update(package.via)

@@ -11,7 +11,7 @@ import sys
 
 from envbuild.adapters.resolver import CompileRequest, Resolver
 from envbuild.errors import UnsupportedTarget
-from envbuild.lockfile import PythonLock
+from envbuild.lockfile import PythonLock, PythonPackage
 from envbuild.platforms import PLATFORMS, host
 from envbuild.spec import Distro, Spec, expand_url
 from envbuild.versions import within
@@ -81,9 +81,35 @@ def resolve_python(spec: Spec, platform: str, *, distro: Distro | None, previous
         local_files=py.local_files,
     )
     packages = _adapter(py.resolver)(request) if py.requirements else []
+    build = _build_group(request, tuple(packages), previous) if py.build_dependencies and packages else ()
     return PythonLock(requested=spec.environment.python, resolver=py.resolver, index_url=py.index_url,
                       extra_index_urls=py.extra_index_urls, packages=tuple(packages), version=exact_python,
                       source=source if exact_python else None,
                       indexes=py.indexes,
                       build_dependencies=py.build_dependencies, no_build_isolation=py.no_build_isolation,
-                      build_env=py.build_env)
+                      build_env=py.build_env, build_packages=build, build_image=py.build_image)
+
+
+def build_requirements(build_dependencies: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:
+    """The build group's requirements: what the sdists of build-dependencies need to build, every one of them named
+    (their builds run without isolation, so nothing else installs a backend: name setuptools too, to lock it)."""
+    return tuple(sorted({text for _, reqs in build_dependencies for text in reqs}))
+
+
+def _build_group(request: CompileRequest, runtime: tuple[PythonPackage, ...],
+                 previous: PythonLock | None) -> tuple[PythonPackage, ...]:
+    """The build group: [python] build-dependencies resolved as their own locked group for the same target, at the
+    runtime's versions wherever both hold a package (as uv's match-runtime), so that a kernel is compiled against
+    the torch it runs with."""
+    from dataclasses import replace
+
+    from envbuild.errors import ResolutionError
+
+    pins = tuple((p.name, p.version) for p in runtime if not (p.direct_url or p.path or p.vcs))
+    group = replace(request, requirements=build_requirements(request.build_dependencies), constraints=pins,
+                    preferences=previous.build_packages if previous else (), local_files=(), provided=())
+    try:
+        return tuple(_adapter("uv")(group))
+    except ResolutionError as exc:
+        raise ResolutionError(exc.resolver, f"[python] build-dependencies, at the runtime's versions: {exc.detail}",
+                              exc.full) from None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from envbuild.errors import EnvbuildError
-from envbuild.lockfile import CondaLock, CudaLock, Lock, LockFile, PythonLock, PythonPackage, SystemLock
+from envbuild.lockfile import BuildImage, CondaLock, CudaLock, Lock, LockFile, PythonLock, PythonPackage, SystemLock
 from envbuild.platforms import PLATFORMS
 from envbuild.resolve.options import Options
 from envbuild.versions import within
@@ -35,6 +35,7 @@ class Resolved:
     cuda: CudaLock | None = None
     conda: CondaLock | None = None
     warnings: tuple[str, ...] = ()
+    build_image: BuildImage | None = None  # [python] build-image for this platform
 
 
 Stages = list[tuple[str, float]]
@@ -49,6 +50,7 @@ class Prepared:
     distro: Distro | None = None
     indexes: AptIndexes | None = None  # None: no apt part (macOS)
     trust: Trust | None = None  # whom its apt sources are signed by (the spec's signed-by key, read once)
+    build_image: BuildImage | None = None  # [python] build-image: its manifest and config
 
 
 def prepare_target(spec: Spec, platform: str, stages: Stages) -> Prepared:
@@ -68,7 +70,15 @@ def prepare_target(spec: Spec, platform: str, stages: Stages) -> Prepared:
     indexes = index_files_for(distro, platform, mirror=spec.system.mirror, security_mirror=spec.system.security_mirror,
                               trust=trust)
     stages.append((_stage(spec, platform, "apt indexes"), time.monotonic() - begun))
-    return Prepared(platform=platform, image=image, distro=distro, indexes=indexes, trust=trust)
+    build_image = None
+    if spec.python.build_image is not None:
+        from envbuild.resolve.build_image import resolve_build_image
+
+        begun = time.monotonic()
+        build_image = resolve_build_image(spec.python.build_image, platform, spec.environment.python)
+        stages.append((_stage(spec, platform, "build image"), time.monotonic() - begun))
+    return Prepared(platform=platform, image=image, distro=distro, indexes=indexes, trust=trust,
+                    build_image=build_image)
 
 
 def trust_of(spec: Spec) -> Trust:
@@ -119,9 +129,13 @@ def resolve_target(spec: Spec, prepared: Prepared, previous: Lock | None, option
 
     cuda, warnings = resolve_cuda(spec.cuda.version, python.packages, dict(image.env) if image else None,
                                   conda=conda.packages if conda else ())
+    if prepared.build_image is not None:
+        from envbuild.resolve.build_image import check_build_image
+
+        check_build_image(spec.python.build_image or "", prepared.build_image, cuda)
     return Resolved(platform=platform, python=python, distro=distro, image=image, system=system, cuda=cuda,
-                    conda=conda, warnings=tuple(f"{platform}: {w}" if len(spec.environment.platforms) > 1 else w
-                                                for w in warnings))
+                    conda=conda, build_image=prepared.build_image,
+                    warnings=tuple(f"{platform}: {w}" if len(spec.environment.platforms) > 1 else w for w in warnings))
 
 
 def _given_interpreter(spec: Spec, image: ImageFacts | None, conda: CondaLock | None) -> tuple[str, str] | None:

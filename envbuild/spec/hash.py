@@ -47,6 +47,8 @@ def normalized(spec: Spec) -> dict[str, Any]:
         facts["python"]["no-build-isolation"] = list(py.no_build_isolation)
     if py.build_env:
         facts["python"]["build-env"] = dict(py.build_env)
+    if py.build_image is not None:
+        facts["python"]["build-image"] = py.build_image
     if spec.image_layers:
         facts["image"] = {"layers": [{"name": name, "packages": list(p)} for name, p in spec.image_layers]}
     if py.local_files:  # the files' contents: another wheel at the same path is another environment

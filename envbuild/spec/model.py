@@ -71,6 +71,7 @@ class PythonSpec:
     build_dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (sdist, requirements its build needs); sorted
     no_build_isolation: tuple[str, ...] = ()  # sdists built in the environment itself at install time; sorted
     build_env: tuple[tuple[str, str], ...] = ()  # environment of sdist builds; sorted
+    build_image: str | None = None  # where the sdists of build-dependencies compile (a CUDA devel image)
     local_files: tuple[tuple[str, str], ...] = ()  # (package, path relative to the spec) of `name @ ./x.whl`
 
     @property

@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # packaging's parser loads with the first requirement (a cond
 
 def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
     t.only("requirements", "requirements-files", "index-url", "extra-index-urls", "resolver", "from-conda",
-           "indexes", "sources", "build-dependencies", "no-build-isolation", "build-env")
+           "indexes", "sources", "build-dependencies", "no-build-isolation", "build-env",
+           "build-image")
     requirements: dict[str, str] = {}
     local: dict[str, str] = {}
 
@@ -65,13 +66,17 @@ def parse_python(t: Table, root: Path, shown: str) -> PythonSpec:
     indexes = parse_indexes(t)
     sources = parse_sources(t, indexes, {_requirement_name(r) for r in requirements})
     build_dependencies, no_build_isolation, build_env = parse_build(t)
-    if resolver != "uv" and (indexes or build_dependencies or no_build_isolation or build_env or local):
+    build_image = t.word("build-image")
+    if build_image is not None and not build_dependencies:
+        raise t.error(["build-image"], "is where the sdists of build-dependencies compile, and there is none; "
+                      'name what each needs to build, e.g. build-dependencies = {flash-attn = ["torch"]}')
+    if resolver != "uv" and (indexes or build_dependencies or no_build_isolation or build_env or local or build_image):
         raise t.error(["resolver"], "indexes, sources, build options and local files are handed to uv; "
                       'remove resolver = "pip-tools"')
     return PythonSpec(requirements=tuple(sorted(requirements, key=_req_sort_key)), requirements_files=files,
                       index_url=index_url, extra_index_urls=extras, resolver=resolver, from_conda=from_conda,
                       indexes=indexes, sources=sources, build_dependencies=build_dependencies,
-                      no_build_isolation=no_build_isolation, build_env=build_env,
+                      no_build_isolation=no_build_isolation, build_env=build_env, build_image=build_image,
                       local_files=tuple(sorted(local.items())))
 
 

@@ -107,9 +107,13 @@ def test_an_sdist_that_imports_a_locked_package_fails_short_with_a_hint_then_loc
     _append(spec, 'build-dependencies = {flashy = ["torchy"]}\nbuild-env = {MAX_JOBS = "2"}\n')
     done = envbuild("lock", cwd=spec.parent)
     assert done.returncode == 0, done.stderr
-    assert "sdist    flashy 0.1: built from its sdist at install time, against the locked environment" in done.stdout
+    assert "sdist    flashy 0.1: built from its sdist at install time, with its locked build group" in done.stdout
+    assert "build    group of 1 locked package (torchy 2.5.1), installed only in the image's builder stage" \
+        in done.stdout
     lock = lockfile.read_lock(spec.parent / "envbuild.lock")
     assert lock.python.build_dependencies == (("flashy", ("torchy",)),)
+    assert [(p.name, p.version) for p in lock.python.build_packages] == [("torchy", "2.5.1")]
+    assert lock.python.build_packages[0].hashes == lock.python.by_name()["torchy"].hashes
     assert lock.python.build_env == (("MAX_JOBS", "2"),)
     assert lock.python.by_name()["flashy"].built
 
@@ -119,13 +123,30 @@ def test_an_sdist_that_imports_a_locked_package_fails_short_with_a_hint_then_loc
     assert (spec.parent / "envbuild.lock").read_text() == kept
 
 
-def test_a_build_dependency_that_is_not_locked_is_said_at_lock_time(tmp_path: Path, index: LocalIndex) -> None:
-    index.publish(make_wheel(tmp_path / "w", "torchy", "2.5.1"))
+def test_the_build_group_is_locked_apart_at_the_runtimes_versions_and_stays_out_of_the_runtime(
+        tmp_path: Path, index: LocalIndex) -> None:
+    """needsix's build imports beta, which the runtime does not need: beta is locked in the build group only; the
+    build group's torchy is the runtime's 2.5.1, not the index's newest (uv's match-runtime)."""
+    index.publish(make_wheel(tmp_path / "w", "torchy", "2.5.1"), make_wheel(tmp_path / "w", "torchy", "2.6.0"))
     make_sdist(index.root, "flashy", "0.1", needs="torchy")
-    spec = write_spec(tmp_path / "p", index.url, ["flashy"])
-    _append(spec, 'build-dependencies = {flashy = ["torchy", "alpha"]}\n')
+    make_sdist(index.root, "needsix", "0.2", needs="beta", runtime=False)
+    spec = write_spec(tmp_path / "p", index.url, ["flashy", "needsix", "torchy==2.5.1"])
+    _append(spec, 'build-dependencies = {flashy = ["torchy"], needsix = ["beta"]}\n')
     done = envbuild("lock", cwd=spec.parent)
-    assert done.returncode == 2 and "alpha is not in the lock" in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+    lock = lockfile.read_lock(spec.parent / "envbuild.lock")
+    assert [(p.name, p.version) for p in lock.python.build_packages] == [("beta", "1.1"), ("torchy", "2.5.1")]
+    assert all(p.hashes and p.requested for p in lock.python.build_packages)
+    assert sorted(lock.python.by_name()) == ["flashy", "needsix", "torchy"]  # beta is for building only
+    text = (spec.parent / "envbuild.lock").read_text()
+    assert text.count("[[python.build-packages]]") == 2 and "version = 6" in text
+
+    kept = text
+    spec.write_text(spec.read_text().replace('flashy = ["torchy"]', 'flashy = ["torchy>=2.6"]'))
+    clash = envbuild("lock", cwd=spec.parent)
+    assert clash.returncode == 2 and "Traceback" not in clash.stderr
+    assert "[python] build-dependencies, at the runtime's versions" in clash.stderr, clash.stderr
+    assert (spec.parent / "envbuild.lock").read_text() == kept
 
 
 def test_sync_installs_the_pinned_index_the_local_wheel_and_builds_the_sdist_against_the_venv(
@@ -231,3 +252,44 @@ def test_bad_build_and_index_keys_are_one_line_with_the_key_path(tmp_path: Path,
     done = envbuild("lock", cwd=tmp_path)
     assert done.returncode == 2 and says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "envbuild.lock").exists()
+
+
+def test_a_gpu_kernel_sdist_with_nowhere_to_compile_is_said_in_one_line_at_lock_time(
+        tmp_path: Path, index: LocalIndex) -> None:
+    index.publish(make_wheel(tmp_path / "w", "torchy", "2.5.1"))
+    make_sdist(index.root, "flash-attn", "2.7.4", needs="torchy")
+    spec = write_spec(tmp_path / "p", index.url, ["flash-attn", "torchy==2.5.1"])
+    _append(spec, 'build-dependencies = {flash-attn = ["torchy"]}\n')
+    done = envbuild("lock", cwd=spec.parent)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in (done.stdout + done.stderr).splitlines() if "nowhere to compile" in line]
+    assert len(said) == 1 and "flash-attn 2.7.4: its build compiles CUDA kernels (nvcc)" in said[0], said
+    assert "[python] build-image" in said[0]
+
+
+def test_a_build_image_without_build_dependencies_is_refused_with_its_key(tmp_path: Path, index: LocalIndex) -> None:
+    spec = write_spec(tmp_path / "p", index.url, ["alpha"])
+    _append(spec, 'build-image = "nvidia/cuda:12.4.1-devel-ubuntu22.04"\n')
+    done = envbuild("lock", cwd=spec.parent)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "[python] -> build-image: is where the sdists of build-dependencies compile" in done.stderr, done.stderr
+    assert not (spec.parent / "envbuild.lock").exists()
+
+
+def test_sync_builds_an_sdist_with_its_build_group_and_keeps_the_group_out_of_the_venv(
+        tmp_path: Path, index: LocalIndex) -> None:
+    import subprocess
+
+    make_sdist(index.root, "needsix", "0.2", needs="beta", runtime=False)
+    spec = write_spec(tmp_path / "p", index.url, ["needsix", "gamma"])
+    _append(spec, 'build-dependencies = {needsix = ["beta==1.0"]}\nbuild-env = {MAX_JOBS = "3"}\n')
+    assert envbuild("lock", cwd=spec.parent).returncode == 0
+    done = envbuild("sync", "--venv", str(tmp_path / "venv"), cwd=spec.parent, timeout=300)
+    assert done.returncode == 0, done.stderr
+    python = tmp_path / "venv" / "bin" / "python"
+    out = subprocess.run([str(python), "-c", "import importlib.util, gamma, needsix; print(needsix.BUILT_AGAINST, "
+                          "needsix.MAX_JOBS, importlib.util.find_spec('beta') is None)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1.0", "3", "True"], out.stdout  # built with the group's beta, which stays out
+    check = envbuild("check", "--python", str(python), cwd=spec.parent)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -154,6 +154,19 @@ def build_standard(directory: Path) -> list[Wheel]:
     return [make_wheel(directory, name, version, requires, tag) for name, version, requires, tag in STANDARD]
 
 
+# The PEP 517 hooks every test backend shares (its _metadata() and DIST come first)
+HOOKS = '''def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    info = os.path.join(metadata_directory, DIST + ".dist-info")
+    os.makedirs(info)
+    with open(os.path.join(info, "METADATA"), "w") as f:
+        f.write(_metadata())
+    return DIST + ".dist-info"
+'''
+
 _BACKEND = '''"""A PEP 517 backend made by envbuild's tests: {about}."""
 import base64, hashlib, os, zipfile
 
@@ -167,17 +180,7 @@ def _metadata():
     return "Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: " + VERSION + "\\n" + {requires!r}
 
 
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-
-def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
-    info = os.path.join(metadata_directory, DIST + ".dist-info")
-    os.makedirs(info)
-    with open(os.path.join(info, "METADATA"), "w") as f:
-        f.write(_metadata())
-    return DIST + ".dist-info"
-
+{hooks}
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     import time
@@ -201,34 +204,43 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 '''
 
 
-def backend_source(name: str, version: str, *, needs: str | None = None, build_seconds: float = 0) -> str:
+def backend_source(name: str, version: str, *, needs: str | None = None, build_seconds: float = 0,
+                   runtime: bool = True) -> str:
     """The in-tree build backend of a test package.  NEEDS: a package its build imports (as flash-attn's imports
-    torch), which its wheel records with $MAX_JOBS; without it the module says FROM_SOURCE = True."""
+    torch), which its wheel records with $MAX_JOBS, and which it requires at run time too unless not RUNTIME;
+    without it the module says FROM_SOURCE = True."""
     if needs is None:
         return _BACKEND.format(about="it builds with nothing installed", imports="", name=name, version=version,
-                               requires="", module=repr("FROM_SOURCE = True\n"), build_seconds=build_seconds)
+                               requires="", module=repr("FROM_SOURCE = True\n"), build_seconds=build_seconds,
+                               hooks=HOOKS)
     module = f'"BUILT_AGAINST = %r\\nMAX_JOBS = %r\\n" % ({needs}.__version__, os.environ.get("MAX_JOBS"))'
     return _BACKEND.format(about=f"its build imports {needs}, as flash-attn's setup.py imports torch",
                            imports=f"import {needs}", name=name, version=version,
-                           requires=f"Requires-Dist: {needs}\n", module=module, build_seconds=build_seconds)
+                           requires=f"Requires-Dist: {needs}\n" if runtime else "", module=module,
+                           build_seconds=build_seconds, hooks=HOOKS)
 
 
-def make_sdist(directory: Path, name: str, version: str, needs: str, *, build_seconds: float = 0) -> Path:
+def make_sdist(directory: Path, name: str, version: str, needs: str, *, build_seconds: float = 0,
+               runtime: bool = True) -> Path:
     """An sdist whose build imports NEEDS (a locked package, as flash-attn imports torch), with dynamic metadata so
     that a resolver must build it to learn its dependencies.  Its wheel records NEEDS' version and $MAX_JOBS; building
     it takes BUILD_SECONDS (a stand-in for compiling)."""
-    import io
-    import tarfile
-
     directory.mkdir(parents=True, exist_ok=True)
     top = f"{name.replace('-', '_')}-{version}"
     files = {
         "pyproject.toml": (f'[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n\n'
                            f'[project]\nname = "{name}"\nversion = "{version}"\ndynamic = ["dependencies"]\n'),
-        "backend.py": backend_source(name, version, needs=needs, build_seconds=build_seconds),
+        "backend.py": backend_source(name, version, needs=needs, build_seconds=build_seconds, runtime=runtime),
         "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
     }
-    path = directory / f"{top}.tar.gz"
+    return write_sdist(directory / f"{top}.tar.gz", top, files)
+
+
+def write_sdist(path: Path, top: str, files: dict[str, str]) -> Path:
+    """An sdist at PATH holding FILES under TOP/, the same bytes every time (fixed times and order)."""
+    import io
+    import tarfile
+
     with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as tar:
         for rel, text in sorted(files.items()):
             data = text.encode()
