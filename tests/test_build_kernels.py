@@ -113,3 +113,23 @@ def test_a_cuda_extension_compiles_in_the_devel_stage_and_only_its_wheel_reaches
     assert _run("envbuild-kernels:3", docker_engine, ["python", "-c", "import cudakern; print(cudakern.MAX_JOBS)"]
                 ).strip() == "3"
     print(f"first build {first_seconds:.1f} s, rebuild after an unrelated pin change {second_seconds:.1f} s")
+
+
+def test_buildah_builds_the_kernels_stage_too(tmp_path: Path, index: LocalIndex, python_base_image: str,
+                                              cuda_devel_image: str) -> None:
+    """The engine envbuild picks where buildah is installed: the kernels stage FROM the devel image, the wheel
+    mounted from it into the runtime stage, the image's own check passing."""
+    import shutil
+
+    if shutil.which("buildah") is None:
+        pytest.skip("buildah is not installed (apt-get install buildah; make ci does it)")
+    skip_unless_reachable(f"{MIRROR}/dists/bookworm/Release", "the Debian mirror (python3.11-venv in the build)")
+    index.publish(make_wheel(tmp_path / "w", "six", "1.16.0"))
+    make_cuda_sdist(index.root, "cudakern", "0.1", needs="six")
+    project = tmp_path / "project"
+    _spec(project, python_base_image, index, cuda_devel_image, alpha="1.0", run=uuid.uuid4().hex)
+    assert envbuild("lock", cwd=project, timeout=300).returncode == 0
+    done = envbuild("build", "--engine", "buildah", "-t", "envbuild-kernels-buildah:1", cwd=project, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert COMPILED in done.stderr and "Verified: OK:" in done.stderr
+    assert "  built  cudakern-0.1-cp311-cp311-linux_x86_64.whl  sha256:" in done.stderr

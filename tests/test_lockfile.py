@@ -436,3 +436,22 @@ def test_a_conda_records_sha256_and_md5_must_be_lowercase_hex_of_their_length() 
         with pytest.raises(ConfigError, match=rf"\[conda\] -> packages\[\d\] -> {key}: must be "
                                               rf"{len(good)} lowercase hex digits"):
             lockfile.loads_file(text.replace(f'{key} = "{good}"', f'{key} = "{bad}"', 1))
+
+
+def test_with_build_image_auto_each_target_keeps_the_image_it_picked() -> None:
+    from envbuild.lockfile import BuildImage
+
+    picked = "docker.io/pytorch/pytorch:2.5.1-cuda12.4-cudnn9-devel"
+    whole = dataclasses.replace(
+        SAMPLE_MULTI, python=dataclasses.replace(SAMPLE_MULTI.python, build_image="auto",
+                                                 build_dependencies=(("flash-attn", ("torch",)),)),
+        targets=(dataclasses.replace(SAMPLE_MULTI.targets[0], build_image=BuildImage(
+            "sha256:" + "a" * 64, "python3.11", "12.4.1", picked)), SAMPLE_MULTI.targets[1]))
+    text = lockfile.dumps(whole)
+    assert 'build-image = "auto"' in text and f'build-image = {{reference = "{picked}", digest' in text
+    again = lockfile.loads_file(text)
+    assert again == whole
+    view = again.view(AMD)
+    assert view.build_image is not None and view.build_image.reference == picked
+    single = lockfile.loads_file(lockfile.dumps(view)).view(AMD).build_image  # a lock of that platform alone
+    assert single is not None and single.reference == picked

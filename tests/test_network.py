@@ -116,3 +116,29 @@ def test_today_s_default_torch_locks_syncs_and_checks_clean(tmp_path: Path) -> N
     for name in ("cudart", "cudnn", "nccl"):
         assert libraries[name] is not None and libraries[name]["path"].startswith(str(site)), libraries
     assert libraries["cudart"]["version"] == ".".join(runtime.split(".")[:2])
+
+
+@pytest.mark.usefixtures("pypi_reachable")
+def test_a_fine_tuning_stack_locks_its_build_group_and_says_what_compiles(tmp_path: Path) -> None:
+    """The issue's stack: deepspeed and flash-attn have no wheel on PyPI; their build group is locked at the
+    runtime's torch, and lock says, in one line each, that they compile CUDA kernels with nowhere to compile."""
+    spec = write_spec(tmp_path, "https://pypi.org/simple", ["torch==2.5.1", "transformers", "accelerate", "peft",
+                                                           "datasets", "deepspeed", "bitsandbytes", "flash-attn"])
+    needs = ["torch", "packaging", "psutil", "ninja", "einops", "setuptools", "wheel"]
+    spec.write_text(spec.read_text() + f"build-dependencies = {{flash-attn = {json.dumps(needs)}, "
+                    f"deepspeed = {json.dumps([*needs[:4], 'py-cpuinfo', 'setuptools', 'wheel'])}}}\n"
+                    'build-env = {MAX_JOBS = "4", TORCH_CUDA_ARCH_LIST = "8.0;9.0"}\n')
+    done = envbuild("lock", cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lock = lockfile.read_lock(tmp_path / "envbuild.lock")
+    runtime, group = lock.python.by_name(), {p.name: p for p in lock.python.build_packages}
+    assert runtime["flash-attn"].built and runtime["deepspeed"].built
+    assert group["torch"].version == runtime["torch"].version == "2.5.1"  # compiled against the torch it runs with
+    assert {"ninja", "einops", "setuptools", "wheel", "psutil", "py-cpuinfo"} <= set(group)
+    assert all(p.hashes for p in group.values())
+    for name in ("deepspeed", "flash-attn"):
+        assert f"sdist    {name} {runtime[name].version}: built from its sdist at install time, with its locked " \
+               "build group" in done.stdout
+        said = [line for line in done.stderr.splitlines() if line.startswith(f"warning: {name} ")]
+        assert len(said) == 1 and "compiles CUDA kernels (nvcc)" in said[0], done.stderr
+    assert "build    group of " in done.stdout

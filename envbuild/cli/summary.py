@@ -38,10 +38,13 @@ def _print_sdists(outcome: LockResult) -> None:
 
     for sdist in outcome.sdists:
         click.echo(f"  sdist    {describe(sdist, outcome.lock.platforms)}")
-    python = outcome.lock.python
-    if python.build_packages:
-        group = sorted({f"{p.name} {p.version}" for p in python.build_packages})
-        where = f"in {python.build_image}" if python.build_image else "in the image's builder stage"
+    whole = outcome.lock
+    if whole.python.build_packages:
+        named = sorted({f"{p.name} {p.version}" for p in whole.python.build_packages if p.requested})
+        rest = sorted({f"{p.name} {p.version}" for p in whole.python.build_packages if not p.requested} - set(named))
+        group = named + rest  # what build-dependencies name first, then what those need
+        images = sorted({v.build_image.reference for v in map(whole.view, whole.platforms) if v.build_image})
+        where = f"in {', '.join(images)}" if images else "in the image's kernels stage (the system stage)"
         click.echo(f"  build    group of {len(group)} locked package{'s' if len(group) != 1 else ''} "
                    f"({', '.join(group[:6])}{', ...' if len(group) > 6 else ''}), installed only {where}")
     isolated = [s.name for s in outcome.sdists if not s.in_environment]

@@ -222,7 +222,8 @@ class BuildImage:
     digest: str
     python: str  # the interpreter the build runs, found on the image's PATH: pythonX.Y (the target's)
     cuda: str | None = None  # its CUDA_VERSION (nvidia/cuda images set it), if any
-    reference: str = ""  # [python] build-image (a view fills it in; the file keeps it once, in [python])
+    reference: str = ""  # in a view: the image; in the file, only where [python] build-image does not name it
+    #                      (build-image = "auto": each target's pick)
 
 
 @dataclass(frozen=True)
@@ -324,7 +325,8 @@ class LockFile:
                     python=python, env=self.env, ignore_extra=self.ignore_extra, cuda=t.cuda, system=system,
                     base_image=base, version=self.version, platforms=self.platforms, conda=conda,
                     image_layers=self.image_layers,
-                    build_image=replace(t.build_image, reference=self.python.build_image or "")
+                    build_image=replace(t.build_image, reference=t.build_image.reference or self.python.build_image
+                                        or "")
                     if t.build_image is not None else None)
 
     @classmethod
@@ -337,7 +339,7 @@ class LockFile:
                             base_packages=lock.base_image.packages if lock.base_image else None,
                             apt_sources=lock.system.sources if lock.system is not None else None, cuda=lock.cuda,
                             apt_releases=lock.system.releases if lock.system is not None else (),
-                            build_image=replace(lock.build_image, reference="") if lock.build_image else None)
+                            build_image=_kept(lock.build_image, lock.python.build_image))
         return cls(spec_hash=lock.spec_hash, name=lock.name, targets=(target,),
                    python=replace(lock.python, version=None, source=None), env=lock.env,
                    ignore_extra=lock.ignore_extra, system=lock.system.packages if lock.system is not None else None,
@@ -347,6 +349,13 @@ class LockFile:
 
 
 _R = TypeVar("_R", PythonPackage, SystemPackage, CondaPackage)
+
+
+def _kept(image: BuildImage | None, named: str | None) -> BuildImage | None:
+    """A view's build image as its target keeps it: the reference only where [python] build-image is not it."""
+    if image is None:
+        return None
+    return replace(image, reference="") if image.reference == named else image
 
 
 def _on(platforms: tuple[str, ...], platform: str) -> bool:

@@ -101,7 +101,8 @@ def python_lock(py: Table, platforms: list[str]) -> PythonLock:
 
 
 def build_image(t: Table, digest: Callable[[Table, str], str | None]) -> BuildImage | None:
-    """A target's ``build-image = {digest = ..., python = ..., cuda = ...}`` (lock version 6), or None."""
+    """A target's ``build-image = {[reference = ...,] digest = ..., python = ..., cuda = ...}`` (lock version 6),
+    or None; its reference only where [python] build-image is "auto"."""
     if t.raw.get("build-image") is None:
         t.get("build-image")
         return None
@@ -110,6 +111,7 @@ def build_image(t: Table, digest: Callable[[Table, str], str | None]) -> BuildIm
     python = b.required_word("python")
     if not re.fullmatch(r"python[0-9]+\.[0-9]+", python):
         raise b.error(["python"], f"{python!r} is not an interpreter's command (pythonX.Y)")
-    image = BuildImage(digest=found or b.required("digest"), python=python, cuda=b.word("cuda"))
+    image = BuildImage(digest=found or b.required("digest"), python=python, cuda=b.word("cuda"),
+                       reference=b.word("reference") or "")
     b.done()
     return image

@@ -177,6 +177,8 @@ def _target_table(target: TargetLock, version: int) -> Any:
         table.add("cuda", _cuda_table(target.cuda, inline=True))
     if target.build_image is not None:
         image = tomlkit.inline_table()
+        if target.build_image.reference:  # build-image = "auto": this target's pick
+            image["reference"] = target.build_image.reference
         image.update({"digest": target.build_image.digest, "python": target.build_image.python})
         if target.build_image.cuda is not None:
             image["cuda"] = target.build_image.cuda

@@ -7,7 +7,7 @@ build runs the target's ``pythonX.Y`` found on that image's PATH, and says so in
 from __future__ import annotations
 
 from envbuild.errors import EnvbuildError
-from envbuild.lockfile import BuildImage, CudaLock
+from envbuild.lockfile import BuildImage, CudaLock, PythonLock
 from envbuild.versions import minor
 
 
@@ -20,6 +20,27 @@ def resolve_build_image(text: str, platform: str, python: str) -> BuildImage:
         digest = image.digest
     return BuildImage(digest=digest, python=f"python{minor(python)}", cuda=env.get("CUDA_VERSION") or None,
                       reference=text)
+
+
+AUTO = "docker.io/pytorch/pytorch:{torch}-cuda{cuda}-cudnn{cudnn}-devel"  # PyTorch's devel images: Python + nvcc
+
+
+def auto_reference(python: PythonLock, cuda: CudaLock | None) -> str:
+    """``build-image = "auto"``: PyTorch's devel image of the locked torch, CUDA and cuDNN (it holds nvcc, the CUDA
+    headers and a Python), e.g. pytorch/pytorch:2.5.1-cuda12.4-cudnn9-devel."""
+    torch = python.by_name().get("torch")
+    missing = ("no torch" if torch is None else "no CUDA" if cuda is None else
+               "no cuDNN" if not cuda.cudnn else None)
+    if missing is not None or torch is None or cuda is None or cuda.cudnn is None:
+        raise EnvbuildError(f'[python] -> build-image = "auto" picks PyTorch\'s devel image of the locked torch and '
+                            f"CUDA ({AUTO.format(torch='<torch>', cuda='<X.Y>', cudnn='<N>')}), and this lock has "
+                            f"{missing}: name a CUDA devel image that holds the target's Python")
+    return AUTO.format(torch=torch.version.split("+")[0], cuda=minor(cuda.runtime), cudnn=cuda.cudnn.split(".")[0])
+
+
+def auto_build_image(platform: str, python: PythonLock, cuda: CudaLock | None, wanted: str) -> BuildImage:
+    """``build-image = "auto"`` for PLATFORM: ``auto_reference``, pinned by digest."""
+    return resolve_build_image(auto_reference(python, cuda), platform, wanted)
 
 
 def check_build_image(text: str, image: BuildImage, cuda: CudaLock | None) -> None:

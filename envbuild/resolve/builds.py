@@ -69,8 +69,8 @@ def needs_nvcc(whole: LockFile, found: tuple[Sdist, ...]) -> tuple[str, ...]:
         cuda = any(whole.target(p).cuda is not None for p in sdist.platforms)
         if sdist.name in CUDA_KERNELS or (torch and cuda):
             out.append(f"{sdist}: its build compiles CUDA kernels (nvcc), and the spec gives it nowhere to compile: "
-                       'set [python] build-image = "<a CUDA devel image with this Python>" (e.g. '
-                       "nvidia/cuda:<version>-devel-ubuntu22.04 with python3-dev)")
+                       'set [python] build-image = "auto" (PyTorch\'s devel image of the locked torch and CUDA) or '
+                       "name a CUDA devel image that holds the target's Python")
     return tuple(out)
 
 

@@ -71,7 +71,7 @@ def prepare_target(spec: Spec, platform: str, stages: Stages) -> Prepared:
                               trust=trust)
     stages.append((_stage(spec, platform, "apt indexes"), time.monotonic() - begun))
     build_image = None
-    if spec.python.build_image is not None:
+    if spec.python.build_image is not None and spec.python.build_image != "auto":  # auto: once pinned (below)
         from envbuild.resolve.build_image import resolve_build_image
 
         begun = time.monotonic()
@@ -129,12 +129,17 @@ def resolve_target(spec: Spec, prepared: Prepared, previous: Lock | None, option
 
     cuda, warnings = resolve_cuda(spec.cuda.version, python.packages, dict(image.env) if image else None,
                                   conda=conda.packages if conda else ())
-    if prepared.build_image is not None:
-        from envbuild.resolve.build_image import check_build_image
+    build_image = prepared.build_image
+    if spec.python.build_image is not None:
+        from envbuild.resolve.build_image import auto_build_image, check_build_image
 
-        check_build_image(spec.python.build_image or "", prepared.build_image, cuda)
+        if build_image is None:  # "auto": the devel image of the locked torch and CUDA
+            begun = time.monotonic()
+            build_image = auto_build_image(platform, python, cuda, spec.environment.python)
+            stages.append((_stage(spec, platform, "build image"), time.monotonic() - begun))
+        check_build_image(build_image.reference, build_image, cuda)
     return Resolved(platform=platform, python=python, distro=distro, image=image, system=system, cuda=cuda,
-                    conda=conda, build_image=prepared.build_image,
+                    conda=conda, build_image=build_image,
                     warnings=tuple(f"{platform}: {w}" if len(spec.environment.platforms) > 1 else w for w in warnings))
 
 

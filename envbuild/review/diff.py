@@ -17,7 +17,7 @@ from envbuild.lockfile import Lock, LockFile
 if TYPE_CHECKING:
     from envbuild.review.why import Why
 
-PARTS = ("image", "interpreter", "system", "python", "conda", "cuda", "env")
+PARTS = ("image", "interpreter", "system", "python", "build", "conda", "cuda", "env")  # build: lock version 6
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,24 @@ def _view_changes(old: Lock, new: Lock) -> Iterable[Change]:
     yield from _records("python", {p.name: (p.version, tuple(p.hashes) or (p.vcs or "",)) for p in old.python.packages},
                         {p.name: (p.version, tuple(p.hashes) or (p.vcs or "",)) for p in new.python.packages},
                         _python_order)
+    yield from _build(old, new)
     yield from _records("conda", _conda(old), _conda(new), _python_order)
     yield from _cuda(old, new)
     yield from _records("env", {k: (v, ()) for k, v in old.env}, {k: (v, ()) for k, v in new.env}, None)
+
+
+def _build(old: Lock, new: Lock) -> Iterable[Change]:
+    """What the sdists of build-dependencies compile with: the build group, and the build image's digest."""
+    yield from _records("build", {p.name: (p.version, tuple(p.hashes)) for p in old.python.build_packages},
+                        {p.name: (p.version, tuple(p.hashes)) for p in new.python.build_packages}, _python_order)
+    a, b = old.build_image, new.build_image
+    if a is not None or b is not None:
+        before = f"{a.reference}@{a.digest}" if a else None
+        after = f"{b.reference}@{b.digest}" if b else None
+        if before != after:
+            name = b.reference if b is not None else a.reference if a is not None else ""
+            yield Change("build", name, "added" if a is None else "removed" if b is None else "changed", before,
+                         after)
 
 
 def _image(old: Lock, new: Lock) -> Iterable[Change]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from envbuild.review.diff import PARTS, Change
 
 TITLES = {"image": "Base image", "interpreter": "Interpreter", "system": "System packages (apt)",
-          "python": "Python packages", "conda": "Conda packages", "cuda": "CUDA", "env": "Environment"}
+          "python": "Python packages", "build": "Build group and build image", "conda": "Conda packages",
+          "cuda": "CUDA", "env": "Environment"}
 SCHEMA = 1
 
 

@@ -108,7 +108,7 @@ def test_an_sdist_that_imports_a_locked_package_fails_short_with_a_hint_then_loc
     done = envbuild("lock", cwd=spec.parent)
     assert done.returncode == 0, done.stderr
     assert "sdist    flashy 0.1: built from its sdist at install time, with its locked build group" in done.stdout
-    assert "build    group of 1 locked package (torchy 2.5.1), installed only in the image's builder stage" \
+    assert "build    group of 1 locked package (torchy 2.5.1), installed only in the image's kernels stage " \
         in done.stdout
     lock = lockfile.read_lock(spec.parent / "envbuild.lock")
     assert lock.python.build_dependencies == (("flashy", ("torchy",)),)

@@ -280,3 +280,25 @@ def test_conda_changes_from_two_real_locks(tmp_path: Path, index: LocalIndex, co
     assert {name for (part, name) in changes if part == "cuda"} >= {"runtime", "cudnn"}
     markdown = envbuild("diff", "old.lock", "envbuild.lock", "--format", "markdown", cwd=tmp_path).stdout
     assert "Conda packages" in markdown and "cudalib" in markdown.split("Conda packages", 1)[1], markdown
+
+
+def test_build_group_changes_are_their_own_part(tmp_path: Path, index: LocalIndex) -> None:
+    """A reviewer sees what the kernels compile with change: the build group (lock version 6) apart from the
+    runtime's packages."""
+    from tests.conftest import write_spec
+    from tests.support.pypi import make_sdist
+
+    make_sdist(index.root, "needsix", "0.2", needs="beta", runtime=False)
+    spec = write_spec(tmp_path, index.url, ["needsix", "gamma"])
+    base = spec.read_text()
+    spec.write_text(base + 'build-dependencies = {needsix = ["beta==1.0"]}\n')
+    assert envbuild("lock", cwd=tmp_path).returncode == 0
+    (tmp_path / "envbuild.lock").rename(tmp_path / "old.lock")
+    spec.write_text(base + 'build-dependencies = {needsix = ["beta==1.1", "alpha"]}\n')
+    assert envbuild("lock", cwd=tmp_path).returncode == 0
+    done = envbuild("diff", "old.lock", "envbuild.lock", "--json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    changes = {(c["part"], c["name"]): (c["change"], c["old"], c["new"]) for c in json.loads(done.stdout)["changes"]}
+    assert changes == {("build", "beta"): ("upgraded", "1.0", "1.1"), ("build", "alpha"): ("added", None, "1.1")}
+    human = envbuild("diff", "old.lock", "envbuild.lock", cwd=tmp_path).stdout
+    assert "build group and build image" in human, human
