@@ -169,6 +169,42 @@ def cuda_devel_image(docker_engine: Any, registry: Registry, tmp_path_factory: p
     return f"{repository}:{version}-devel-bookworm"
 
 
+ARM64_IMAGE = os.environ.get("ENVBUILD_TEST_ARM64_IMAGE", "envbuild-ci/debian:bookworm-arm64")
+
+
+@pytest.fixture(scope="session")
+def multiarch_base(docker_engine: Any, registry: Registry) -> str:
+    """The CI base for amd64 and arm64 behind one index tag on the loopback registry: the amd64 minbase (make
+    provision imports it into Docker), the arm64 one (debootstrap --arch arm64 under qemu, committed by buildah,
+    which sets its architecture), each pushed, then an index of both.  Skipped, with the reason, without buildah,
+    the arm64 base or a binfmt handler for arm64."""
+    from envbuild.build.emulation import handler
+
+    if shutil.which("buildah") is None:
+        pytest.skip("buildah is not installed (apt-get install buildah; make ci does it)")
+    if handler("linux/arm64") is None:
+        pytest.skip("no binfmt_misc handler for aarch64 (apt-get install qemu-user-static binfmt-support; make "
+                    "provision registers it)")
+    if subprocess.run(["buildah", "inspect", "--type", "image", ARM64_IMAGE], capture_output=True,
+                      check=False).returncode != 0:
+        pytest.skip(f"the arm64 base image {ARM64_IMAGE} is missing (make provision debootstraps it)")
+    amd64 = _pushed(docker_engine, registry, BASE_IMAGE, "multi/debian", "make provision debootstraps and imports it")
+    arm64 = f"{registry.host}/multi/debian:bookworm-arm64"
+    index = f"{registry.host}/multi/debian:bookworm-both"
+
+    def buildah(*args: str) -> None:
+        done = subprocess.run(["buildah", *args], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+
+    buildah("push", "--quiet", "--tls-verify=false", ARM64_IMAGE, f"docker://{arm64}")
+    subprocess.run(["buildah", "manifest", "rm", "envbuild-test-multiarch"], capture_output=True, check=False)
+    buildah("manifest", "create", "envbuild-test-multiarch")
+    for reference in (amd64, arm64):
+        buildah("manifest", "add", "--tls-verify=false", "envbuild-test-multiarch", f"docker://{reference}")
+    buildah("manifest", "push", "--all", "--tls-verify=false", "envbuild-test-multiarch", f"docker://{index}")
+    return index
+
+
 def _pushed(docker_engine: Any, registry: Registry, image_name: str, repository_name: str, how: str) -> str:
     import docker.errors
 

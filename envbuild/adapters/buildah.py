@@ -152,6 +152,33 @@ class Buildah:
         except OSError:
             raise BuildahError(f"push {tag}: {self.name} reported no digest") from None
 
+    def push_index(self, tag: str, images: list[tuple[str, str]], destination: str | None,
+                   scratch: Path) -> str | None:
+        """An image index (a manifest list) named TAG of IMAGES ((tag, image id) each: added by id, as a short name
+        resolves to docker.io), each entry with its image's os and architecture, kept in this storage; pushed with
+        every image to DESTINATION (``docker://REF``) when given: its digest."""
+        self._run("manifest", "rm", tag, timeout=120)  # the index of an earlier build of this tag, if any
+        made = self._run("manifest", "create", tag, timeout=120)
+        if made.returncode != 0:
+            raise BuildahError(f"{tag}: cannot make an image index ({_last(made.stderr)})")
+        for image, image_id in images:
+            added = self._run("manifest", "add", tag, image_id.removeprefix("sha256:"), timeout=300)
+            if added.returncode != 0:
+                raise BuildahError(f"{tag}: cannot add {image} to its index ({_last(added.stderr)})")
+        if destination is None:
+            return None
+        digest_file = scratch / f"index-digest-{time.monotonic_ns()}"
+        args = ["manifest", "push", "--all", "--digestfile", str(digest_file)]
+        if destination.startswith("docker://") and loopback(destination.removeprefix("docker://")):
+            args.append("--tls-verify=false")
+        done = self._run(*args, tag, destination, timeout=3600)
+        if done.returncode != 0:
+            raise BuildahError(f"push the index {tag} to {destination}: {_last(done.stderr)}")
+        try:
+            return digest_file.read_text().strip()
+        except OSError:
+            raise BuildahError(f"push the index {tag}: {self.name} reported no digest") from None
+
     def remove(self, tag: str) -> None:
         self._run("rmi", "--force", tag, timeout=300)
 

@@ -300,6 +300,28 @@ def push_image(tag: str, on_line: Callable[[str], None]) -> str:
     return str(digest)
 
 
+def push_index(tag: str, images: list[str]) -> str:
+    """``docker manifest create`` TAG of IMAGES (pushed already) and ``docker manifest push``: the index's digest.
+    A loopback registry speaks plain HTTP (--insecure)."""
+    import os
+    import shutil
+
+    from envbuild.adapters import process
+
+    cli = os.environ.get("ENVBUILD_DOCKER") or shutil.which("docker") or "docker"
+    host = tag.split("/", 1)[0]
+    insecure = ["--insecure"] if host.startswith(("127.", "localhost")) else []
+    process.run([cli, "manifest", "rm", tag], timeout=60)  # an earlier index of this tag, kept by the CLI
+    made = process.run([cli, "manifest", "create", *insecure, tag, *images], timeout=300)
+    if made.returncode != 0:
+        raise EngineError(f"docker manifest create {tag}: {(made.stderr.strip().splitlines() or ['failed'])[-1]}")
+    pushed = process.run([cli, "manifest", "push", *insecure, tag], timeout=600)
+    digest = next((w for w in pushed.stdout.split() if w.startswith("sha256:")), "")
+    if pushed.returncode != 0 or not digest:
+        raise EngineError(f"docker manifest push {tag}: {(pushed.stderr.strip().splitlines() or ['no digest'])[-1]}")
+    return digest
+
+
 def save_to(name: str, path: Path) -> str:
     """``docker save NAME`` into the file PATH (a docker-archive); the image's id."""
     import shutil

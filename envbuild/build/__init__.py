@@ -49,6 +49,7 @@ class BuildResult:
     epoch: int = 0  # SOURCE_DATE_EPOCH, from the lock
     comparison: Comparison | None = None  # --check-reproducible
     output: tuple[str, str] | None = None  # --output: (destination, digest)
+    emulated: str | None = None  # one line when the platform's programs ran under emulation
 
     @property
     def verified(self) -> bool:
@@ -131,6 +132,9 @@ def build(lock_path: Path, *, tag: str | None = None, push: bool = False, verify
         raise BuildError(f"--push needs a tag that names a registry (-t registry.example.com/team/{lock.name}); "
                          f"{final_tag!r} would go to Docker Hub's library")
     destination = _output(output)
+    from envbuild.build.emulation import require
+
+    emulated = require(lock.target.platform)  # another CPU: its binfmt handler, before any work
     chosen = engines.choose(engine)  # before any work: no engine is the first thing to say
     if check_reproducible and chosen.engine.name == "docker":  # the second build needs a storage root of its own
         why = "" if chosen.reproducible else " (and this one's BuildKit, older than 0.13, cannot build reproducibly)"
@@ -171,7 +175,7 @@ def build(lock_path: Path, *, tag: str | None = None, push: bool = False, verify
     return BuildResult(tag=final_tag, image_id=image_id or facts["id"], size=facts["size"], seconds=seconds,
                        stages=stages.summary(), report=report, pushed=pushed, secrets=tuple(sorted(secrets)),
                        engine=chosen.engine.name, engine_says=chosen.why, reproducible=chosen.reproducible,
-                       epoch=epoch, comparison=comparison, output=written)
+                       epoch=epoch, comparison=comparison, output=written, emulated=emulated)
 
 
 def _settle(context: Path, epoch: int) -> None:

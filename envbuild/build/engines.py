@@ -34,6 +34,9 @@ class Engine(Protocol):
 
     def remove(self, tag: str) -> None: ...
 
+    def push_index(self, tag: str, images: list[tuple[str, str]], destination: str | None,
+                   scratch: Path) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class Chosen:
@@ -87,6 +90,18 @@ class Docker:
         from envbuild.adapters import engine
 
         engine.remove_image(tag)
+
+    def push_index(self, tag: str, images: list[tuple[str, str]], destination: str | None,
+                   scratch: Path) -> str | None:
+        """The Docker engine keeps no index: each image is pushed under its own tag, then ``docker manifest``
+        makes the index of them in the registry (None without DESTINATION: nothing to make it in)."""
+        from envbuild.adapters import engine
+
+        if destination is None:
+            return None
+        for image, _ in images:
+            engine.push_image(image, lambda _: None)
+        return engine.push_index(tag, [image for image, _ in images])
 
 
 def choose(requested: str | None) -> Chosen:

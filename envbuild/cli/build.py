@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from envbuild.cli.group import cli, default_lock, echo_err, lock_option, platform_option, templates_option
 from envbuild.errors import EXIT_DRIFT, EXIT_OK
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from envbuild.build import BuildResult
 
 
 @cli.command("build")
@@ -56,16 +62,58 @@ def build_command(lock_path: Path | None, platform: str | None, tag: str | None,
                                                                built: buildah push TAG docker-daemon:TAG first)
     """
     from envbuild.build import build
+    from envbuild.build.index import index_platforms
 
     path = default_lock(lock_path)
+    on_line = (lambda _: None) if quiet else (lambda line: click.echo(line, err=True))
+    platforms = index_platforms(path, platform)
+    if platforms:  # a lock of several Linux platforms: each platform's image, one index of them
+        return _index(path, platforms, tag=tag, push=push, verify=not no_verify, templates=templates, engine=engine,
+                      no_cache=no_cache, refused=("--check-reproducible" if check_reproducible else
+                                                  f"--output {output}" if output else None), on_line=on_line)
     result = build(path, tag=tag, push=push, verify=not no_verify, templates=templates, platform=platform,
                    engine=engine, no_cache=no_cache, check_reproducible=check_reproducible, output=output,
-                   on_line=(lambda _: None) if quiet else (lambda line: click.echo(line, err=True)))
-    echo_err(f"\nImage   {result.tag}  ({result.image_id.removeprefix('sha256:')[:12]}, "
-             f"{result.size / 1e6:.1f} MB, built in {result.seconds:.1f} s)")
+                   on_line=on_line)
+    return _summary(result)
+
+
+def _index(path: Path, platforms: tuple[str, ...], *, tag: str | None, push: bool, verify: bool,
+           templates: Path | None, engine: str | None, no_cache: bool, refused: str | None,
+           on_line: Callable[[str], None]) -> int:
+    """Every platform's image, then the index of them under one tag (pushed with --push)."""
+    from envbuild.build.index import build_index
+    from envbuild.errors import BuildError
+
+    if refused is not None:
+        raise BuildError(f"{refused} takes one platform's image, and this lock has {', '.join(platforms)}: add "
+                         "--platform PLATFORM")
+    outcome = build_index(path, platforms, tag=tag, push=push, verify=verify, templates=templates, engine=engine,
+                          no_cache=no_cache, on_line=on_line)
+    code = EXIT_OK
+    for _, result in outcome.images:
+        code = max(code, _summary(result))
+    echo_err(f"\nIndex   {outcome.tag}: {len(outcome.images)} platforms")
+    for platform, result in outcome.images:
+        echo_err(f"  {platform:<12} {result.tag}  ({result.image_id.removeprefix('sha256:')[:12]})")
+    if code != EXIT_OK:
+        echo_err("envbuild: no index made: an image does not match its lock")
+        return code
+    if outcome.pushed:
+        echo_err(f"Pushed  {outcome.tag}@{outcome.pushed} (an OCI image index: each node pulls its own platform)")
+    elif outcome.kept:
+        echo_err(f"  kept as the index {outcome.tag} in the engine's storage; --push sends it and its images")
+    else:
+        echo_err("  each platform has its own tag; --push makes the one tag (an index) in the registry")
+    return code
+
+
+def _how(result: BuildResult) -> None:
+    """How the image was built: the engine, the epoch, emulation, each stage's time, where it is, the secrets."""
     echo_err(f"  engine {result.engine_says}")
     if result.reproducible:
         echo_err(f"  SOURCE_DATE_EPOCH {result.epoch} (from the lock): the same lock gives this digest again")
+    if result.emulated:
+        echo_err(f"  emulated {result.emulated}")
     for stage, seconds, ran, cached in result.stages:
         echo_err(f"  stage {stage:<10} {seconds:7.1f} s  {ran} steps run, {cached} from cache")
     if result.engine in ("buildah", "podman"):
@@ -73,6 +121,13 @@ def build_command(lock_path: Path | None, platform: str | None, tag: str | None,
                  f"docker-daemon:{result.tag}")
     if result.secrets:
         echo_err(f"  secrets {', '.join(result.secrets)} (build secrets; in no layer)")
+
+
+def _summary(result: BuildResult) -> int:
+    """What one image build printed at its end; its exit code."""
+    echo_err(f"\nImage   {result.tag}  ({result.image_id.removeprefix('sha256:')[:12]}, "
+             f"{result.size / 1e6:.1f} MB, built in {result.seconds:.1f} s)")
+    _how(result)
     for wheel in (result.report or {}).get("built", []):  # compiled from sdists; the image's check verifies them
         echo_err(f"  built  {wheel['wheel']}  {wheel['sha256']}")
     if result.report is not None:

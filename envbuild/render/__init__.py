@@ -33,6 +33,7 @@ from envbuild.render.context import (
     interpreter,
     shell_word,
 )
+from envbuild.render.cross import HOST, host_view
 from envbuild.render.jinja import environment, template
 from envbuild.render.names import FORMATS, MARKER, PREFIX, SUPPORT
 
@@ -59,9 +60,10 @@ def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: P
         raise RenderError(f"--templates {templates}: no such directory")
     lock_text = lockfile.read_lock_text(lock_path)
     lock = lockfile.loads(lock_text, shown=str(lock_path), platform=platform)
-    context = build_context(lock, lock_text)
+    host = host_view(lock_text, lock) if fmt == "dockerfile" else None
+    context = build_context(lock, lock_text, host)
     env = environment(templates)
-    files = plan(lock, lock_text, context, env, fmt, base=lock_path.parent)
+    files = plan(lock, lock_text, context, env, fmt, base=lock_path.parent, host=host)
     root = out_dir / ".devcontainer" if fmt == "devcontainer" else out_dir
     if out_dir.exists() and not out_dir.is_dir():
         raise RenderError(f"-o {out_dir}: not a directory (render writes a build context: a folder of files)")
@@ -73,7 +75,7 @@ def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: P
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RenderError(f"{target.parent}: cannot create the folder ({exc.strerror or exc})") from None
-        _write(target, data, executable=relative.endswith(("/envbuild-check", f"{SUPPORT}/uv")))
+        _write(target, data, executable=relative.endswith(("/envbuild-check", f"{SUPPORT}/uv", f"{HOST}/uv")))
         written.append(target)
     from envbuild.render.conda import stage
 
@@ -84,7 +86,7 @@ def render(lock_path: Path, out_dir: Path, fmt: str = "dockerfile", templates: P
 
 
 def plan(lock: Lock, lock_text: str, context: dict[str, Any], env: Any, fmt: str, *,
-         base: Path | None = None) -> dict[str, bytes]:
+         base: Path | None = None, host: Lock | None = None) -> dict[str, bytes]:
     """The files of the context (relative path -> bytes), the build file first.  BASE: the lock's directory (which
     holds the local archives the lock names)."""
     files: dict[str, bytes] = {}
@@ -100,11 +102,11 @@ def plan(lock: Lock, lock_text: str, context: dict[str, Any], env: Any, fmt: str
             raise RenderError(f"devcontainer.json.j2 did not render to JSON ({exc})") from None
         header = f"// {MARKER} from envbuild.lock; do not edit. Regenerate: envbuild render --format devcontainer\n"
         files = {"devcontainer.json": (header + json.dumps(devcontainer, indent=2) + "\n").encode(), **files}
-    files.update(support_files(lock, lock_text, base))
+    files.update(support_files(lock, lock_text, base, host))
     return files
 
 
-def support_files(lock: Lock, lock_text: str, base: Path | None = None) -> dict[str, bytes]:
+def support_files(lock: Lock, lock_text: str, base: Path | None = None, host: Lock | None = None) -> dict[str, bytes]:
     from envbuild.export.sbom import cyclonedx_json
     from envbuild.render.python import python_files
 
@@ -114,13 +116,25 @@ def support_files(lock: Lock, lock_text: str, base: Path | None = None) -> dict[
            f"{SUPPORT}/envbuild-check": (f'#!/bin/sh\n# {MARKER}: the drift check of this image against its lock.\n'
                                          f'exec {interpreter(lock)} {PREFIX}/envbuild-check.pyz "$@"\n').encode()}
     out.update(python_files(lock, base))
-    if lock.system is not None and lock.system.packages:
-        out[f"{SUPPORT}/apt.sources"] = "".join(f"{line}\n" for line in apt_source_lines(lock)).encode()
-        if lock.system.key:
-            out[f"{SUPPORT}/apt-key.asc"] = (lock.system.key.strip() + "\n").encode()
-        out[f"{SUPPORT}/apt.sha256"] = "".join(
-            f"{p.sha256}  {APT_CACHE}/archives/{deb_file_name(p.name, p.version, p.architecture)}\n"
-            for p in lock.system.packages).encode()
+    out.update(apt_files(lock, SUPPORT))
+    if host is not None:  # the python stage of an image for another platform: the first platform's apt and uv
+        from envbuild.render.installer import uv_binary
+
+        out.update(apt_files(host, f"{SUPPORT}/{HOST}"))
+        out[f"{SUPPORT}/{HOST}/uv"] = uv_binary(host.target.platform)
+    return out
+
+
+def apt_files(lock: Lock, folder: str) -> dict[str, bytes]:
+    """LOCK's apt sources, key and the sha256 of each .deb, in FOLDER of the context."""
+    if lock.system is None or not lock.system.packages:
+        return {}
+    out = {f"{folder}/apt.sources": "".join(f"{line}\n" for line in apt_source_lines(lock)).encode()}
+    if lock.system.key:
+        out[f"{folder}/apt-key.asc"] = (lock.system.key.strip() + "\n").encode()
+    out[f"{folder}/apt.sha256"] = "".join(
+        f"{p.sha256}  {APT_CACHE}/archives/{deb_file_name(p.name, p.version, p.architecture)}\n"
+        for p in lock.system.packages).encode()
     return out
 
 

@@ -12,11 +12,16 @@ import sys
 
 
 def main() -> int:
+    """``compile_bytecode.py LISTING [WHERE AS]``: WHERE, AS: the files lie under WHERE here and will lie under AS in
+    the image (a layer installed in another stage), so their bytecode names them as they will be."""
     with open(sys.argv[1], "rb") as listing:
         names = sorted(name for name in listing.read().decode("utf-8", "surrogateescape").split("\0") if name)
+    where, shown = (sys.argv[2].rstrip("/") + "/", sys.argv[3].rstrip("/") + "/") if len(sys.argv) > 3 else ("", "")
     for name in names:
+        dfile = shown + name[len(where):] if where and name.startswith(where) else None
         try:
-            py_compile.compile(name, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+            py_compile.compile(name, dfile=dfile, doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
         except (py_compile.PyCompileError, OSError, ValueError, SyntaxError):
             continue
     return 0

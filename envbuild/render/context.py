@@ -31,6 +31,7 @@ _INDEX_URL = re.compile(r"[a-z][a-z0-9+.-]*://(?:[^\s\"'\\`$;&|<>(){}\[\]]|\$\{[
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCE = re.compile(r"[a-z0-9][a-z0-9.-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
 _VERSIONISH = re.compile(r"[0-9][0-9.]*")
+_WHEEL_PLATFORM = re.compile(r"[a-z0-9_]+(?:-[a-z0-9_]+)?")  # uv's --python-platform: aarch64-manylinux_2_36
 _BUILD_PYTHON = re.compile(r"python[0-9]+\.[0-9]+")
 BUILD_VENV = f"{PREFIX}/build-venv"  # the build group's venv, in the stage that compiles (never in the runtime)
 _PATH = re.compile(r"/[A-Za-z0-9._/-]*")  # an absolute path, nothing to quote
@@ -42,8 +43,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # controls, and what
 # The values the templates see, validated
 
 
-def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
-    """Everything a template may use, each value checked against what may appear where it lands."""
+def build_context(lock: Lock, lock_text: str, host: Lock | None = None) -> dict[str, Any]:
+    """Everything a template may use, each value checked against what may appear where it lands.  HOST: the lock's
+    first platform, when LOCK's Python layers are installed in a stage of its image (``render.cross``)."""
     if lock.base_image is None:
         raise RenderError("this lock has no [base-image] (a bare-metal target); set [environment] base-image in "
                           "the spec and run envbuild lock, or use envbuild sync on the host")
@@ -51,12 +53,8 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
     _need(_REFERENCE, base.reference.split("@", 1)[0], "[base-image] -> reference")
     _need(_DIGEST, base.digest, "[base-image] -> digest")
     system = lock.system.packages if lock.system is not None else ()
-    for p in system:
-        where = f"[system.packages] -> {p.name!r}"
-        _need(_DEB_NAME, p.name, f"{where} -> name")
-        _need(_DEB_VERSION, p.version, f"{where} -> version")
-        _need(_DEB_ARCH, p.architecture, f"{where} -> architecture")
-        _need(_SHA256, p.sha256, f"{where} -> sha256")
+    _check_debs(system)
+    cross = _cross(lock, host) if host is not None else None
     for pkg in lock.python.packages:
         where = f"[python.packages] -> {pkg.name!r}"
         _need(_PY_NAME, pkg.name, f"{where} -> name")
@@ -118,7 +116,7 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
         "platform": lock.target.platform,
         "python": {"version": python, "command": f"python{minor(python)}", "source": lock.python.source,
                    "packages": len(lock.python.packages), "venv": not in_conda, "interpreter": interpreter(lock),
-                   "build_env": build_env, **python_context(lock)},
+                   "build_env": build_env, "host": cross, **python_context(lock)},
         "conda": conda,
         "build_image": build_image,
         "build_venv": BUILD_VENV,
@@ -146,6 +144,27 @@ def build_context(lock: Lock, lock_text: str) -> dict[str, Any]:
     }
     _one_line_each(context)
     return context
+
+
+def _cross(lock: Lock, host: Lock) -> dict[str, Any]:
+    """The python stage's values (``render.cross``), checked like the target's own."""
+    from envbuild.render.cross import host_context
+
+    cross = host_context(host, lock)
+    _check_debs(host.system.packages if host.system is not None else ())
+    _need(_REFERENCE, cross["image"].split("@", 1)[0], "[base-image] -> reference")
+    _need(_DIGEST, cross["image"].split("@", 1)[1], f"[targets] {host.target.platform} -> base-image-digest")
+    _need(_WHEEL_PLATFORM, cross["python_platform"], f"[targets] {lock.target.platform} -> python-platform")
+    return cross
+
+
+def _check_debs(packages: Any) -> None:
+    for p in packages:
+        where = f"[system.packages] -> {p.name!r}"
+        _need(_DEB_NAME, p.name, f"{where} -> name")
+        _need(_DEB_VERSION, p.version, f"{where} -> version")
+        _need(_DEB_ARCH, p.architecture, f"{where} -> architecture")
+        _need(_SHA256, p.sha256, f"{where} -> sha256")
 
 
 def _one_line_each(value: Any, where: str = "") -> None:
