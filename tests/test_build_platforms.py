@@ -25,8 +25,17 @@ INDEX_TYPES = "application/vnd.oci.image.index.v1+json, application/vnd.docker.d
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
 
+@pytest.fixture(params=["buildah", "docker"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("docker_engine")
 def test_one_push_gives_one_tag_that_each_platform_pulls_and_checks(
-        tmp_path: Path, index: LocalIndex, multiarch_base: str, registry: Registry, docker_engine: Any) -> None:
+        tmp_path: Path, index: LocalIndex, multiarch_base: str, registry: Registry, engine: str) -> None:
+    import docker
+
+    docker_client: Any = docker.from_env()  # the docker_engine fixture has found the engine reachable
     skip_unless_reachable(f"{MIRROR}/dists/bookworm/Release", "the Debian mirror (python3 in the builds)")
     (tmp_path / "envbuild.toml").write_text(f"""
 [environment]
@@ -44,8 +53,8 @@ index-url = "{index.url}"
 """)
     locked = envbuild("lock", cwd=tmp_path, timeout=300)
     assert locked.returncode == 0, locked.stderr
-    tag = f"{registry.host}/team/multi:v1"
-    done = envbuild("build", "--engine", "buildah", "--push", "-t", tag, cwd=tmp_path, timeout=1800)
+    tag = f"{registry.host}/team/multi:{engine}"
+    done = envbuild("build", "--engine", engine, "--push", "-t", tag, cwd=tmp_path, timeout=1800)
     assert done.returncode == 0, done.stderr[-4000:]
     assert done.stderr.count("Verified: OK:") == 2
     assert f"Image   {tag}-amd64" in done.stderr and f"Image   {tag}-arm64" in done.stderr
@@ -53,7 +62,7 @@ index-url = "{index.url}"
         in done.stderr
     assert f"Pushed  {tag}@sha256:" in done.stderr
 
-    answer = requests.get(f"http://{registry.host}/v2/team/multi/manifests/v1", headers={"Accept": INDEX_TYPES},
+    answer = requests.get(f"http://{registry.host}/v2/team/multi/manifests/{engine}", headers={"Accept": INDEX_TYPES},
                           timeout=30)
     assert answer.status_code == 200, answer.text
     index_doc = json.loads(answer.content)
@@ -61,9 +70,9 @@ index-url = "{index.url}"
     assert platforms == [("linux", "amd64"), ("linux", "arm64")], index_doc
 
     for platform, machine in (("linux/arm64", "aarch64"), ("linux/amd64", "x86_64")):
-        image = docker_engine.images.pull(f"{registry.host}/team/multi", tag="v1", platform=platform)
+        image = docker_client.images.pull(f"{registry.host}/team/multi", tag=engine, platform=platform)
         site = "/opt/venv/lib/python3.11/site-packages"
-        out = docker_engine.containers.run(image.id, ["sh", "-c", (
+        out = docker_client.containers.run(image.id, ["sh", "-c", (
             f"uname -m && envbuild-check && grep '^Tag:' {site}/gamma-1.0.dist-info/WHEEL && python -c "
             "'import gamma, alpha; print(gamma.__file__, alpha.__cached__)' && python -c "
             "'import marshal, importlib.util, alpha; data = open(alpha.__cached__, \"rb\").read(); "
