@@ -70,3 +70,20 @@ def test_the_cross_dockerfile_passes_hadolint(tmp_path: Path) -> None:
     done = subprocess.run([hadolint, "--no-color", str(tmp_path / "arm" / "Dockerfile")], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0 and done.stdout == "", done.stdout
+
+
+def test_a_base_image_with_its_own_python_needs_no_apt_in_the_python_stage(tmp_path: Path) -> None:
+    """python:3.11-slim for both platforms: the python stage is its amd64 image alone."""
+    whole = lockfile.read_lockfile(FIXTURES / "golden" / "lock-sample-multi.toml")
+    targets = tuple(dataclasses.replace(t, apt_sources=None, apt_releases=(), python_source="image")
+                    for t in whole.targets)
+    lock = tmp_path / "envbuild.lock"
+    lock.write_text(lockfile.dumps(dataclasses.replace(whole, conda=None, apt_key=None, system=None,
+                                                       targets=targets)))
+    render(lock, tmp_path / "arm", platform=ARM)
+    dockerfile = (tmp_path / "arm" / "Dockerfile").read_text()
+    python = dockerfile[dockerfile.index(" AS python"):dockerfile.index("FROM system AS runtime")]
+    assert "apt-get" not in python and "python3.11 -m venv --without-pip /opt/venv" in python
+    assert "--python-platform aarch64-manylinux_2_36" in python
+    assert not (tmp_path / "arm" / ".envbuild" / "host" / "apt.sha256").exists()
+    assert (tmp_path / "arm" / ".envbuild" / "host" / "uv").exists()

@@ -19,9 +19,10 @@ HOST = "host"  # the folder of the context with the first platform's apt files
 
 def host_view(lock_text: str, lock: Lock) -> Lock | None:
     """The lock's first Linux platform, when LOCK (a view) is another one whose venv it can install: the same
-    interpreter from the same source, each with its base image and apt closure; None otherwise (installed in the
-    target's own stage, as for a single platform)."""
-    if lock.python.source == "conda" or not lock.python.packages or lock.base_image is None or lock.system is None:
+    interpreter release from the same source (the distro's, or the base image's: python:3.11-slim), each with its
+    base image (and apt closure, where the target has one); None otherwise (installed in the target's own stage,
+    as for a single platform)."""
+    if lock.python.source == "conda" or not lock.python.packages or lock.base_image is None:
         return None
     linux = [p for p in lock.platforms if PLATFORMS[p].linux]
     if len(linux) < 2 or lock.target.platform == linux[0]:
@@ -29,18 +30,18 @@ def host_view(lock_text: str, lock: Lock) -> Lock | None:
     from envbuild import lockfile
 
     host = lockfile.loads(lock_text, platform=linux[0])
-    if (host.base_image is None or host.system is None or host.python.version != lock.python.version
-            or host.python.source != lock.python.source):
+    if (host.base_image is None or (host.system is None) != (lock.system is None)
+            or host.python.version != lock.python.version or host.python.source != lock.python.source):
         return None
     return host
 
 
 def host_context(host: Lock, lock: Lock) -> dict[str, Any]:
     """What the python stage needs: the first platform's base image and apt pins, the target's wheel platform."""
-    assert host.base_image is not None and host.system is not None  # noqa: S101 - host_view's conditions
+    assert host.base_image is not None  # noqa: S101 - host_view's conditions
     return {"platform": host.target.platform,
             "image": f"{host.base_image.reference.split('@', 1)[0]}@{host.base_image.digest}",
             "system": [{"name": p.name, "version": p.version, "pin": f"{p.name}={p.version}"}
-                       for p in host.system.packages],
+                       for p in (host.system.packages if host.system is not None else ())],
             "python_platform": lock.target.python_platform or "",
             "folder": HOST}
