@@ -20,7 +20,7 @@ MAX_CHAINS = 20  # the shortest ones; a package deep in a big graph can be reach
 class Chain:
     """One path from something the spec asks for to a locked package."""
 
-    part: str  # python | system | conda
+    part: str  # python | build | system | conda
     steps: tuple[str, ...]  # "torch==2.5.1", "triton==3.1.0"
 
     def __str__(self) -> str:
@@ -76,7 +76,7 @@ def _chains(lock: Lock, graphs: list[_Graph], name: str) -> list[Chain]:
 def _key(graph: _Graph, name: str) -> str:
     if name in graph.label:  # the lock's own name (diff asks with those): already normalised, no packaging
         return name
-    if graph.part == "python":
+    if graph.part in ("python", "build"):
         from packaging.utils import canonicalize_name
 
         return str(canonicalize_name(name))
@@ -87,6 +87,8 @@ def _graphs(lock: Lock) -> list[_Graph]:
     py = lock.python.packages
     graphs = [_Graph("python", {p.name: f"{p.name}=={p.version}" for p in py}, {p.name: p.via for p in py},
                      frozenset(p.name for p in py if p.requested))]
+    if lock.python.build_packages:
+        graphs.append(_build_graph(lock))
     if lock.system is not None:
         apt = lock.system.packages
         graphs.append(_Graph("system", {p.name: p.name for p in apt}, {p.name: p.via for p in apt},
@@ -101,6 +103,24 @@ def _graphs(lock: Lock) -> list[_Graph]:
                              {r.name: tuple(sorted(parents.get(r.name, ()))) for r in records},
                              frozenset(r.name for r in records if r.requested)))
     return graphs
+
+
+def _build_graph(lock: Lock) -> _Graph:
+    """The build group's edges (lock version 6), its roots the sdists whose build-dependencies name a package:
+    ``flash-attn (its build) -> ninja==1.11.1``."""
+    from packaging.requirements import Requirement
+
+    group = lock.python.build_packages
+    label = {p.name: f"{p.name}=={p.version}" for p in group}
+    parents: dict[str, list[str]] = {p.name: list(p.via) for p in group}
+    roots = set()
+    for sdist, needs in lock.python.build_dependencies:
+        node = f"{sdist} (its build)"  # not a project name (a space): no package's key
+        label[node] = node
+        roots.add(node)
+        for text in needs:
+            parents.setdefault(Requirement(text).name, []).append(node)
+    return _Graph("build", label, {name: tuple(sorted(found)) for name, found in parents.items()}, frozenset(roots))
 
 
 def _paths(graph: _Graph, target: str) -> list[tuple[str, ...]]:

@@ -52,3 +52,17 @@ def test_conda_chains_follow_depends_from_the_specs_packages(tmp_path: Path, ind
     why = envbuild("why", "liba", cwd=tmp_path)
     assert why.returncode == 0 and why.stdout.startswith("conda   libb=2.0 -> liba="), why.stdout
     assert envbuild("why", "libb", cwd=tmp_path).stdout == "conda   libb=2.0   (the spec asks for it)\n"
+
+
+def test_a_build_group_package_is_explained_by_the_sdist_that_builds_with_it(tmp_path: Path,
+                                                                           index: LocalIndex) -> None:
+    from tests.support.pypi import make_sdist
+
+    make_sdist(index.root, "needsix", "0.2", needs="alpha", runtime=False)
+    spec = write_spec(tmp_path, index.url, ["needsix", "gamma"])
+    spec.write_text(spec.read_text() + 'build-dependencies = {needsix = ["alpha"]}\n')
+    assert envbuild("lock", cwd=tmp_path).returncode == 0
+    done = envbuild("why", "beta", cwd=tmp_path)  # alpha's dependency, in the build group only
+    assert done.returncode == 0 and done.stdout == "build   needsix (its build) -> alpha==1.1 -> beta==1.1\n", \
+        done.stdout
+    assert envbuild("why", "alpha", cwd=tmp_path).stdout == "build   needsix (its build) -> alpha==1.1\n"
