@@ -15,9 +15,12 @@ def resolve_build_image(text: str, platform: str, python: str) -> BuildImage:
     """TEXT's manifest for PLATFORM and what its config says; PYTHON: the spec's version (3.11 or 3.11.2)."""
     from envbuild.resolve.image import open_image
 
-    with open_image(text, platform) as image:  # a registry: the manifest and the config blob, no layer
-        env = image.env()
-        digest = image.digest
+    try:
+        with open_image(text, platform) as image:  # a registry: the manifest and the config blob, no layer
+            env = image.env()
+            digest = image.digest
+    except EnvbuildError as exc:  # the key path first: which image of the spec could not be read
+        raise EnvbuildError(f"[python] -> build-image: {exc}") from None
     return BuildImage(digest=digest, python=f"python{minor(python)}", cuda=env.get("CUDA_VERSION") or None,
                       reference=text)
 
