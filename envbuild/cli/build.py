@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from envbuild.cli.group import cli, default_lock, echo_err, lock_option, platform_option, templates_option
+from envbuild.cli.group import cli, default_lock, echo_err, lock_option, templates_option
 from envbuild.errors import EXIT_DRIFT, EXIT_OK
 
 if TYPE_CHECKING:
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 @cli.command("build")
 @lock_option
-@platform_option
+@click.option("--platform", default=None, metavar="PLATFORM",
+              help="Build this platform's image only (linux/amd64, linux/arm64). [default: every Linux platform of "
+                   "the lock, and for several of them one image index of their images]")
 @click.option("-t", "--tag", default=None, metavar="[REGISTRY/]NAME[:TAG]",
               help="The image's tag. [default: NAME:<12 hex of the lock's sha256>, so one lock gives one tag; "
                    "a tag without :TAG gets that hash]")
@@ -47,6 +49,12 @@ def build_command(lock_path: Path | None, platform: str | None, tag: str | None,
     Python packages go into layers planned from the lock (.envbuild/layers.json: the CUDA libraries, then the
     large frameworks, the scientific stack, then the rest), so a small pin change ships a small layer.
 
+    A lock of several Linux platforms (linux/amd64 and linux/arm64) gives one image per platform, TAG-amd64 and
+    TAG-arm64, each checked against its own lock, and one OCI image index TAG of them: with --push, one tag that
+    every node pulls its own platform from. The arm64 image's programs (apt, sdist builds) run under qemu on an
+    x86 machine (apt-get install qemu-user-static binfmt-support); its Python layers are installed natively.
+    --platform builds one platform's image.
+
     Exit 0 when the image matches its lock, 1 when it drifts from it (or, with --check-reproducible, when two
     builds differ), 2 when it could not be built (no engine, a failed step, an unreachable registry).  The host's
     CA bundle (SSL_CERT_FILE, PIP_CERT, REQUESTS_CA_BUNDLE), ~/.netrc and the ${VAR}s of the index URLs go to the
@@ -56,6 +64,8 @@ def build_command(lock_path: Path | None, platform: str | None, tag: str | None,
     Examples:
       envbuild lock && envbuild build
       envbuild build -t registry.example.com/ml/trainer --push
+      envbuild build -t registry.example.com/ml/trainer:v3 --push   amd64 + arm64 lock: one index, v3
+      envbuild build --platform linux/arm64                   one platform of such a lock
       envbuild build --check-reproducible                     two clean builds, one digest
       envbuild build --output oci-archive:trainer.tar && apptainer build trainer.sif oci-archive:trainer.tar
       docker run --rm trainer:3f2a9c1b4d5e envbuild-check      the image checks itself (an image that buildah
