@@ -79,6 +79,7 @@ bench: venv
 	$(BIN)/python bench/diff.py
 	$(BIN)/python bench/build.py
 	$(BIN)/python bench/sdists.py
+	$(BIN)/python bench/multiarch.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) build/demo .pytest_cache .mypy_cache .ruff_cache bench/results
