@@ -37,10 +37,10 @@ def find(name: str) -> str | None:
 
 
 def loopback(reference: str) -> bool:
-    """Whether REFERENCE's registry is on this machine's loopback interface (plain HTTP, as Docker allows)."""
-    host = reference.split("/", 1)[0] if "/" in reference else ""
-    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    return host == "localhost" or host.startswith("127.") or host in ("[::1]", "::1")
+    """Whether REFERENCE's registry (the part before its first ``/``) is on this machine's loopback interface."""
+    from envbuild.adapters.registry import loopback_host
+
+    return "/" in reference and loopback_host(reference.split("/", 1)[0])
 
 
 @dataclass(frozen=True)
@@ -140,17 +140,22 @@ class Buildah:
     def push(self, tag: str, destination: str, scratch: Path) -> str:
         """Push TAG to DESTINATION (``docker://REF``, ``oci-archive:FILE[:TAG]``, ``oci:DIR[:TAG]``); the manifest
         digest.  A registry gets only the blobs it lacks."""
+        return self._pushed(["push"], tag, destination, scratch, f"push {tag}")
+
+    def _pushed(self, command: list[str], tag: str, destination: str, scratch: Path, what: str) -> str:
+        """COMMAND (``push``, ``manifest push --all``) of TAG to DESTINATION, plain HTTP to a loopback registry; the
+        digest it wrote.  WHAT: how an error names the push."""
         digest_file = scratch / f"digest-{time.monotonic_ns()}"
-        args = ["push", "--digestfile", str(digest_file)]
+        args = [*command, "--digestfile", str(digest_file)]
         if destination.startswith("docker://") and loopback(destination.removeprefix("docker://")):
             args.append("--tls-verify=false")
         done = self._run(*args, tag, destination, timeout=3600)
         if done.returncode != 0:
-            raise BuildahError(f"push {tag} to {destination}: {_last(done.stderr)}")
+            raise BuildahError(f"{what} to {destination}: {_last(done.stderr)}")
         try:
             return digest_file.read_text().strip()
         except OSError:
-            raise BuildahError(f"push {tag}: {self.name} reported no digest") from None
+            raise BuildahError(f"{what}: {self.name} reported no digest") from None
 
     def push_index(self, tag: str, images: list[tuple[str, str]], destination: str | None,
                    scratch: Path) -> str | None:
@@ -167,17 +172,7 @@ class Buildah:
                 raise BuildahError(f"{tag}: cannot add {image} to its index ({_last(added.stderr)})")
         if destination is None:
             return None
-        digest_file = scratch / f"index-digest-{time.monotonic_ns()}"
-        args = ["manifest", "push", "--all", "--digestfile", str(digest_file)]
-        if destination.startswith("docker://") and loopback(destination.removeprefix("docker://")):
-            args.append("--tls-verify=false")
-        done = self._run(*args, tag, destination, timeout=3600)
-        if done.returncode != 0:
-            raise BuildahError(f"push the index {tag} to {destination}: {_last(done.stderr)}")
-        try:
-            return digest_file.read_text().strip()
-        except OSError:
-            raise BuildahError(f"push the index {tag}: {self.name} reported no digest") from None
+        return self._pushed(["manifest", "push", "--all"], tag, destination, scratch, f"push the index {tag}")
 
     def remove(self, tag: str) -> None:
         self._run("rmi", "--force", tag, timeout=300)

@@ -307,10 +307,10 @@ def push_index(tag: str, images: list[str]) -> str:
     import shutil
 
     from envbuild.adapters import process
+    from envbuild.adapters.buildah import loopback
 
     cli = os.environ.get("ENVBUILD_DOCKER") or shutil.which("docker") or "docker"
-    host = tag.split("/", 1)[0]
-    insecure = ["--insecure"] if host.startswith(("127.", "localhost")) else []
+    insecure = ["--insecure"] if loopback(tag) else []
     process.run([cli, "manifest", "rm", tag], timeout=60)  # an earlier index of this tag, kept by the CLI
     made = process.run([cli, "manifest", "create", *insecure, tag, *images], timeout=300)
     if made.returncode != 0:

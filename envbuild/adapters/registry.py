@@ -33,6 +33,12 @@ DOCKER_HUB = "registry-1.docker.io"
 _LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$")
 
 
+def loopback_host(registry: str) -> bool:
+    """Is REGISTRY (``host[:port]``) on this machine's loopback interface?  Spoken to over plain HTTP, as Docker
+    allows: by the resolver here, and by the engines that pull from and push to it."""
+    return bool(_LOOPBACK.match(registry))
+
+
 @dataclass(frozen=True)
 class Reference:
     registry: str  # host[:port] as used on the wire (Docker Hub is registry-1.docker.io)
@@ -43,7 +49,7 @@ class Reference:
 
     @property
     def base_url(self) -> str:
-        scheme = "http" if _LOOPBACK.match(self.registry) else "https"
+        scheme = "http" if loopback_host(self.registry) else "https"
         return f"{scheme}://{self.registry}/v2/{self.repository}"
 
 
