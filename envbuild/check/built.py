@@ -30,7 +30,8 @@ def _sha256(path: str) -> str:
 
 
 def _normal(name: str) -> str:
-    """NAME normalised (PEP 503), without re (the check's clean path loads no regular expressions)."""
+    """NAME normalised (PEP 503), without re: ``envbuild.check.probe.normalise`` again, as this file also runs
+    alone in the build step, where no envbuild is importable."""
     out = name.lower().replace("_", "-").replace(".", "-")
     while "--" in out:
         out = out.replace("--", "-")

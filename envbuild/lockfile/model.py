@@ -225,6 +225,11 @@ class BuildImage:
     reference: str = ""  # in a view: the image; in the file, only where [python] build-image does not name it
     #                      (build-image = "auto": each target's pick)
 
+    def kept(self, named: str | None) -> BuildImage:
+        """This image as its target keeps it in the file: its reference only where [python] build-image (NAMED)
+        is not it."""
+        return replace(self, reference="") if self.reference == named else self
+
 
 @dataclass(frozen=True)
 class Lock:
@@ -339,7 +344,8 @@ class LockFile:
                             base_packages=lock.base_image.packages if lock.base_image else None,
                             apt_sources=lock.system.sources if lock.system is not None else None, cuda=lock.cuda,
                             apt_releases=lock.system.releases if lock.system is not None else (),
-                            build_image=_kept(lock.build_image, lock.python.build_image))
+                            build_image=lock.build_image.kept(lock.python.build_image) if lock.build_image
+                            else None)
         return cls(spec_hash=lock.spec_hash, name=lock.name, targets=(target,),
                    python=replace(lock.python, version=None, source=None), env=lock.env,
                    ignore_extra=lock.ignore_extra, system=lock.system.packages if lock.system is not None else None,
@@ -349,13 +355,6 @@ class LockFile:
 
 
 _R = TypeVar("_R", PythonPackage, SystemPackage, CondaPackage)
-
-
-def _kept(image: BuildImage | None, named: str | None) -> BuildImage | None:
-    """A view's build image as its target keeps it: the reference only where [python] build-image is not it."""
-    if image is None:
-        return None
-    return replace(image, reference="") if image.reference == named else image
 
 
 def _on(platforms: tuple[str, ...], platform: str) -> bool:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from envbuild.errors import RenderError
 from envbuild.lockfile import Lock, PythonPackage
+from envbuild.render.names import PREFIX, SUPPORT
 
 if TYPE_CHECKING:
     from envbuild.export.python import BuildStep
-from envbuild.render.names import PREFIX, SUPPORT
 
 LOCAL = "local"  # the folder of the context (under SUPPORT) and of the image (under PREFIX) with the local archives
 BUILT_SCRIPT = Path(__file__).parent.parent / "check" / "built.py"  # run by the image's interpreter, as a script

@@ -46,7 +46,7 @@ def resolve(spec: Spec, previous: LockFile | None, options: Options, *, reading:
             strict_wheels: bool = False) -> Resolution:
     """SPEC resolved for each of its platforms, made consistent and merged into one lock.  PREVIOUS's pins are
     kept where the spec allows (OPTIONS frees some or all).  STRICT_WHEELS: a package only an sdist provides is an
-    error; a build dependency the lock lacks always is."""
+    error.  An sdist that compiles CUDA kernels with no [python] build-image to compile on is a warning."""
     from envbuild.resolve.builds import needs_nvcc, refuse, sdists
     from envbuild.resolve.merge import merge
     from envbuild.spec import spec_hash

@@ -32,9 +32,8 @@ def auto_reference(python: PythonLock, cuda: CudaLock | None) -> str:
     """``build-image = "auto"``: PyTorch's devel image of the locked torch, CUDA and cuDNN (it holds nvcc, the CUDA
     headers and a Python), e.g. pytorch/pytorch:2.5.1-cuda12.4-cudnn9-devel."""
     torch = python.by_name().get("torch")
-    missing = ("no torch" if torch is None else "no CUDA" if cuda is None else
-               "no cuDNN" if not cuda.cudnn else None)
-    if missing is not None or torch is None or cuda is None or cuda.cudnn is None:
+    if torch is None or cuda is None or not cuda.cudnn:
+        missing = "no torch" if torch is None else "no CUDA" if cuda is None else "no cuDNN"
         raise EnvbuildError(f'[python] -> build-image = "auto" picks PyTorch\'s devel image of the locked torch and '
                             f"CUDA ({AUTO.format(torch='<torch>', cuda='<X.Y>', cudnn='<N>')}), and this lock has "
                             f"{missing}: name a CUDA devel image that holds the target's Python")

@@ -61,9 +61,7 @@ def merge(spec: Spec, results: dict[str, Resolved], spec_hash: str) -> LockFile:
             base_packages=r.image.installed if r.image else None,
             apt_sources=r.system.sources if r.system is not None else None, cuda=r.cuda,
             apt_releases=r.system.releases if r.system is not None else (),
-            build_image=None if r.build_image is None else replace(
-                r.build_image, reference="" if r.build_image.reference == spec.python.build_image
-                else r.build_image.reference)))
+            build_image=r.build_image.kept(spec.python.build_image) if r.build_image else None))
     any_python = next(iter(results.values())).python
     python = replace(any_python, version=None, source=None,
                      packages=_python_records({p: r.python.packages for p, r in results.items()}, everywhere),
