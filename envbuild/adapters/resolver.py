@@ -31,6 +31,7 @@ class CompileRequest:
     root: Path | None = None  # the spec's directory: local archives (`name @ ./x.whl`) are relative to it
     local_files: tuple[tuple[str, str], ...] = ()  # (package, path relative to ROOT)
     constraints: tuple[tuple[str, str], ...] = ()  # (name, version): where a package is wanted, at that version
+    environments: tuple[str, ...] = ()  # PEP 508 markers: one universal resolution for all (python_platform unused)
 
 
 class Resolver(Protocol):

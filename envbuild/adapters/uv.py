@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from envbuild.adapters import process
+from envbuild.adapters.uv_errors import trim_error
 from envbuild.errors import ResolutionError, SyncError, ToolMissing
 from envbuild.lockfile import PythonPackage, strip_credentials, strip_credentials_in
-from envbuild.lockfile.pylock import read_pylock
+from envbuild.lockfile.pylock import read_markers, read_pylock
 
 if TYPE_CHECKING:
     from envbuild.adapters.resolver import CompileRequest
@@ -94,15 +95,30 @@ def _named_index_env(indexes: Sequence[tuple[str, str, bool]]) -> tuple[list[tup
     return out, env
 
 
+__all__ = ["add_pip", "binary", "compile", "compile_universal", "create_venv", "index_env", "install_exact",
+           "installed", "sync", "trim_error", "uv_env", "venv_python_version"]
+
+
 def compile(request: CompileRequest) -> list[PythonPackage]:
     """Resolve REQUEST for its target platform and Python, with hashes."""
+    return _compile(request)[0]
+
+
+def compile_universal(request: CompileRequest) -> tuple[list[PythonPackage], dict[tuple[str, str], str]]:
+    """Resolve REQUEST once for every environment of ``request.environments`` (PEP 508 markers, one per target):
+    uv's universal resolution, restricted to them (``[tool.uv] environments``).  Each package comes with every file
+    of its version (all platforms' wheels) and hashes; the markers say where a package is installed ((name,
+    version) -> marker; none: everywhere), so a package forked by platform appears once per version."""
+    return _compile(request)
+
+
+def _compile(request: CompileRequest) -> tuple[list[PythonPackage], dict[tuple[str, str], str]]:
     from envbuild.lockfile.pylock import pylock_text
 
     with tempfile.TemporaryDirectory(prefix="envbuild-uv-") as tmp:
         work = Path(tmp)
         indexes, credentials = _named_index_env(request.indexes)
         (work / "pyproject.toml").write_text(_project(request, indexes), encoding="utf-8")
-        (work / "uv.toml").write_text(_settings(request), encoding="utf-8")
         preferences = [p for p in request.preferences if not (p.direct_url or p.path)]  # a URL is its own pin
         if preferences:
             (work / OUTPUT).write_text(pylock_text(preferences, request.index_url), encoding="utf-8")
@@ -119,40 +135,48 @@ def compile(request: CompileRequest) -> list[PythonPackage]:
         # The target is --python-version/--python-platform; --python only names the interpreter that builds an
         # sdist's metadata when a package has no wheel. Naming ours spares uv a search of PATH for a matching
         # interpreter (it runs each candidate: 0.4 s and more with pyenv shims), which ends in a fallback anyway.
-        base = [binary(), "pip", "compile", "pyproject.toml",
-                "--python-version", request.python_version, "--python-platform", request.python_platform,
-                "--python", sys.executable, "--no-config", "--config-file", "uv.toml",
+        target = (["--universal"] if request.environments else ["--python-platform", request.python_platform])
+        base = [binary(), "pip", "compile", "pyproject.toml", "--python-version", request.python_version, *target,
+                "--python", sys.executable,
                 "--quiet", "--color", "never", "--no-header", *provided]
         argv = [*base, "--output-file", OUTPUT, "--generate-hashes"]
         if request.upgrade:
             argv.append("--upgrade")
         for name in request.upgrade_packages:
             argv += ["--upgrade-package", name]
+        # Settings come from the project file in WORK alone: the user's and the system's uv.toml are out of reach
+        # (--no-config would drop the project's too, and --config-file cannot hold environments).
         env = {**uv_env(share=request.network_share), **index_env(request.index_url, request.extra_index_urls),
-               **credentials}
+               **credentials, "XDG_CONFIG_HOME": str(work), "XDG_CONFIG_DIRS": str(work)}
         done = process.run(argv, env=env, cwd=work)
         if done.returncode != 0:
             raise ResolutionError(NAME, trim_error(done.stderr), full=strip_credentials_in(done.stderr))
-        packages = read_pylock((work / OUTPUT).read_text(encoding="utf-8"), NAME, sources=dict(request.sources),
-                                local=dict(request.local_files))
-        edges = _edges(base, packages, work, env)
+        answer = (work / OUTPUT).read_text(encoding="utf-8")
+        packages = read_pylock(answer, NAME, sources=dict(request.sources), local=dict(request.local_files))
+        markers = read_markers(answer)
+        edges = _edges(base, packages, markers, work, env)
     out = []
     for package in packages:
         requested, via = edges.get(package.name, (False, ()))
         out.append(replace(package, requested=requested, via=via))
-    return out
+    return out, markers
 
 
 _ROOT = "envbuild-requirements (pyproject.toml)"  # how uv names the spec in its "# via" annotations
 
 
-def _edges(base: list[str], packages: list[PythonPackage], work: Path,
+def _edges(base: list[str], packages: list[PythonPackage], markers: dict[tuple[str, str], str], work: Path,
            env: dict[str, str]) -> dict[str, tuple[bool, tuple[str, ...]]]:
     """name -> (is it a requirement of the spec, the packages that require it), from uv's own "# via" annotations:
-    the same resolution again, written as requirements.txt (PEP 751 has no edges), with the pins as preferences and
-    every index answer in uv's cache (--offline), so it takes milliseconds."""
-    (work / "via.txt").write_text("".join(f"{p.name}=={p.version}\n" for p in packages
-                                          if not (p.direct_url or p.path or p.vcs)), encoding="utf-8")
+    the same resolution again, written as requirements.txt (PEP 751 has no edges), with the pins (and the markers of
+    a universal resolution) as preferences and every index answer in uv's cache (--offline), so it takes
+    milliseconds.  A universal resolution's edges are those of every environment together."""
+    def pin(p: PythonPackage) -> str:
+        marker = markers.get((p.name, p.version))
+        return f"{p.name}=={p.version}" + (f" ; {marker}" if marker else "") + "\n"
+
+    (work / "via.txt").write_text("".join(pin(p) for p in packages if not (p.direct_url or p.path or p.vcs)),
+                                  encoding="utf-8")
     argv = [*base, "--output-file", "via.txt"]
     done = process.run([*argv, "--offline"], env=env, cwd=work)  # all in uv's cache: no round trip to revalidate
     if done.returncode != 0:  # something was not cached (uv's cache off, or pruned meanwhile): ask the index
@@ -177,8 +201,9 @@ def _edges(base: list[str], packages: list[PythonPackage], work: Path,
 
 
 def _project(request: CompileRequest, indexes: Sequence[tuple[str, str, bool]]) -> str:
-    """The requirements as a pyproject.toml, the one input of uv that carries index pins ([tool.uv.sources]), with
-    the named INDEXES (their URLs without credentials)."""
+    """The requirements as a pyproject.toml with every uv setting of the resolution under [tool.uv]: index pins
+    (sources) and the named INDEXES (their URLs without credentials), what sdists need to build their metadata, and
+    a universal resolution's environments (which uv reads from a project file only, not from a uv.toml)."""
     import tomlkit
     from packaging.requirements import Requirement
 
@@ -191,89 +216,20 @@ def _project(request: CompileRequest, indexes: Sequence[tuple[str, str, bool]]) 
         requirements.append(str(req))
     doc = tomlkit.document()
     doc.add("project", {"name": "envbuild-requirements", "version": "0", "dependencies": requirements})
-    if request.sources or indexes:
-        uv = tomlkit.table(is_super_table=True)
+    uv = tomlkit.table(is_super_table=True)
+    if request.environments:  # a universal resolution for these targets only
+        uv.add("environments", list(request.environments))
+    if request.build_dependencies:  # what sdists need to build their metadata
+        uv.add("extra-build-dependencies", {name: list(reqs) for name, reqs in request.build_dependencies})
+    if request.build_env:  # uv has no variables for all builds, only per package
+        uv.add("extra-build-variables", {name: dict(request.build_env) for name, _ in request.build_dependencies})
+    if request.sources or indexes or len(uv):
         if request.sources:
             uv.add("sources", {name: {"index": index} for name, index in request.sources})
         if indexes:
             uv.add("index", [{"name": n, "url": u, "explicit": e} for n, u, e in indexes])
         doc.add("tool", {"uv": uv})
     return tomlkit.dumps(doc)
-
-
-def _settings(request: CompileRequest) -> str:
-    """uv's settings for this resolution (uv.toml): what sdists need to build their metadata."""
-    import tomlkit
-
-    doc = tomlkit.document()
-    if request.build_dependencies:
-        doc.add("extra-build-dependencies", {name: list(reqs) for name, reqs in request.build_dependencies})
-    if request.build_env:  # uv has no variables for all builds, only per package
-        doc.add("extra-build-variables", {name: dict(request.build_env) for name, _ in request.build_dependencies})
-    return tomlkit.dumps(doc)
-
-
-_BUILD_FAILED = re.compile(r"Failed to (?:download and )?build `([^`]+)`")
-_STEP = re.compile(r"Call to `([^`]+)` failed")
-_NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
-_DECLARED = re.compile(r"depends on `([^`]+)`, but doesn't declare it as a build dependency")
-
-
-def trim_error(stderr: str) -> str:
-    """uv's ``error:`` line and its ``cause:`` chain, in uv's own words, on one line; for an sdist whose build
-    failed: the package, the failing step and the last line of its output, with a hint for the known case.  No URL
-    in it keeps its credentials (uv quotes the URLs it fetched)."""
-    stderr = strip_credentials_in(stderr)
-    build = _build_failure(stderr)
-    if build is not None:
-        return build
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    parts: list[str] = []
-    for line in lines:
-        if line.startswith("error:"):
-            parts.append(line[len("error:"):].strip())
-        elif line.startswith("cause:"):
-            parts.append(line[len("cause:"):].strip())
-        elif line.startswith(("warning:", "hint:")):
-            continue
-        elif parts:
-            parts[-1] += " " + line
-    if not parts:
-        return " ".join(lines[-3:]) or "uv failed and printed nothing"
-    if len(parts) > 4:  # a long transport chain: the headline and the innermost causes say it all
-        parts = [parts[0], parts[1], *parts[-2:]]
-    return ": ".join(p.rstrip(".:") for p in parts) + "."
-
-
-def _build_failure(stderr: str) -> str | None:
-    failed = _BUILD_FAILED.search(stderr)
-    if failed is None:
-        return None
-    package = failed.group(1)
-    step = _STEP.search(stderr)
-    output = []  # the build's own output: the indented lines after uv's "[stderr]" or "[stdout]"
-    inside = False
-    for line in stderr.splitlines():
-        stripped = line.strip()
-        if stripped in ("[stderr]", "[stdout]"):
-            inside = True
-        elif inside and (not line.startswith(" ") or stripped.startswith(("hint:", "error:"))):
-            inside = False
-        elif inside and stripped:
-            output.append(stripped)
-    last = output[-1] if output else "(it printed nothing)"
-    message = f"{package}: building the sdist failed"
-    if step:
-        message += f" in {step.group(1)}"
-    message += f": {last}"
-    missing = _NO_MODULE.search(stderr)
-    if missing:
-        needed = _DECLARED.search(stderr)
-        dist = needed.group(1) if needed else missing.group(1).split(".", 1)[0]
-        name = package.split("==", 1)[0].split("@", 1)[0]
-        message += (f". Hint: {name} imports {missing.group(1)} while it builds, without declaring it (as flash-attn "
-                    f'and deepspeed import torch); declare it: [python] build-dependencies = {{{name} = ["{dist}"]}}')
-    return message + " (envbuild lock -v shows uv's whole output)"
 
 
 # --------------------------------------------------------------------------------------------------------

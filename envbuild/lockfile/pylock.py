@@ -100,6 +100,14 @@ def read_pylock(text: str, tool: str, *, sources: dict[str, str] | None = None,
     return sorted(out, key=lambda p: p.name)
 
 
+def read_markers(text: str) -> dict[tuple[str, str], str]:
+    """(name, version) -> the environment marker of each package of a PEP 751 lock that has one (a universal
+    resolution's: where it is installed)."""
+    doc = tomllib.loads(text)
+    return {(entry["name"], str(entry["version"])): str(entry["marker"]) for entry in doc.get("packages", [])
+            if entry.get("marker") and entry.get("version") is not None}
+
+
 def _file(entry: dict[str, Any]) -> PythonFile:
     url = strip_credentials(str(entry.get("url") or entry.get("path") or ""))
     name = str(entry.get("name") or url.rstrip("/").rsplit("/", 1)[-1].split("#", 1)[0])

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from envbuild.lockfile import CondaLock, LockFile, PythonLock
     from envbuild.resolve.builds import Sdist
     from envbuild.resolve.target import Resolved
+    from envbuild.resolve.universal import Universal
     from envbuild.spec import Distro, Spec
 
 __all__ = ["Options", "Resolution", "prefetch", "resolve"]
@@ -70,17 +71,20 @@ def resolve(spec: Spec, previous: LockFile | None, options: Options, *, reading:
 def _resolve_all(spec: Spec, previous: LockFile | None, options: Options,
                  stages: list[tuple[str, float]]) -> dict[str, Resolved]:
     """Every platform of the spec: first what each needs from the network (its base image, its apt indexes), then
-    the resolutions, all platforms at once (threads: uv and the apt closures overlap), then made consistent: the
-    later platforms prefer the first one's pins."""
+    the resolutions, all platforms at once (threads: uv and the apt closures overlap; with uv, one universal Python
+    resolution that each platform takes its part of), then made consistent: the later platforms prefer the first
+    one's pins."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from envbuild.platforms import PLATFORMS
     from envbuild.resolve.merge import make_consistent
     from envbuild.resolve.target import prepare_target, resolve_target, solve_conda
+    from envbuild.resolve.universal import applies, took_part
 
     platforms = spec.environment.platforms
     with ThreadPoolExecutor(max_workers=len(platforms)) as pool, \
-            ThreadPoolExecutor(max_workers=len(platforms)) as conda_pool:
+            ThreadPoolExecutor(max_workers=len(platforms)) as conda_pool, \
+            ThreadPoolExecutor(max_workers=1) as universal_pool:
         def solve(platform: str, distro: Distro | None) -> Future[CondaLock]:
             return conda_pool.submit(solve_conda, spec, platform, distro, previous, options=options, stages=stages)
 
@@ -90,13 +94,32 @@ def _resolve_all(spec: Spec, previous: LockFile | None, options: Options,
                  if spec.conda.present and (spec.environment.distro or not PLATFORMS[p].linux)}
         prepared = dict(zip(platforms, pool.map(lambda p: prepare_target(spec, p, stages), platforms), strict=True))
         conda.update({p: solve(p, prepared[p].distro) for p in platforms if spec.conda.present and p not in conda})
+        # one Python resolution for every platform, where the resolver can (uv); each platform takes its part
+        together = universal_pool.submit(_universal, spec, previous, options, stages) if applies(spec) else None
 
         def one(platform: str, preferences: PythonLock | None = None, opts: Options = options) -> Resolved:
             before = previous.view(platform) if previous is not None and platform in previous.platforms else None
             return resolve_target(spec, prepared[platform], before, opts, stages, preferences=preferences,
-                                  conda=conda[platform].result() if platform in conda else None)
+                                  conda=conda[platform].result() if platform in conda else None,
+                                  universal=together)
 
         results = dict(zip(platforms, pool.map(one, platforms), strict=True))
+        universal = together.result() if together is not None else None
+        if universal is not None and took_part(universal, platforms[0], results[platforms[0]].python):
+            return results  # every platform took its part, or was resolved on its own preferring the same pins
         # the first platform's pins lead: the others are asked again, preferring them, without -U/-P (which the
         # first platform's resolution already applied)
         return make_consistent(results, platforms[0], lambda platform, lead: one(platform, lead, Options()))
+
+
+def _universal(spec: Spec, previous: LockFile | None, options: Options,
+               stages: list[tuple[str, float]]) -> Universal | None:
+    """The universal resolution, or None when uv finds none (each platform is then resolved on its own, and says
+    why in its own terms)."""
+    from envbuild.errors import ResolutionError
+    from envbuild.resolve.universal import resolve_universal
+
+    try:
+        return resolve_universal(spec, previous, options, stages)
+    except ResolutionError:
+        return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import sys
+from dataclasses import replace
 
 from envbuild.adapters.resolver import CompileRequest, Resolver
 from envbuild.errors import UnsupportedTarget
@@ -49,9 +50,13 @@ def host_mismatch(spec: Spec) -> str | None:
 def resolve_python(spec: Spec, platform: str, *, distro: Distro | None, previous: PythonLock | None = None,
                    upgrade: bool = False, upgrade_packages: tuple[str, ...] = (), exact_python: str | None = None,
                    source: str | None = None, network_share: int = 1,
-                   provided: tuple[tuple[str, str], ...] = ()) -> PythonLock:
+                   provided: tuple[tuple[str, str], ...] = (), given: tuple[PythonPackage, ...] | None = None,
+                   together: tuple[PythonPackage, ...] = ()) -> PythonLock:
     """The spec's Python requirements pinned for PLATFORM (whose glibc comes from DISTRO) and the interpreter
-    EXACT_PYTHON (else the spec's version); PREVIOUS's pins are preferences unless freed by -U / -P."""
+    EXACT_PYTHON (else the spec's version); PREVIOUS's pins are preferences unless freed by -U / -P.  GIVEN: the
+    pins already resolved (this platform's part of the resolution of every platform at once); else TOGETHER, that
+    resolution's pins for this platform where it has no part (a version with no file that installs here): the
+    platform is resolved on its own, preferring them."""
     py = spec.python
     if py.resolver == "pip-tools":
         why = host_mismatch(spec)
@@ -60,10 +65,32 @@ def resolve_python(spec: Spec, platform: str, *, distro: Distro | None, previous
                 f"pip-tools cannot lock for another platform or Python ({why}); pip-compile resolves for the "
                 'interpreter it runs in. Set [python] resolver = "uv", which locks for any target.'
             )
-    request = CompileRequest(
+    request = compile_request(spec, python_platform(platform, distro), exact_python or spec.environment.python,
+                              previous=previous, upgrade=upgrade, upgrade_packages=upgrade_packages,
+                              network_share=network_share, provided=provided)
+    packages = given
+    if together:  # the platform on its own, at the versions of every platform's resolution where it can
+        request = replace(request, preferences=together, upgrade=False, upgrade_packages=())
+    if packages is None:
+        packages = tuple(_adapter(py.resolver)(request)) if py.requirements else ()
+    build = _build_group(request, packages, previous) if py.build_dependencies and packages else ()
+    return PythonLock(requested=spec.environment.python, resolver=py.resolver, index_url=py.index_url,
+                      extra_index_urls=py.extra_index_urls, packages=packages, version=exact_python,
+                      source=source if exact_python else None,
+                      indexes=py.indexes,
+                      build_dependencies=py.build_dependencies, no_build_isolation=py.no_build_isolation,
+                      build_env=py.build_env, build_packages=build, build_image=py.build_image)
+
+
+def compile_request(spec: Spec, python_platform: str, python_version: str, *, previous: PythonLock | None,
+                    upgrade: bool = False, upgrade_packages: tuple[str, ...] = (), network_share: int = 1,
+                    provided: tuple[tuple[str, str], ...] = (), environments: tuple[str, ...] = ()) -> CompileRequest:
+    """What the resolver is asked for the spec's Python requirements (the indexes' URLs expanded)."""
+    py = spec.python
+    return CompileRequest(
         requirements=py.requirements,
-        python_version=exact_python or spec.environment.python,
-        python_platform=python_platform(platform, distro),
+        python_version=python_version,
+        python_platform=python_platform,
         index_url=expand_url(py.index_url, "[python] -> index-url"),
         extra_index_urls=tuple(expand_url(u, f"[python] -> extra-index-urls[{i}]")
                                for i, u in enumerate(py.extra_index_urls)),
@@ -79,15 +106,8 @@ def resolve_python(spec: Spec, platform: str, *, distro: Distro | None, previous
         build_env=py.build_env,
         root=spec.root,
         local_files=py.local_files,
+        environments=environments,
     )
-    packages = _adapter(py.resolver)(request) if py.requirements else []
-    build = _build_group(request, tuple(packages), previous) if py.build_dependencies and packages else ()
-    return PythonLock(requested=spec.environment.python, resolver=py.resolver, index_url=py.index_url,
-                      extra_index_urls=py.extra_index_urls, packages=tuple(packages), version=exact_python,
-                      source=source if exact_python else None,
-                      indexes=py.indexes,
-                      build_dependencies=py.build_dependencies, no_build_isolation=py.no_build_isolation,
-                      build_env=py.build_env, build_packages=build, build_image=py.build_image)
 
 
 def build_requirements(build_dependencies: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:
@@ -101,8 +121,6 @@ def _build_group(request: CompileRequest, runtime: tuple[PythonPackage, ...],
     """The build group: [python] build-dependencies resolved as their own locked group for the same target, at the
     runtime's versions wherever both hold a package (as uv's match-runtime), so that a kernel is compiled against
     the torch it runs with."""
-    from dataclasses import replace
-
     from envbuild.errors import ResolutionError
 
     pins = tuple((p.name, p.version) for p in runtime if not (p.direct_url or p.path or p.vcs))

@@ -20,8 +20,11 @@ from envbuild.resolve.options import Options
 from envbuild.versions import within
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from envbuild.resolve.image import ImageFacts
     from envbuild.resolve.system import AptIndexes, Trust
+    from envbuild.resolve.universal import Universal
     from envbuild.spec import Distro, Spec
 
 
@@ -109,21 +112,24 @@ def solve_conda(spec: Spec, platform: str, distro: Distro | None, previous: Lock
 
 
 def resolve_target(spec: Spec, prepared: Prepared, previous: Lock | None, options: Options, stages: Stages, *,
-                   preferences: PythonLock | None = None, conda: CondaLock | None = None) -> Resolved:
+                   preferences: PythonLock | None = None, conda: CondaLock | None = None,
+                   universal: Future[Universal | None] | None = None) -> Resolved:
     """PREPARED's platform part of the lock.  PREVIOUS (the old lock's view of it) gives preferences, unless
     PREFERENCES (another platform's pins, for consistent versions) does.  CONDA is the platform's conda environment
-    (``solve_conda``), solved first: when it holds Python, that is the interpreter the pip layer is resolved for."""
+    (``solve_conda``), solved first: when it holds Python, that is the interpreter the pip layer is resolved for.
+    UNIVERSAL (the resolution of every platform at once, under way) gives the Python pins where it can."""
     platform, distro, image = prepared.platform, prepared.distro, prepared.image
     given = _given_interpreter(spec, image, conda)
     provided = _provided(spec, conda)
     if distro is None:  # macOS: no apt, no CUDA
         python = _python(spec, platform, None, previous=previous.python if previous else None,
                          preferences=preferences, options=options, stages=stages,
-                         exact=given[0] if given else None, source=given[1] if given else None, provided=provided)
+                         exact=given[0] if given else None, source=given[1] if given else None, provided=provided,
+                         universal=universal)
         _no_overlap(spec, conda, python)
         return Resolved(platform=platform, python=python, conda=conda)
     system, python = _system_and_python(spec, prepared, distro, given=given, provided=provided, previous=previous,
-                                        preferences=preferences, options=options, stages=stages)
+                                        preferences=preferences, options=options, stages=stages, universal=universal)
     _no_overlap(spec, conda, python)
     from envbuild.resolve.cuda import resolve_cuda
 
@@ -212,7 +218,8 @@ def _image(spec: Spec, platform: str, stages: Stages) -> ImageFacts | None:
 
 def _system_and_python(spec: Spec, prepared: Prepared, distro: Distro, *, given: tuple[str, str] | None,
                        provided: tuple[tuple[str, str], ...], previous: Lock | None, preferences: PythonLock | None,
-                       options: Options, stages: Stages) -> tuple[SystemLock, PythonLock]:
+                       options: Options, stages: Stages,
+                       universal: Future[Universal | None] | None) -> tuple[SystemLock, PythonLock]:
     from concurrent.futures import ThreadPoolExecutor
 
     from envbuild.resolve.system import resolve_system
@@ -229,7 +236,7 @@ def _system_and_python(spec: Spec, prepared: Prepared, distro: Distro, *, given:
 
     def python_for(exact: str | None) -> PythonLock:
         return _python(spec, platform, distro, previous=prev_python, preferences=preferences, options=options,
-                       stages=stages, exact=exact, source=source, provided=provided)
+                       stages=stages, exact=exact, source=source, provided=provided, universal=universal)
 
     installed = dict(image.installed) if image else None
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -248,7 +255,8 @@ def _system_and_python(spec: Spec, prepared: Prepared, distro: Distro, *, given:
 
 def _python(spec: Spec, platform: str, distro: Distro | None, *, previous: PythonLock | None,
             preferences: PythonLock | None, options: Options, stages: Stages, exact: str | None,
-            source: str | None, provided: tuple[tuple[str, str], ...] = ()) -> PythonLock:
+            source: str | None, provided: tuple[tuple[str, str], ...] = (),
+            universal: Future[Universal | None] | None = None) -> PythonLock:
     from envbuild.resolve.python import resolve_python
 
     begun = time.monotonic()
@@ -261,9 +269,18 @@ def _python(spec: Spec, platform: str, distro: Distro | None, *, previous: Pytho
         own = {p.name: p for p in previous.packages} if previous else {}
         own.update({p.name: p for p in preferences.packages})
         preferred = replace(preferences, packages=tuple(own[name] for name in sorted(own)))
+    given: tuple[PythonPackage, ...] | None = None
+    together: tuple[PythonPackage, ...] = ()
+    every = universal.result() if universal is not None and preferences is None else None
+    if every is not None:  # this platform's part of the resolution of every platform, where it has one
+        from envbuild.resolve.universal import pins, select
+
+        given = select(every, platform, distro, exact or spec.environment.python)
+        together = pins(every, platform, exact or spec.environment.python) if given is None else ()
     result = resolve_python(spec, platform, distro=distro, previous=preferred, upgrade=options.upgrade,
                             upgrade_packages=options.upgrade_packages, exact_python=exact, source=source,
-                            network_share=options.network_share, provided=provided)
+                            network_share=options.network_share, provided=provided, given=given,
+                            together=together)
     stages.append((_stage(spec, platform, f"python ({spec.python.resolver})"), time.monotonic() - begun))
     return result
 
