@@ -13,7 +13,7 @@ help:
 	@echo "make ci     - provision (Docker engine, base image, registry, slurm), lint, then every test"
 	@echo "make lint   - ruff and mypy (strict for envbuild/)"
 	@echo "make bench  - compare envbuild with uv/pip-compile (lock), pip freeze (check), a naive Dockerfile (build);"
-	@echo "              two platforms against one (lock)"
+	@echo "              two platforms against one (lock); one, two and three platforms against uv --universal"
 	@echo "make fuzz   - 1,000 generated specs, locks and reports through every command (prints the throughput)"
 
 venv: $(STAMP)
@@ -74,6 +74,7 @@ bench: venv
 	$(BIN)/python bench/check.py
 	$(BIN)/python bench/init.py
 	$(BIN)/python bench/platforms.py
+	$(BIN)/python bench/lockspeed.py
 	$(BIN)/python bench/conda.py
 	$(BIN)/python bench/signatures.py
 	$(BIN)/python bench/diff.py
