@@ -126,6 +126,14 @@ def test_lock_then_build_gives_an_image_that_checks_itself(project: Project, doc
     assert last.startswith("OK:"), out
     code, out = in_image(docker_engine, project.tag, ["envbuild-check", "--json", "--deep"])
     assert code == 0 and json.loads(out)["ok"], out
+    # what a Kubeflow step's check runs in the step's image (envbuild.integrations.kubeflow): its fingerprint output
+    code, out = in_image(docker_engine, project.tag, ["sh", "-c", "envbuild-check --lock /opt/envbuild/envbuild.lock "
+                                                      "--fingerprint /tmp/fingerprint.json >/dev/null && "
+                                                      "cat /tmp/fingerprint.json"])
+    fingerprint = json.loads(out)
+    assert code == 0 and fingerprint["verdict"] == {"ok": True, "findings": {}}, out
+    assert fingerprint["lock"]["sha256"] == "sha256:" + hashlib.sha256(lock_text.encode()).hexdigest()
+    assert fingerprint["image"]["lock"] == "/opt/envbuild/envbuild.lock"
     code, out = in_image(docker_engine, project.tag, ["sh", "-c", 'printf %s "$GREETING"; echo; id -u; python -V'])
     assert out.splitlines() == ["say \"hi\" to $HOME \\ 'now' ; exit 3", "10001", "Python 3.11.2"], out
     # drift inside the container is exit 1, with the item

@@ -59,11 +59,12 @@ def find_lock(lock: str | None = None) -> str | None:
     return None
 
 
-def record(lock: str | None = None, python: str | None = None, *, read_lock: ReadLock) -> dict[str, Any]:
+def record(lock: str | None = None, python: str | None = None, *, read_lock: ReadLock,
+           report: dict[str, Any] | None = None) -> dict[str, Any]:
     """The fingerprint (plain data: JSON-able); READ_LOCK makes the check's view of the lock (``lockview.read``).
     A named LOCK (or $ENVBUILD_LOCK) that cannot be read or is no lock, or a named PYTHON that is no interpreter,
     raises ``EnvbuildError``; a lock found but the check failing is recorded as the verdict's ``error``, never
-    raised (training goes on)."""
+    raised (training goes on).  REPORT: the check's report of this lock, when the caller has just made it."""
     if python is not None:
         from envbuild.check.locate import interpreter
 
@@ -83,10 +84,11 @@ def record(lock: str | None = None, python: str | None = None, *, read_lock: Rea
     in_image = os.path.abspath(path) == IMAGE_LOCK
     verdict: dict[str, Any]
     try:
-        from envbuild.check.cli import evaluate
+        if report is None:
+            from envbuild.check.evaluate import evaluate
 
-        options: dict[str, Any] = {"lock": path, **({"python": python} if python else {})}
-        report, _ = evaluate(options, read_lock=read_lock, in_image=in_image and python is None)
+            options: dict[str, Any] = {"lock": path, **({"python": python} if python else {})}
+            report, _ = evaluate(options, read_lock=read_lock, in_image=in_image and python is None)
         counts: dict[str, int] = {}
         for finding in report["findings"]:
             counts[finding["kind"]] = counts.get(finding["kind"], 0) + 1

@@ -219,7 +219,7 @@ def not_on_index(detail: str, draft: Draft) -> str | None:
 def _checked(result: InitResult, source: Source) -> InitResult:
     """RESULT with the captured environment checked against its new lock."""
     from envbuild import lockview
-    from envbuild.check.cli import evaluate
+    from envbuild.check.evaluate import evaluate
     from envbuild.check.report import verdict
 
     options: dict[str, Any] = {"lock": str(result.lock.path if result.lock else result.spec.parent / LOCK_FILE)}

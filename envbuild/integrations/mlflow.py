@@ -41,7 +41,7 @@ def log_environment(lock: str | None = None, artifact_path: str = "envbuild") ->
 
     import mlflow
 
-    from envbuild.check.cli import evaluate
+    from envbuild.check.evaluate import evaluate
 
     if mlflow.active_run() is None:
         raise RuntimeError("log_environment() needs an active MLflow run (call it inside mlflow.start_run())")

@@ -173,7 +173,7 @@ def test_the_dpkg_status_is_reread_when_dpkg_replaces_it(tmp_path: Path) -> None
     """The host's dpkg facts are cached by the status file's identity; dpkg writes a new file and renames it over
     the old one, so every change is seen (and a damaged cache entry costs a re-read, never a wrong answer)."""
     from envbuild import cache
-    from envbuild.check.cli import cached_dpkg_status
+    from envbuild.check.evaluate import cached_dpkg_status
 
     status = tmp_path / "var/lib/dpkg/status"
     status.parent.mkdir(parents=True)
