@@ -180,6 +180,13 @@ def test_records_name_only_the_lock_s_platforms() -> None:
     twice = text.replace('platform = "linux/arm64"', 'platform = "linux/amd64"')
     with pytest.raises(ConfigError, match=r"targets: names a platform twice"):
         lockfile.loads_file(twice)
+    unknown = text.replace('platform = "linux/arm64"', 'platform = "linux/s390x"')
+    with pytest.raises(ConfigError, match=r"targets\[1\] -> platform: 'linux/s390x' is not a platform envbuild"):
+        lockfile.loads_file(unknown)
+    v1 = lockfile.dumps(dataclasses.replace(SAMPLE, version=1)).replace('platform = "linux/amd64"',
+                                                                        'platform = "linux/amd64; rm -rf ~"')
+    with pytest.raises(ConfigError, match=r"\[target\] -> platform: 'linux/amd64; rm -rf ~' is not a platform"):
+        lockfile.loads_file(v1)  # a version 1 lock's one platform too (render took it as a key: a KeyError)
     broken = text.replace('"base-files=12.4+deb12u5"', '"base-files"')
     with pytest.raises(ConfigError, match=r"targets\[0\] -> base-image-packages\[0\]: 'base-files' is not NAME"):
         lockfile.loads_file(broken)

@@ -145,7 +145,7 @@ def _parse_v2(top: Table, version: int = 2) -> LockFile:
     for t in top.tables("targets"):
         cuda = _cuda(t.table("cuda")) if t.raw.get("cuda") is not None else None
         targets.append(TargetLock(
-            platform=t.required_word("platform"), distro=t.word("distro"),
+            platform=_platform(t), distro=t.word("distro"),
             python_platform=t.word("python-platform"), python_version=t.word("python"),
             python_source=t.word("python-source"), base_digest=_digest(t, "base-image-digest"),
             base_packages=_name_versions(t, "base-image-packages") if "base-image-packages" in t.raw else None,
@@ -278,6 +278,16 @@ def _digest(t: Table, key: str) -> str | None:
     return value
 
 
+def _platform(t: Table) -> str:
+    """A target's platform: one envbuild knows (a lock from elsewhere, or edited, may name any)."""
+    from envbuild.platforms import PLATFORMS
+
+    value = t.required("platform")
+    if value not in PLATFORMS:
+        raise t.error(["platform"], f"{value!r} is not a platform envbuild knows ({', '.join(PLATFORMS)})")
+    return value
+
+
 # --------------------------------------------------------------------------------------------------------
 # Version 1: one platform, [target]
 
@@ -286,7 +296,7 @@ def _parse_v1(top: Table) -> LockFile:
     top.get("version")
     spec_hash, name = top.required("spec-hash"), top.required("name")
     t = top.table("target")
-    platform = t.required("platform")
+    platform = _platform(t)
     distro, python_platform = t.string("distro"), t.string("python-platform")
     t.done()
     base_reference = base_digest = None
