@@ -28,6 +28,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE))
+
+from platforms import timed  # noqa: E402 - the platform bench's whole-process timer
+
 SETS = {
     "small": ["torch==2.5.1", "numpy", "tqdm"],
     "ml22": ["numpy<2", "scipy", "pandas", "scikit-learn", "matplotlib", "transformers", "datasets", "accelerate",
@@ -39,14 +43,6 @@ PLATFORMS = {"one": ["linux/amd64"], "two": ["linux/amd64", "linux/arm64"],
 MARKERS = {"linux/amd64": "sys_platform == 'linux' and platform_machine == 'x86_64'",
            "linux/arm64": "sys_platform == 'linux' and platform_machine == 'aarch64'",
            "macos/arm64": "sys_platform == 'darwin' and platform_machine == 'arm64'"}
-
-
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {done.stderr[-800:]}")
-    return time.perf_counter() - start
 
 
 def spec(requirements: list[str], platforms: list[str]) -> str:
