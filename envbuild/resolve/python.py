@@ -73,6 +73,7 @@ def resolve_python(spec: Spec, platform: str, *, distro: Distro | None, previous
         request = replace(request, preferences=together, upgrade=False, upgrade_packages=())
     if packages is None:
         packages = tuple(_adapter(py.resolver)(request)) if py.requirements else ()
+    _foreign_wheels(packages, platform, distro, exact_python or spec.environment.python, py.resolver)
     build = _build_group(request, packages, previous) if py.build_dependencies and packages else ()
     return PythonLock(requested=spec.environment.python, resolver=py.resolver, index_url=py.index_url,
                       extra_index_urls=py.extra_index_urls, packages=packages, version=exact_python,
@@ -108,6 +109,25 @@ def compile_request(spec: Spec, python_platform: str, python_version: str, *, pr
         local_files=py.local_files,
         environments=environments,
     )
+
+
+def _foreign_wheels(packages: tuple[PythonPackage, ...], platform: str, distro: Distro | None, python: str,
+                    resolver: str) -> None:
+    """A wheel the spec names by path or URL is taken as given by the resolvers, whatever its tags: one that cannot
+    install on PLATFORM is said now, not when an image build or a sync fails on it."""
+    from envbuild.errors import ResolutionError
+    from envbuild.resolve.wheels import installs, supported_tags
+
+    supported = supported_tags(platform, distro, python)
+    for package in packages:
+        if package.direct_url or package.path:
+            for f in package.files:
+                if not installs(f.name, supported):
+                    machine = PLATFORMS[platform].machine
+                    raise ResolutionError(resolver, f"{package.name} @ {package.path or package.direct_url}: {f.name} "
+                                          f"does not install on {platform} (Python {python}); limit it to the "
+                                          f"platforms it is for with a marker, e.g. "
+                                          f"`; platform_machine != '{machine}'`, or add a wheel for {platform}")
 
 
 def build_requirements(build_dependencies: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:

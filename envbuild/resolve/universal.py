@@ -13,7 +13,6 @@ platform.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -23,13 +22,9 @@ from envbuild.lockfile import LockFile, PythonLock, PythonPackage
 from envbuild.platforms import PLATFORMS
 
 if TYPE_CHECKING:
-    from packaging.tags import Tag
-
     from envbuild.resolve.options import Options
     from envbuild.spec import Distro, Spec
 
-MACOS = "13.0"  # uv's macOS release for aarch64-apple-darwin unless MACOSX_DEPLOYMENT_TARGET says another
-_LEGACY = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}  # PEP 600's aliases of manylinux_2_X
 
 
 @dataclass(frozen=True)
@@ -98,25 +93,17 @@ def select(universal: Universal, platform: str, distro: Distro | None,
            python: str) -> tuple[PythonPackage, ...] | None:
     """PLATFORM's part of the universal resolution for Python PYTHON (on DISTRO's glibc): each package installed
     there with the files that install there; None when a package has none (no wheel fits, no sdist)."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+    from envbuild.resolve.wheels import installs, supported_tags
 
-    supported = _tags(platform, distro, python)
+    supported = supported_tags(platform, distro, python)
     out = []
     for package in pins(universal, platform, python):
         if package.direct_url or package.path or package.vcs:  # one archive (or a commit): the same everywhere
+            if not all(installs(f.name, supported) for f in package.files):
+                return None  # a local or URL wheel for another platform: said by that platform's own resolution
             out.append(package)
             continue
-        files = []
-        for f in package.files:
-            if not f.name.endswith(".whl"):
-                files.append(f)  # the sdist: installs anywhere (by building it)
-                continue
-            try:
-                tags = parse_wheel_filename(f.name)[3]
-            except InvalidWheelFilename:
-                continue
-            if not supported.isdisjoint(tags):
-                files.append(f)
+        files = [f for f in package.files if installs(f.name, supported)]
         if not files:
             return None
         out.append(replace(package, files=tuple(files), hashes=tuple(sorted({f.hash for f in files}))))
@@ -127,41 +114,13 @@ def _sys_platform(platform: str) -> str:
     return "linux" if PLATFORMS[platform].linux else "darwin"
 
 
-def _full(python: str) -> str:
-    parts = python.split(".")
-    return ".".join(parts + ["0"] * (3 - len(parts)))
-
-
 def _marker_environment(platform: str, python: str) -> dict[str, str]:
+    from envbuild.resolve.wheels import full_version
+
     linux = PLATFORMS[platform].linux
-    full = _full(python)
+    full = full_version(python)
     return {"implementation_name": "cpython", "implementation_version": full, "os_name": "posix",
             "platform_machine": PLATFORMS[platform].machine, "platform_python_implementation": "CPython",
             "platform_release": "", "platform_system": "Linux" if linux else "Darwin", "platform_version": "",
             "python_full_version": full, "python_version": ".".join(full.split(".")[:2]),
             "sys_platform": _sys_platform(platform)}
-
-
-def _tags(platform: str, distro: Distro | None, python: str) -> frozenset[Tag]:
-    """The wheel tags CPython PYTHON supports on PLATFORM, as uv's --python-platform for it takes them: on Linux
-    manylinux up to DISTRO's glibc (with PEP 600's legacy aliases), on macOS the releases up to uv's default."""
-    from packaging import tags
-
-    major, minor = (int(n) for n in _full(python).split(".")[:2])
-    target = PLATFORMS[platform]
-    if target.linux:
-        if distro is None:
-            raise ValueError(f"{platform} needs the target's glibc to pick wheels")
-        machine, top = target.machine, int(distro.glibc.split(".")[1])
-        names = []
-        for level in range(top, 4, -1):
-            names.append(f"manylinux_2_{level}_{machine}")
-            if level in _LEGACY and (level == 17 or machine in ("x86_64", "i686")):
-                names.append(f"{_LEGACY[level]}_{machine}")
-    else:
-        release = os.environ.get("MACOSX_DEPLOYMENT_TARGET", MACOS).split(".")
-        names = list(tags.mac_platforms((int(release[0]), int(release[1]) if len(release) > 1 else 0),
-                                        target.machine))
-    abi = f"cp{major}{minor}"
-    return frozenset([*tags.cpython_tags((major, minor), [abi], names),
-                      *tags.compatible_tags((major, minor), abi, names)])

@@ -56,6 +56,11 @@ def test_a_version_with_no_file_for_a_platform_is_not_that_platform_s_part() -> 
     assert select(universal, ARM, BOOKWORM, "3.11.2") is not None
     mac = Universal((_package("torch", "9.0", "torch-9.0-cp311-none-macosx_14_0_arm64.whl"),), {})
     assert select(mac, MAC, None, "3.11") is None, "uv's macOS release for aarch64-apple-darwin is 13.0"
+    wheel, sha = "ext-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "sha256:" + "1" * 64
+    local = PythonPackage("ext", "1.0", (sha,), path=f"wheels/{wheel}", files=(PythonFile(wheel, f"wheels/{wheel}",
+                                                                                          sha),))
+    assert select(Universal((local,), {}), AMD, BOOKWORM, "3.11.2") == (local,)
+    assert select(Universal((local,), {}), ARM, BOOKWORM, "3.11.2") is None, "an x86_64 wheel of one's own"
 
 
 def test_markers_say_which_platforms_install_a_package() -> None:
@@ -117,3 +122,19 @@ def test_the_user_s_uv_settings_do_not_reach_the_resolution(tmp_path: Path, inde
     assert done.returncode == 0, done.stderr
     assert [p.name for p in lockfile.read_lockfile(tmp_path / "p" / "envbuild.lock").python.packages] == [
         "alpha", "beta"]
+
+
+def test_a_wheel_of_one_s_own_for_another_platform_is_said_at_lock_time(tmp_path: Path, index: LocalIndex) -> None:
+    """uv takes a wheel named by path as given, whatever its tags; the lock says it will not install there."""
+    wheel = make_wheel(tmp_path / "p" / "wheels", "ext", "1.0", tag="py3-none-manylinux_2_17_x86_64")
+    write_spec(tmp_path / "p", index.url, ["alpha", f"ext @ ./wheels/{wheel.path.name}"], platforms=[AMD, ARM])
+    done = envbuild("lock", cwd=tmp_path / "p")
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert f"{wheel.path.name} does not install on {ARM}" in done.stderr, done.stderr
+    assert not (tmp_path / "p" / "envbuild.lock").exists()
+    write_spec(tmp_path / "p", index.url, ["alpha", f"ext @ ./wheels/{wheel.path.name} ; platform_machine == 'x86_64'"],
+               platforms=[AMD, ARM])
+    done = envbuild("lock", cwd=tmp_path / "p")
+    assert done.returncode == 0, done.stderr
+    ext = [p for p in lockfile.read_lockfile(tmp_path / "p" / "envbuild.lock").python.packages if p.name == "ext"]
+    assert [p.platforms for p in ext] == [(AMD,)]
