@@ -31,6 +31,9 @@ def lock_command(spec: Path | None, lock_path: Path | None, upgrade_packages: tu
     Python packages are pinned, with the sha256 of every file, for the spec's target platform and Python
     (not this host's). Existing pins are kept unless the spec no longer allows them, or -P / -U frees
     them. The lock is replaced atomically: a failed or interrupted run leaves the old one untouched.
+    Several platforms are resolved in one pass (uv's universal resolution), each taking its part: one
+    version per package everywhere the spec allows it; a platform that cannot install a common version
+    (a wheel for a newer glibc or macOS only) gets its own, recorded for it alone.
 
     Packages that have no wheel for a target are listed: they compile when installed. One that imports a
     locked package while it builds (flash-attn and deepspeed import torch) needs [python] build-dependencies =
