@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FIXTURES, envbuild
 
 LOCK = FIXTURES / "render" / "envbuild.lock"
@@ -112,3 +114,75 @@ def test_what_the_docker_engine_cannot_do_is_refused_before_any_build(tmp_path: 
     done = envbuild("build", "-l", str(LOCK), "--engine", "docker", "--output", f"oci:{tmp_path}/layout", cwd=tmp_path)
     assert done.returncode == 2 and "the Docker engine writes docker-archive:FILE only" in done.stderr, done.stderr
     assert not (tmp_path / "layout").exists()
+
+
+def test_stage_times_come_from_buildah_s_step_times_when_stages_run_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """buildah --jobs runs the python stage beside the system stage, interleaves their steps, and says only how long
+    each step took (--log-rusage): each time goes to the running step that began that long ago."""
+    from envbuild.adapters.buildah import BuildahLog
+    from envbuild.build import clock as clock_module
+    from envbuild.build.clock import StageClock
+
+    now = [0.0]
+    monkeypatch.setattr(clock_module.time, "monotonic", lambda: now[0])
+
+    def feed(lines: list[tuple[float, str]]) -> tuple[StageClock, BuildahLog]:
+        clock = StageClock()
+        log = BuildahLog(clock)
+        for at, line in lines:
+            now[0] = at
+            log.add(line)
+        return clock, log
+
+    clock, log = feed([(0.0, "[1/3] STEP 1/3: FROM 127.0.0.1:5000/debian@sha256:ab AS system"),
+                       (0.05, "0s(system) 0s(user) 47ms(elapsed) 0B input 0B output"),
+                       (0.05, "[2/3] STEP 1/2: FROM 127.0.0.1:5000/debian@sha256:cd AS python"),
+                       (0.1, "0s(system) 0s(user) 49ms(elapsed) 0B input 0B output"),
+                       (0.1, "[1/3] STEP 2/3: RUN apt-get install --yes git"),
+                       (5.1, "[2/3] STEP 2/2: RUN /run/envbuild-uv pip install -r /run/envbuild-layer.txt"),
+                       (20.1, "--> 1be1aae34b2"),
+                       (20.1, "1.2s(system) 3.1s(user) 15s(elapsed) 12MB input 118kB output"),
+                       (60.1, "--> 2f823447b2a"),
+                       (60.1, "20s(system) 30s(user) 1m0s(elapsed) 12MB input 204kB output"),
+                       (60.1, "[1/3] STEP 3/3: RUN useradd --uid 10001 user"),
+                       (61.1, "155ms(system) 224ms(user) 1s(elapsed) 0B input 69kB output"),
+                       (61.1, "[3/3] STEP 1/2: FROM 8db8d81e2667 AS runtime"),
+                       (61.1, "0s(system) 0s(user) 5ms(elapsed) 0B input 0B output"),
+                       (61.1, "[3/3] STEP 2/2: COPY --from=python /layers/rest/ /opt/venv/"),
+                       (61.2, "--> Using cache 912a6ac7046"),
+                       (61.2, "0s(system) 0s(user) 12ms(elapsed) 0B input 0B output")])
+    assert clock.summary() == (("system", 61.05, 2, 0), ("python", 15.05, 1, 0), ("runtime", 0.02, 0, 1))
+    assert "elapsed" not in "".join(log.output), "the times are not the steps' output"
+    # two steps that began together and a time that fits both: neither takes it; each ends when its stage goes on,
+    # or when a step that uses its stage begins (COPY --from=python), and the other's time comes once it is alone
+    clock, _ = feed([(0.0, "[1/3] STEP 1/3: FROM a@sha256:ab AS system"),
+                     (0.0, "[2/3] STEP 1/3: FROM b@sha256:cd AS python"),
+                     (8.0, "0s(system) 1s(user) 8s(elapsed) 0B input 0B output"),
+                     (8.0, "[1/3] STEP 2/3: RUN apt-get install --yes git"),
+                     (8.0, "0s(system) 1s(user) 8s(elapsed) 0B input 0B output"),
+                     (8.0, "[2/3] STEP 2/3: RUN apt-get install --yes python3.11"),
+                     (28.0, "0s(system) 1s(user) 20s(elapsed) 0B input 0B output"),
+                     (28.0, "[2/3] STEP 3/3: RUN python3.11 -m venv /opt/venv"),
+                     (29.0, "0s(system) 0s(user) 1s(elapsed) 0B input 0B output"),
+                     (88.0, "0s(system) 9s(user) 1m20s(elapsed) 0B input 0B output"),
+                     (88.0, "[1/3] STEP 3/3: COPY --from=python /opt/venv /opt/venv"),
+                     (89.0, "0s(system) 0s(user) 1s(elapsed) 0B input 0B output")])
+    assert clock.summary() == (("system", 89.0, 2, 0), ("python", 29.0, 2, 0))
+
+
+def test_with_stages_at_once_a_failure_names_the_step_that_failed() -> None:
+    from envbuild.adapters.buildah import BuildahLog
+
+    log = BuildahLog()
+    for line in ["[1/3] STEP 2/3: RUN apt-get install --yes git", "[2/3] STEP 2/2: RUN /run/envbuild-uv pip install x",
+                 "error: hash mismatch", "[1/3] STEP 3/3: RUN useradd --uid 10001 user",
+                 'Error: building at STEP "RUN /run/envbuild-uv pip install x": while running runtime: exit status 2']:
+        log.add(line)
+    assert log.failure().startswith(" at [stage 2] RUN /run/envbuild-uv pip install x (exit code 2)")
+
+
+def test_go_durations_in_seconds() -> None:
+    from envbuild.adapters.buildah import seconds_of
+
+    assert [seconds_of(t) for t in ("47ms", "1.738s", "2m3.5s", "1h0m1s", "0s", "850µs", "1.5", "s", "3x")] == [
+        0.047, 1.738, 123.5, 3601.0, 0.0, 0.00085, None, None, None]

@@ -41,6 +41,10 @@ def test_the_arm64_image_installs_its_python_layers_in_a_stage_of_the_amd64_imag
     assert "--mount=type=bind,source=.envbuild/host/uv,target=/run/envbuild-uv" in python
     assert os.access(tmp_path / "arm" / ".envbuild" / "host" / "uv", os.X_OK)
     assert "--python-platform aarch64-manylinux_2_36 --python-version 3.11.2" in python
+    # each stage's apt has its own cache mount, so that the two run at once (buildah --jobs) and neither waits
+    system = dockerfile[:dockerfile.index(" AS python")]
+    assert "id=envbuild-apt-amd64," in python and "id=envbuild-apt-arm64," not in python
+    assert "id=envbuild-apt-arm64," in system and "id=envbuild-apt-amd64," not in system
     runtime = dockerfile[dockerfile.index("FROM system AS runtime"):]
     layers = json.loads((tmp_path / "arm" / ".envbuild" / "layers.json").read_text())["python"]
     assert layers

@@ -29,6 +29,23 @@ class BuildahError(EnvbuildError):
 
 _STEP = re.compile(r"^(?:\[(\d+)/(\d+)\] )?STEP (\d+)/(\d+): (.*)$")
 _FROM = re.compile(r"^FROM \S+(?: AS (\S+))?", re.IGNORECASE)
+_ELAPSED = re.compile(r"^\S+\(system\) \S+\(user\) (\S+)\(elapsed\)")  # --log-rusage, after each step
+_DURATION = re.compile(r"([0-9.]+)(h|ms|m|s|µs|us|ns)")  # Go's time.Duration as text: 1m2.5s, 47ms
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "ns": 1e-9}
+_AT_STEP = re.compile(r'building at STEP "([^"]*)"')
+_USES = re.compile(r"(?:^FROM |--from=|[ ,]from=)([A-Za-z0-9_.-]+)", re.IGNORECASE)  # the stages a step uses
+JOBS = max(1, min(os.cpu_count() or 1, 4))  # stages at once: the python stage on the host beside an emulated one
+
+
+def seconds_of(text: str) -> float | None:
+    """Go's duration text ("1.738s", "2m3.5s", "47ms") in seconds; None when it is not one."""
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    try:
+        return sum(float(n) * _UNIT[u] for n, u in parts)
+    except ValueError:
+        return None
 
 
 def find(name: str) -> str | None:
@@ -79,13 +96,15 @@ class Buildah:
         ``--secret``.  BASE (the FROM image) decides whether the pull speaks plain HTTP (a loopback registry)."""
         from envbuild.adapters import process
 
+        # Independent stages run at once (--jobs: an image for another platform builds its Python stage on this
+        # host beside its emulated system stage); --log-rusage says how long each step took, for the summary.
         # No buildah-version label (another buildah release would give another digest).  The history stays: buildah
         # finds its layer cache by it (--omit-history rebuilds every step).  Its comments name the base as this
         # storage holds it: a base pulled under another name (a mirror, a tag) gives another digest, which
         # --check-reproducible names.
         argv = self._argv("build", "--layers", "--timestamp", str(epoch), "--identity-label=false",
                           "--network", "host", "--tag", tag, "--build-arg", f"SOURCE_DATE_EPOCH={epoch}",
-                          "--format", "oci")
+                          "--format", "oci", "--jobs", str(JOBS), "--log-rusage")
         iid = context.parent / f"{context.name}.iid"
         argv += ["--iidfile", str(iid)]
         if no_cache:
@@ -192,6 +211,7 @@ class BuildahLog:
     def __init__(self, stages: Any = None) -> None:
         self.stages = stages
         self.names: dict[str, str] = {}  # "2" -> the stage's name
+        self.stage_of: dict[str, str] = {}  # a step's text -> its stage (stages run at once: the error names it)
         self.current = ""
         self.step = ""
         self.output: list[str] = []
@@ -205,11 +225,19 @@ class BuildahLog:
                 self.names[index] = f.group(1) or f"stage {index}"
             stage = self.names.get(index, f"stage {index}")
             self.step, self.output = text, []
+            self.stage_of[text] = stage
             if self.stages is not None:
+                for used in _USES.findall(text):  # a stage this step uses is done: its last step has ended
+                    if used in self.names.values() and used != stage:
+                        self.stages.done(used)
                 self.stages.step(stage, from_base=m.group(3) == "1")
             self.current = stage
         elif line.startswith("--> Using cache") and self.stages is not None:
             self.stages.cached(self.current)
+        elif m := _ELAPSED.match(line):  # how long a step took: for the clock, not a line of the step's output
+            seconds = seconds_of(m.group(1))
+            if seconds is not None and self.stages is not None:
+                self.stages.elapsed(seconds)
         elif line.startswith("Error: "):
             self.error = line[len("Error: "):]
         else:
@@ -218,7 +246,9 @@ class BuildahLog:
     def failure(self) -> str:
         code = re.search(r"exit status (\d+)", self.error)
         reason = f"exit code {code.group(1)}" if code else (self.error or "no reason given")
-        where = f" at [{self.current}] {self.step}" if self.step else ""
+        failed = _AT_STEP.search(self.error)  # with stages at once, the last step begun may not be the one
+        step = failed.group(1) if failed and failed.group(1) in self.stage_of else self.step
+        where = f" at [{self.stage_of.get(step, self.current)}] {step}" if step else ""
         lines = [line for line in self.output if line.strip()]
         if not lines:
             return f"{where} ({reason}), with no output"

@@ -11,6 +11,7 @@ from typing import Any
 
 from envbuild.errors import RenderError
 from envbuild.lockfile import Lock
+from envbuild.platforms import PLATFORMS
 from envbuild.render.installer import UV_VERSION
 from envbuild.render.names import MARKER, PREFIX, SUPPORT, UID, USER, VENV
 from envbuild.render.python import BUILT_SCRIPT, python_context
@@ -131,6 +132,9 @@ def build_context(lock: Lock, lock_text: str, host: Lock | None = None) -> dict[
         "epoch": source_date_epoch(lock),
         "stamp": STAMP,
         "apt_cache": APT_CACHE,
+        # one cache mount per architecture: the python stage of another platform's image runs its own apt beside
+        # the target's (buildah --jobs), and a shared mount (sharing=locked) would make one wait for the other
+        "apt_cache_id": f"envbuild-apt-{PLATFORMS[lock.target.platform].deb_arch or 'none'}",
         "uv_version": UV_VERSION,
         "bytecode": _BYTECODE,
         "built_script": hashlib.sha256(BUILT_SCRIPT.read_bytes()).hexdigest()[:16],

@@ -44,4 +44,5 @@ def host_context(host: Lock, lock: Lock) -> dict[str, Any]:
             "system": [{"name": p.name, "version": p.version, "pin": f"{p.name}={p.version}"}
                        for p in (host.system.packages if host.system is not None else ())],
             "python_platform": lock.target.python_platform or "",
+            "apt_cache_id": f"envbuild-apt-{PLATFORMS[host.target.platform].deb_arch}",
             "folder": HOST}
