@@ -95,10 +95,6 @@ def _named_index_env(indexes: Sequence[tuple[str, str, bool]]) -> tuple[list[tup
     return out, env
 
 
-__all__ = ["add_pip", "binary", "compile", "compile_universal", "create_venv", "index_env", "install_exact",
-           "installed", "sync", "trim_error", "uv_env", "venv_python_version"]
-
-
 def compile(request: CompileRequest) -> list[PythonPackage]:
     """Resolve REQUEST for its target platform and Python, with hashes."""
     return _compile(request)[0]

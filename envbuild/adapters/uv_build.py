@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from envbuild.adapters import process
-from envbuild.adapters.uv import binary, index_env, trim_error, uv_env
+from envbuild.adapters.uv import binary, index_env, uv_env
+from envbuild.adapters.uv_errors import trim_error
 from envbuild.errors import SyncError
 
 

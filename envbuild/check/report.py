@@ -137,9 +137,14 @@ def show(report: "dict[str, Any]", *, first_line: bool = True) -> None:
             console.print(table)
             console.print(verdict(report, markup=True))
             return
-    for f in findings:
-        print("\t".join(one_line(f[c]) if f[c] else "-" for c in COLUMNS))
-    print(verdict(report))
+    print(plain(report))
+
+
+def plain(report: "dict[str, Any]") -> str:
+    """The findings, one tab-separated line each, and the verdict: the report in logs, pipes and pipeline steps."""
+    findings = sorted(report["findings"], key=lambda f: (f["kind"], f["name"]))
+    return "\n".join(["\t".join(one_line(f[c]) if f[c] else "-" for c in COLUMNS) for f in findings]
+                     + [verdict(report)])
 
 
 def one_line(text: str) -> str:

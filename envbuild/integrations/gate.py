@@ -34,7 +34,7 @@ def gate(lock: str | None = None, python: str | None = None) -> Gate:
     from envbuild import lockview
     from envbuild.check.evaluate import evaluate
     from envbuild.check.record import find_lock, record
-    from envbuild.check.report import COLUMNS, one_line, subject, verdict
+    from envbuild.check.report import plain, subject
 
     path = find_lock(lock)
     if path is None:
@@ -44,8 +44,4 @@ def gate(lock: str | None = None, python: str | None = None) -> Gate:
     options: dict[str, Any] = {"lock": path, **({"python": python} if python else {})}
     report, outcome = evaluate(options, read_lock=lockview.read, in_image=in_image)
     fingerprint = record(path, python, read_lock=lockview.read, report=report)
-    lines = [subject(report)]
-    lines += ["\t".join(one_line(f[c]) if f[c] else "-" for c in COLUMNS)
-              for f in sorted(report["findings"], key=lambda f: (f["kind"], f["name"]))]
-    lines.append(verdict(report))
-    return Gate(ok=outcome.ok, report=report, fingerprint=fingerprint, text="\n".join(lines))
+    return Gate(ok=outcome.ok, report=report, fingerprint=fingerprint, text=f"{subject(report)}\n{plain(report)}")

@@ -118,16 +118,18 @@ def _foreign_wheels(packages: tuple[PythonPackage, ...], platform: str, distro: 
     from envbuild.errors import ResolutionError
     from envbuild.resolve.wheels import installs, supported_tags
 
+    named = [p for p in packages if p.direct_url or p.path]
+    if not named:
+        return
     supported = supported_tags(platform, distro, python)
-    for package in packages:
-        if package.direct_url or package.path:
-            for f in package.files:
-                if not installs(f.name, supported):
-                    machine = PLATFORMS[platform].machine
-                    raise ResolutionError(resolver, f"{package.name} @ {package.path or package.direct_url}: {f.name} "
-                                          f"does not install on {platform} (Python {python}); limit it to the "
-                                          f"platforms it is for with a marker, e.g. "
-                                          f"`; platform_machine != '{machine}'`, or add a wheel for {platform}")
+    for package in named:
+        for f in package.files:
+            if not installs(f.name, supported):
+                raise ResolutionError(resolver, f"{package.name} @ {package.path or package.direct_url}: {f.name} "
+                                      f"does not install on {platform} (Python {python}); limit it to the "
+                                      f"platforms it is for with a marker, e.g. "
+                                      f"`; platform_machine != '{PLATFORMS[platform].machine}'`, or add a wheel for "
+                                      f"{platform}")
 
 
 def build_requirements(build_dependencies: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:

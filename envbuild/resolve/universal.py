@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from envbuild.spec import Distro, Spec
 
 
-
 @dataclass(frozen=True)
 class Universal:
     """The universal resolution: each package with all its files, and the marker of those not everywhere."""
